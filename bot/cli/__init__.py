@@ -2,14 +2,15 @@
 
 - `bot.cli.knowledge`: ingest, search, kb stats, eval retrieval
 - `bot.cli.answers`: ask, eval answers
-- `bot.cli.matrix`: run, demo, chat, feedback export
+- `bot.cli.matrix`: run, feedback export
+- `bot.cli.demo`: demo, chat
 """
 
 from __future__ import annotations
 
 import typer
 
-from bot.cli import answers, knowledge, matrix
+from bot.cli import answers, demo, knowledge, matrix
 
 app = typer.Typer(
     name="guichet",
@@ -24,7 +25,7 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(feedback_app, name="feedback")
 
-for module in (knowledge, answers, matrix):
+for module in (knowledge, answers, matrix, demo):
     module.register(app=app, kb_app=kb_app, eval_app=eval_app, feedback_app=feedback_app)
 
 

@@ -1,0 +1,1 @@
+"""Shared test fixtures: see tests/conftest.py."""
