@@ -1,0 +1,237 @@
+"""Metrics recording, secret redaction and log formatting (no network)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
+
+from bot.observability import (
+    Metrics,
+    MetricsObserver,
+    normalise_feedback,
+    redact,
+    setup_logging,
+    write_ingest_textfile,
+)
+from chains.models import Answer, Source
+from knowledge.models import IngestSummary, ParseProblem
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def questions(m: Metrics, room_kind: str, mode: str, status: str) -> float | None:
+    return value(m, "guichet_questions_total", room_kind=room_kind, mode=mode, status=status)
+
+
+def make_answer(**kw) -> Answer:
+    defaults = dict(
+        status="answered",
+        text="Réponse [1]",
+        sources=[Source(n=1, fiche_id="F1342", title="Passeport", url="https://x/F1342")],
+        mode="question",
+        latency_ms=420.0,
+        timings_ms={"retrieve": 30.0, "generate": 380.0},
+    )
+    defaults.update(kw)
+    return Answer(**defaults)
+
+
+def test_answer_counts_by_room_kind_mode_and_status_and_step_latencies():
+    m = Metrics()
+    m.record_answer(make_answer(), room_kind="dm", reply_seconds=0.5)
+    m.record_answer(make_answer(mode="brouillon"), room_kind="room")
+    m.record_answer(make_answer(status="error", error="llm_timeout"), room_kind="dm")
+
+    assert questions(m, "dm", "question", "answered") == 1
+    assert questions(m, "room", "brouillon", "answered") == 1
+    assert questions(m, "dm", "question", "error") == 1
+    assert questions(m, "room", "question", "answered") is None
+    assert value(m, "guichet_errors_total", kind="llm_timeout") == 1
+    assert value(m, "guichet_step_seconds_count", step="retrieve") == 3
+    assert value(m, "guichet_step_seconds_sum", step="generate") == pytest.approx(3 * 0.38)
+    # 0.42 s falls in the 0.5 bucket, not in the 0.25 one
+    assert value(m, "guichet_answer_seconds_bucket", mode="question", le="0.25") == 0
+    assert value(m, "guichet_answer_seconds_bucket", mode="question", le="0.5") == 2
+    assert value(m, "guichet_reply_seconds_count", room_kind="dm") == 1
+
+
+def test_tokens_counted_from_checks_or_usage():
+    m = Metrics()
+    usage = {"prompt_tokens": 120, "completion_tokens": 30}
+    m.record_answer(make_answer(checks=usage), room_kind="dm")
+    m.record_answer(make_answer(), room_kind="dm", usage={"input_tokens": 10, "output_tokens": 5})
+    m.record_answer(make_answer(), room_kind="dm")  # extractive: no tokens, nothing counted
+    assert value(m, "guichet_llm_tokens_total", kind="prompt") == 130
+    assert value(m, "guichet_llm_tokens_total", kind="completion") == 35
+
+
+def test_own_registry_not_the_global_one():
+    a, b = Metrics(), Metrics()
+    a.record_feedback("👍")
+    assert value(a, "guichet_feedback_total", value="up") == 1
+    assert value(b, "guichet_feedback_total", value="up") is None
+    assert REGISTRY.get_sample_value("guichet_feedback_total", {"value": "up"}) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("👍", "up"), ("👍️", "up"), ("👎", "down"), ("+1", "up"), ("down", "down"), ("🎉", "other")],
+)
+def test_feedback_normalised(raw, expected):
+    assert normalise_feedback(raw) == expected
+
+
+def test_ingest_stats_and_textfile(tmp_path):
+    summary = IngestSummary(
+        files_read=10,
+        fiches_new=7,
+        fiches_updated=1,
+        fiches_unchanged=1,
+        fiches_deleted=2,
+        chunks_added=50,
+        chunks_deleted=12,
+        chunks_total=300,
+        skipped=[ParseProblem("bad.xml", "not XML")],
+        seconds=12.5,
+    )
+    m = Metrics()
+    m.record_ingest(summary)
+    assert value(m, "guichet_ingest_runs_total", result="ok") == 1
+    assert value(m, "guichet_ingest_fiches_total", change="new") == 7
+    assert value(m, "guichet_ingest_fiches_total", change="skipped") == 1
+    assert value(m, "guichet_ingest_chunks_total", operation="deleted") == 12
+    assert value(m, "guichet_ingest_last_success_timestamp_seconds") > 0
+    m.record_ingest(None, ok=False)
+    assert value(m, "guichet_ingest_runs_total", result="error") == 1
+
+    path = tmp_path / "guichet_ingest.prom"
+    write_ingest_textfile(summary, str(path))
+    text = path.read_text()
+    assert 'guichet_ingest_fiches_total{change="updated"} 1.0' in text
+
+
+def test_store_gauges_read_at_scrape_time_and_failure_reported():
+    state = {"chunks": 10, "fiches": 3, "embedding_model": "use-m3", "ok": True}
+    m = Metrics()
+    m.watch_store(lambda: state)
+    assert value(m, "guichet_store_chunks") == 10
+    state["chunks"] = 12
+    assert value(m, "guichet_store_chunks") == 12
+    assert value(m, "guichet_store_up") == 1
+    assert value(m, "guichet_store_embedding_model") is None  # strings and bools are not gauges
+
+    def broken():
+        raise RuntimeError("store closed")
+
+    m2 = Metrics()
+    m2.watch_store(broken)
+    assert value(m2, "guichet_store_up") == 0
+
+
+def test_observer_never_raises_and_tracks_in_flight():
+    m = Metrics()
+    obs = MetricsObserver(m)
+    obs.question_started(room_kind="dm", mode="question")
+    assert value(m, "guichet_questions_in_flight") == 1
+    obs.question_answered(make_answer(), room_kind="dm", reply_seconds=0.7)
+    assert value(m, "guichet_questions_in_flight") == 0
+    obs.question_answered(object(), room_kind="dm")  # not an Answer: logged, not raised
+    obs.feedback("👎")
+    obs.error("send_failed")
+    obs.command("!aide")
+    obs.rate_limited()
+    obs.event("ignored")
+    assert value(m, "guichet_feedback_total", value="down") == 1
+    assert value(m, "guichet_errors_total", kind="send_failed") == 1
+    assert value(m, "guichet_commands_total", command="aide") == 1
+    assert value(m, "guichet_rate_limited_total") == 1
+    assert value(m, "guichet_events_total", outcome="ignored") == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET /sync?access_token=syt_Ym90_abcdefghijklmnop_0A1b2C",
+        '{"access_token": "MDAxOGxvY2F0aW9uIGxvY2FsaG9zdAo"}',
+        "Authorization: Bearer albert-0123456789abcdef",
+        "api_key=sk-proj-ABCDEFGH12345678",
+        "token rotated: syt_Ym90_xxxxxxxxxxxxxxxxxx_1a2b3c",
+        "password: hunter2hunter2",
+    ],
+)
+def test_token_shaped_strings_redacted(line):
+    out = redact(line)
+    assert "***" in out
+    leaks = ("abcdefghijklmnop", "MDAxOGxv", "0123456789abcdef", "ABCDEFGH", "xxxxxxxx", "hunter2")
+    for secret in leaks:
+        assert secret not in out
+
+
+def test_ordinary_text_left_alone():
+    text = "room !abc:localhost event $ev answered in 120 ms with 3 sources"
+    assert redact(text) == text
+
+
+@pytest.fixture
+def restore_root_logger():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+    root.setLevel(level)
+
+
+def test_json_logs_redact_configured_secrets_and_drop_bodies_at_info(restore_root_logger):
+    stream = io.StringIO()
+    setup_logging("INFO", json=True, secrets=[SecretStr("opaque-key-42"), None], stream=stream)
+    log = logging.getLogger("guichet.test")
+    log.info(
+        "answered with key %s",
+        "opaque-key-42",
+        extra={"room_id": "!r:localhost", "body": "mon fils mineur", "question": "passeport"},
+    )
+    log.debug("not shown at INFO")
+    try:
+        raise ValueError("failed with Bearer opaque-key-42")
+    except ValueError:
+        log.exception("boom")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 2
+    first = lines[0]
+    assert first["level"] == "INFO"
+    assert first["logger"] == "guichet.test"
+    assert first["message"] == "answered with key ***"
+    assert first["room_id"] == "!r:localhost"
+    assert "body" not in first
+    assert "question" not in first
+    assert "opaque-key-42" not in stream.getvalue()
+    assert "ValueError" in lines[1]["exc"]
+
+
+def test_bodies_kept_at_debug_and_plain_format(restore_root_logger):
+    stream = io.StringIO()
+    setup_logging("DEBUG", json=False, stream=stream)
+    logging.getLogger("guichet.test").debug("received", extra={"body": "mon fils mineur"})
+    out = stream.getvalue()
+    assert "DEBUG" in out
+    assert "received [body=mon fils mineur]" in out
+    assert logging.getLogger("nio").level == logging.DEBUG
+
+
+def test_setup_logging_is_idempotent_and_checks_level(restore_root_logger):
+    setup_logging("INFO", stream=io.StringIO())
+    setup_logging("WARNING", stream=io.StringIO())
+    ours = [h for h in logging.getLogger().handlers if getattr(h, "_guichet", False)]
+    assert len(ours) == 1
+    assert logging.getLogger("nio").level == logging.WARNING
+    with pytest.raises(ValueError, match="unknown log level 'LOUD'"):
+        setup_logging("LOUD")
