@@ -18,10 +18,14 @@ class Turn(BaseModel):
 
 
 class AnswerRequest(BaseModel):
-    question: str = Field(description="The agent's question, or the citizen's message in brouillon mode")
+    question: str = Field(
+        description="The agent's question, or the citizen's message in brouillon mode"
+    )
     history: list[Turn] = Field(default_factory=list)
     mode: Mode = "question"
-    audience: str | None = Field(default=None, description="Particuliers, Professionnels, Associations")
+    audience: str | None = Field(
+        default=None, description="Particuliers, Professionnels, Associations"
+    )
 
 
 class Source(BaseModel):
@@ -33,6 +37,10 @@ class Source(BaseModel):
     date: str | None = None
     excerpt: str = ""
     services: list[dict] = Field(default_factory=list)
+    cited: bool = Field(
+        default=True,
+        description="False for a retrieved source the text does not cite (listed after cited ones)",
+    )
 
 
 class UsedChunk(BaseModel):
@@ -56,3 +64,7 @@ class Answer(BaseModel):
     latency_ms: float = 0.0
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Per named step")
     error: str | None = Field(default=None, description="Error kind when status == 'error'")
+    suggestions: list[Source] = Field(
+        default_factory=list,
+        description="With status 'no_source': the closest fiches, offered as 'peut-être utile'",
+    )

@@ -1,0 +1,341 @@
+"""The answer chain: Condense → Retrieve → RelevanceGate → Prompt → Generate → PostCheck.
+
+An LCEL sequence of named steps (`run_name`) passing one state dict along. The sources of the
+answer are data, built from the retrieved Documents (never parsed out of generated text).
+`AnswerChain.ainvoke` never raises for a failing LLM or store: the Answer has status "error",
+a polite French message and the error kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+
+from chains import extractive, prompts
+from chains.condense import condense_deterministic
+from chains.errors import GenerationFailed
+from chains.llm import classify_llm_error, overall_deadline
+from chains.models import Answer, AnswerRequest, Source, UsedChunk
+from chains.postcheck import postcheck
+from chains.prompts import SourceContext
+from chains.settings import ChainSettings
+from chains.text import stem_set
+
+logger = logging.getLogger(__name__)
+
+State = dict[str, Any]
+STEPS = ("Condense", "Retrieve", "RelevanceGate", "Prompt", "Generate", "PostCheck")
+
+_THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+
+
+def _step(name: str, fn: Callable[[State], Awaitable[State]]) -> Runnable:
+    """A named LCEL step that times itself and is skipped once the answer is final."""
+
+    async def run(state: State) -> State:
+        if state.get("final") is not None:
+            return state
+        t0 = time.perf_counter()
+        state = await fn(state)
+        state["timings"][name] = round((time.perf_counter() - t0) * 1000, 3)
+        return state
+
+    return RunnableLambda(run, name=name).with_config(run_name=name)
+
+
+def _message_text(msg: Any) -> str:
+    text = getattr(msg, "text", None)
+    if not isinstance(text, str):
+        content = getattr(msg, "content", "")
+        text = content if isinstance(content, str) else ""
+    text = str(text)
+    return _THINK_RE.sub("", text).strip()
+
+
+def _meta_chunks(doc: Document, limit: int) -> list[UsedChunk]:
+    md = doc.metadata
+    fiche_id = str(md.get("fiche_id", ""))
+    raw = md.get("chunks") or []
+    chunks = [
+        UsedChunk(
+            id=str(c.get("id", f"{fiche_id}#{i}")),
+            fiche_id=fiche_id,
+            section=str(c.get("section") or ""),
+            text=str(c.get("text") or ""),
+            score=float(c.get("score") or 0.0),
+        )
+        for i, c in enumerate(raw[:limit])
+        if c.get("text")
+    ]
+    if not chunks and doc.page_content:
+        chunks = [
+            UsedChunk(
+                id=f"{fiche_id}#0",
+                fiche_id=fiche_id,
+                section=str(md.get("section") or ""),
+                text=doc.page_content,
+                score=float(md.get("score") or 0.0),
+            )
+        ]
+    return chunks
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _source(n: int, doc: Document, chunks: list[UsedChunk]) -> Source:
+    md = doc.metadata
+    return Source(
+        n=n,
+        fiche_id=str(md.get("fiche_id", "")),
+        title=str(md.get("title", "")),
+        url=str(md.get("url", "")),
+        section=str(md.get("section") or ""),
+        date=md.get("date"),
+        excerpt=_excerpt(chunks[0].text if chunks else doc.page_content),
+        services=[dict(s) for s in (md.get("services") or []) if isinstance(s, dict)],
+    )
+
+
+def relevance(doc: Document, query_stems: set[str]) -> tuple[float | None, float, int]:
+    """(dense score or None, share of query stems found in the fiche, stems matched)."""
+    md = doc.metadata
+    dense = md.get("dense_score")
+    hay = [str(md.get("title", "")), str(md.get("section", "")), doc.page_content]
+    hay += [
+        str(c.get("text", "")) + " " + str(c.get("section", "")) for c in md.get("chunks") or []
+    ]
+    doc_stems = stem_set(" ".join(hay))
+    matched = len(query_stems & doc_stems)
+    share = matched / len(query_stems) if query_stems else 0.0
+    return (float(dense) if dense is not None else None), share, matched
+
+
+class AnswerChain:
+    """The answer chain. `await chain.ainvoke(AnswerRequest(...))` → `Answer`."""
+
+    def __init__(
+        self, retriever: BaseRetriever, llm: BaseChatModel | None, settings: ChainSettings
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.settings = settings
+        self.generator = "openai" if llm is not None else extractive.NAME
+        self.runnable: Runnable = (
+            _step("Condense", self._condense)
+            | _step("Retrieve", self._retrieve)
+            | _step("RelevanceGate", self._gate)
+            | _step("Prompt", self._prompt)
+            | _step("Generate", self._generate)
+            | _step("PostCheck", self._postcheck)
+        ).with_config(run_name="AnswerChain")
+
+    # ------------------------------------------------------------------ public
+
+    async def ainvoke(self, request: AnswerRequest, config: RunnableConfig | None = None) -> Answer:
+        t0 = time.perf_counter()
+        state: State = {"request": request, "timings": {}, "checks": {}, "final": None}
+        try:
+            state = await self.runnable.ainvoke(state, config=config)
+        except GenerationFailed as exc:  # raised by a step: already classified
+            state["final"] = self._error(request, state, exc.kind)
+        answer: Answer = state["final"]
+        answer.timings_ms = dict(state["timings"])
+        answer.latency_ms = round((time.perf_counter() - t0) * 1000, 3)
+        logger.info(
+            "answer status=%s generator=%s sources=%d latency_ms=%.1f",
+            answer.status,
+            answer.generator,
+            len(answer.sources),
+            answer.latency_ms,
+        )
+        return answer
+
+    def invoke(self, request: AnswerRequest) -> Answer:
+        """Synchronous convenience for scripts (never from inside an event loop)."""
+        return asyncio.run(self.ainvoke(request))
+
+    # ------------------------------------------------------------------ steps
+
+    async def _condense(self, state: State) -> State:
+        req: AnswerRequest = state["request"]
+        history = req.history[-self.settings.history_turns :] if self.settings.history_turns else []
+        standalone = req.question
+        if history and req.mode == "question":
+            standalone = condense_deterministic(req.question, history)
+            if self.llm is not None and self.settings.llm_condense:
+                standalone = await self._condense_llm(req.question, history, standalone, state)
+        state["standalone"] = standalone
+        return state
+
+    async def _condense_llm(self, question, history, fallback: str, state: State) -> str:
+        messages = prompts.condense_prompt().format_messages(
+            history=prompts.format_history(history), question=prompts.fence(question)
+        )
+        try:
+            msg = await asyncio.wait_for(
+                self.llm.ainvoke(messages, config={"run_name": "CondenseLLM"}),
+                timeout=overall_deadline(self.settings),
+            )
+            text = _message_text(msg).splitlines()[0].strip().strip("«»\"' ") if msg else ""
+        except Exception as exc:
+            kind = classify_llm_error(exc).kind
+            logger.warning("condense failed (%s): deterministic rewrite used", kind)
+            state["checks"]["condense_fallback"] = 1
+            return fallback
+        if not text or len(text) > 500:
+            state["checks"]["condense_fallback"] = 1
+            return fallback
+        return text
+
+    async def _retrieve(self, state: State) -> State:
+        req: AnswerRequest = state["request"]
+        kwargs = {"audience": req.audience} if req.audience else {}
+        try:
+            docs = await self.retriever.ainvoke(
+                state["standalone"], config={"run_name": "Retriever"}, **kwargs
+            )
+        except Exception as exc:
+            logger.exception("retrieval failed: %s", type(exc).__name__)
+            state["final"] = self._error(req, state, "retrieval")
+            return state
+        state["docs"] = list(docs)[: self.settings.retrieval_k]
+        return state
+
+    async def _gate(self, state: State) -> State:
+        s = self.settings
+        docs: list[Document] = state["docs"]
+        q_stems = stem_set(state["standalone"])
+        relevant: list[Document] = []
+        for doc in docs:
+            dense, share, matched = relevance(doc, q_stems)
+            overlap_ok = share >= s.gate_min_overlap or matched >= 3
+            if dense is None:
+                ok = overlap_ok and matched >= 1
+            else:
+                ok = dense >= s.gate_strong_dense or (dense >= s.gate_min_dense and overlap_ok)
+            state.setdefault("gate", []).append(
+                {"fiche_id": doc.metadata.get("fiche_id"), "dense": dense, "overlap": share}
+            )
+            if ok and matched >= 1:
+                relevant.append(doc)
+        state["checks"]["gate_passed"] = len(relevant)
+        state["checks"]["gate_rejected"] = len(docs) - len(relevant)
+        if not relevant:
+            state["final"] = self._no_source(state, docs)
+        state["relevant"] = relevant
+        return state
+
+    async def _prompt(self, state: State) -> State:
+        req: AnswerRequest = state["request"]
+        contexts: list[SourceContext] = []
+        for n, doc in enumerate(state["relevant"], start=1):
+            chunks = _meta_chunks(doc, self.settings.context_chunks_per_source)
+            contexts.append(SourceContext(source=_source(n, doc, chunks), chunks=chunks))
+        state["contexts"] = contexts
+        if self.llm is not None:
+            state["messages"] = prompts.build_answer_messages(
+                req.mode, req.question, contexts, self.settings.context_max_chars
+            )
+        return state
+
+    async def _generate(self, state: State) -> State:
+        req: AnswerRequest = state["request"]
+        if self.llm is None:
+            query = state["standalone"]
+            state["draft"] = extractive.compose(query, req.mode, state["contexts"], self.settings)
+            return state
+        messages: list[BaseMessage] = state["messages"]
+        try:
+            msg = await asyncio.wait_for(
+                self.llm.ainvoke(messages, config={"run_name": "ChatModel"}),
+                timeout=overall_deadline(self.settings),
+            )
+        except Exception as exc:
+            failure = classify_llm_error(exc)
+            logger.warning("generation failed: %s", failure.kind)
+            state["final"] = self._error(req, state, failure.kind)
+            return state
+        text = _message_text(msg)
+        if not text:
+            state["final"] = self._error(req, state, "malformed_response")
+            return state
+        state["draft"] = text
+        return state
+
+    async def _postcheck(self, state: State) -> State:
+        req: AnswerRequest = state["request"]
+        contexts: list[SourceContext] = state["contexts"]
+        result = postcheck(state["draft"], contexts)
+        state["checks"].update(result.checks)
+        state["final"] = Answer(
+            status="answered",
+            text=result.text,
+            sources=result.sources,
+            chunks=[c for ctx in contexts for c in ctx.chunks],
+            checks=dict(state["checks"]),
+            flagged=result.flagged,
+            standalone_question=state["standalone"],
+            mode=req.mode,
+            generator=self.generator,
+        )
+        return state
+
+    # ------------------------------------------------------------------ final answers
+
+    def _error(self, req: AnswerRequest, state: State, kind: str) -> Answer:
+        return Answer(
+            status="error",
+            text=prompts.error_message(kind),
+            checks=dict(state.get("checks", {})),
+            standalone_question=state.get("standalone", ""),
+            mode=req.mode,
+            generator=self.generator,
+            error=kind,
+        )
+
+    def _no_source(self, state: State, docs: list[Document]) -> Answer:
+        req: AnswerRequest = state["request"]
+        query = " ".join(state["standalone"].split())
+        if len(query) > 160:
+            query = query[:160].rsplit(" ", 1)[0] + "…"
+        suggestions = []
+        for n, doc in enumerate(docs[: self.settings.gate_suggestions], start=1):
+            chunks = _meta_chunks(doc, 1)
+            suggestions.append(_source(n, doc, chunks).model_copy(update={"cited": False}))
+        lines = [prompts.NO_SOURCE_HEADER, "", prompts.NO_SOURCE_SEARCHED.format(query=query)]
+        if suggestions:
+            lines += ["", prompts.NO_SOURCE_SUGGESTIONS]
+            lines += [f"- {s.title} : {s.url}" for s in suggestions]
+        lines += ["", prompts.NO_SOURCE_TIPS]
+        return Answer(
+            status="no_source",
+            text="\n".join(lines),
+            checks=dict(state["checks"]),
+            standalone_question=state["standalone"],
+            mode=req.mode,
+            generator=self.generator,
+            suggestions=suggestions,
+        )
+
+
+def build_answer_chain(
+    retriever: BaseRetriever, llm: BaseChatModel | None, settings: ChainSettings
+) -> AnswerChain:
+    """The answer chain over any retriever; `llm=None` selects the extractive generator."""
+    return AnswerChain(retriever, llm, settings)

@@ -1,0 +1,195 @@
+"""The embedded default generator: no model, the draft is made of the fiches' own sentences.
+
+Each sentence (or list item) of the retrieved chunks is scored against the question: shared
+French stems (Snowball, PyStemmer), a bonus when the section title matches the question
+(e.g. "Coût" for "combien coûte…"), a bonus for figures when the question asks for an amount
+or a deadline, and a small penalty for position (later chunk, later sentence). The best
+sentences are kept in their reading order, grouped by source, each cited [n]; the online
+services and cerfa forms of the source are listed with their links. Deterministic, a few ms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chains.postcheck import find_figures
+from chains.prompts import (
+    BROUILLON_CLOSING,
+    BROUILLON_GREETING,
+    BROUILLON_INTRO,
+    BROUILLON_SITUATION,
+    EXTRACTIVE_LABEL_BROUILLON,
+    EXTRACTIVE_LABEL_QUESTION,
+    EXTRACTIVE_SITUATION_NOTE,
+    SourceContext,
+    format_service,
+)
+from chains.text import content_stems, fold, split_sentences, stem_set
+
+NAME = "extractive"
+
+_AMOUNT_WORDS = {fold(w) for w in ("combien", "coût", "coute", "prix", "tarif", "montant")}
+_AMOUNT_STEMS = stem_set("coût prix tarif montant payer gratuit")
+_DELAY_WORDS = {fold(w) for w in ("quand", "délai", "delai", "durée", "duree", "combien")}
+_DELAY_STEMS = stem_set("délai durée validité date")
+
+
+@dataclass(slots=True)
+class _Candidate:
+    source_pos: int
+    chunk_pos: int
+    sent_pos: int
+    text: str
+    section: str
+    score: float
+
+
+def _question_profile(question: str) -> tuple[set[str], bool, bool]:
+    q_words = {fold(w) for w in question.replace("’", "'").replace("'", " ").split()}
+    stems = stem_set(question)
+    wants_amount = bool(q_words & _AMOUNT_WORDS or stems & _AMOUNT_STEMS)
+    wants_delay = bool(q_words & _DELAY_WORDS or stems & _DELAY_STEMS)
+    return stems, wants_amount, wants_delay
+
+
+def _score(
+    sentence: str,
+    section: str,
+    q: set[str],
+    wants_amount: bool,
+    wants_delay: bool,
+    chunk_pos: int,
+    sent_pos: int,
+) -> float:
+    s_stems = content_stems(sentence)
+    if not s_stems:
+        return -1.0
+    overlap = len(q & set(s_stems))
+    section_overlap = len(q & stem_set(section)) if section else 0
+    score = overlap / math.sqrt(1 + 0.15 * len(s_stems)) + 0.6 * section_overlap
+    if wants_amount or wants_delay:
+        kinds = {f.kind for f in find_figures(sentence)}
+        if wants_amount and ("amount" in kinds or "gratuit" in fold(sentence)):
+            score += 1.0
+        if wants_delay and (kinds & {"date"} or any(ch.isdigit() for ch in sentence)):
+            score += 0.4
+    if len(sentence) > 400:
+        score -= 0.5
+    return score - 0.15 * chunk_pos - 0.03 * sent_pos
+
+
+def _candidates(ctx: SourceContext, pos: int, profile) -> list[_Candidate]:
+    q, wants_amount, wants_delay = profile
+    out: list[_Candidate] = []
+    seen: set[str] = set()
+    chunks = ctx.chunks or []
+    units = [(c.section, c.text) for c in chunks] or [(ctx.source.section, ctx.source.excerpt)]
+    for ci, (section, text) in enumerate(units):
+        for si, sentence in enumerate(split_sentences(text)):
+            key = fold(sentence)
+            if key in seen or len(sentence) < 12:
+                continue
+            seen.add(key)
+            sc = _score(sentence, section, q, wants_amount, wants_delay, ci, si)
+            out.append(_Candidate(pos, ci, si, sentence, section, sc))
+    return out
+
+
+def _select(
+    contexts: Sequence[SourceContext], question: str, max_sentences: int, max_sources: int
+) -> list[tuple[SourceContext, list[_Candidate]]]:
+    profile = _question_profile(question)
+    picked: list[tuple[SourceContext, list[_Candidate]]] = []
+    budget = max_sentences
+    top = 0.0
+    for pos, ctx in enumerate(contexts[:max_sources]):
+        if budget <= 0:
+            break
+        cands = _candidates(ctx, pos, profile)
+        if not cands:
+            continue
+        cands.sort(key=lambda c: (-c.score, c.chunk_pos, c.sent_pos))
+        best = cands[0].score
+        if pos > 0 and (best <= 0.5 or best < 0.6 * top):
+            continue  # a secondary fiche with little on the question: not quoted
+        top = max(top, best)
+        quota = max(2, max_sentences // 2 + 1) if not picked else 2
+        quota = min(quota, budget)
+        floor = max(0.0, best * 0.4) if pos == 0 else max(0.5, best * 0.5)
+        chosen = [c for c in cands[:quota] if c.score >= floor or c is cands[0]]
+        chosen.sort(key=lambda c: (c.chunk_pos, c.sent_pos))
+        picked.append((ctx, chosen))
+        budget -= len(chosen)
+    return picked
+
+
+def _services(ctx: SourceContext, question: str, limit: int = 3) -> list[dict]:
+    services = [s for s in ctx.source.services if s.get("url")]
+    if not services:
+        return []
+    q = stem_set(question)
+    services.sort(key=lambda s: -len(q & stem_set(s.get("title") or "")))
+    return services[:limit]
+
+
+def _depends_on_situation(chosen: list[_Candidate]) -> bool:
+    tops = {c.section.split(" › ")[0] for c in chosen if c.section}
+    return len(tops) > 1
+
+
+def _bullet(text: str) -> str:
+    return text[2:].strip() if text.startswith(("- ", "• ")) else text
+
+
+def compose(question: str, mode: str, contexts: Sequence[SourceContext], settings) -> str:
+    """The extractive draft for `question` (or the citizen's message in brouillon mode)."""
+    picked = _select(
+        contexts, question, settings.extractive_max_sentences, settings.extractive_max_sources
+    )
+    if mode == "brouillon":
+        return _compose_brouillon(question, picked)
+    return _compose_question(question, picked)
+
+
+def _compose_question(question: str, picked) -> str:
+    lines = [EXTRACTIVE_LABEL_QUESTION, ""]
+    situation = False
+    for ctx, chosen in picked:
+        s = ctx.source
+        lines.append(f"**{s.title}** [{s.n}]")
+        last_section = None
+        for c in chosen:
+            if c.section and c.section != last_section:
+                lines.append(f"_{c.section}_")
+                last_section = c.section
+            lines.append(f"- {_bullet(c.text)} [{s.n}]")
+        for sv in _services(ctx, question, limit=2):
+            lines.append(f"- En ligne : {format_service(sv)} [{s.n}]")
+        lines.append(f"- Fiche : {s.url} [{s.n}]")
+        lines.append("")
+        situation = situation or _depends_on_situation(chosen)
+    if situation:
+        lines.append(EXTRACTIVE_SITUATION_NOTE)
+    return "\n".join(lines).strip()
+
+
+def _compose_brouillon(question: str, picked) -> str:
+    lines = [EXTRACTIVE_LABEL_BROUILLON, "", BROUILLON_GREETING, "", BROUILLON_INTRO, ""]
+    situation = False
+    for ctx, chosen in picked:
+        s = ctx.source
+        lines.append(f"Selon la fiche « {s.title} » [{s.n}] :")
+        for c in chosen:
+            lines.append(f"- {_bullet(c.text)} [{s.n}]")
+        services = _services(ctx, question, limit=2)
+        for sv in services:
+            lines.append(f"Vous pouvez faire la démarche en ligne : {format_service(sv)} [{s.n}]")
+        lines.append(f"Pour en savoir plus : {s.url} [{s.n}]")
+        lines.append("")
+        situation = situation or _depends_on_situation(chosen)
+    if situation:
+        lines.extend([BROUILLON_SITUATION, ""])
+    lines.append(BROUILLON_CLOSING)
+    return "\n".join(lines).strip()

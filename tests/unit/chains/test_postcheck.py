@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from chains.models import Source, UsedChunk
+from chains.postcheck import (
+    check_citations,
+    check_figures,
+    check_urls,
+    figure_keys,
+    find_figures,
+    parse_number,
+    postcheck,
+)
+from chains.prompts import SourceContext
+
+
+def _ctx(fiche: dict, n: int, n_chunks: int = 20) -> SourceContext:
+    chunks = [
+        UsedChunk(
+            id=f"{fiche['fiche_id']}#{i}",
+            fiche_id=fiche["fiche_id"],
+            section=c["section"],
+            text=c["text"],
+            score=1.0,
+        )
+        for i, c in enumerate(fiche["chunks"][:n_chunks])
+    ]
+    src = Source(
+        n=n,
+        fiche_id=fiche["fiche_id"],
+        title=fiche["title"],
+        url=fiche["url"],
+        date=fiche["date"],
+        services=fiche["services"],
+    )
+    return SourceContext(source=src, chunks=chunks)
+
+
+@pytest.fixture
+def passport(fiches):
+    """[1] F14929 passport (adult), [2] F14930 passport (minor), [3] F21258 timbre fiscal."""
+    by_id = {f["fiche_id"]: f for f in fiches}
+    return [_ctx(by_id["F14929"], 1), _ctx(by_id["F14930"], 2), _ctx(by_id["F21258"], 3)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("1 234,56", "1234.56"),
+        ("1\u202f234,56", "1234.56"),
+        ("1\u00a0234", "1234"),
+        ("1.234", "1234"),
+        ("8,5", "8.5"),
+        ("86,00", "86"),
+        ("44,50", "44.5"),
+        ("12.5", "12.5"),
+    ],
+)
+def test_french_numbers(raw, value):
+    assert parse_number(raw) == Decimal(value)
+
+
+def test_figures_found_and_normalised():
+    text = (
+        "Le passeport coûte 86 € ; 44,50 euros en Guyane ; 1\u202f234,56\u00a0€ au total, "
+        "soit 20 % ou 2 pour cent, à partir du 1er janvier 2021 ou du 15/03/2020, "
+        "et de 1,5 million d'euros."
+    )
+    keys = [f.key for f in find_figures(text)]
+    assert keys == [
+        "amount:86",
+        "amount:44.5",
+        "amount:1234.56",
+        "percent:20",
+        "percent:2",
+        "date:2021-01-01",
+        "date:2020-03-15",
+        "amount:1500000",
+    ]
+    # "25 €" and "25 euros" are the same figure; a full date also gives its day and month
+    assert figure_keys(["25 euros"]) == figure_keys(["25 €"])
+    assert "date:--01-01" in figure_keys(["le 1er janvier 2021"])
+
+
+def test_unknown_citations_are_dropped():
+    text, seen, dropped = check_citations("Coût : 86 € [1]. Voir [4]. Mixte [2, 7].", {1, 2, 3})
+    assert (seen, dropped) == (4, 2)
+    assert text == "Coût : 86 € [1]. Voir . Mixte [2]."
+
+
+def test_markdown_link_label_is_not_a_citation():
+    text, seen, dropped = check_citations("[la fiche](https://x.fr) [1]", {1})
+    assert (seen, dropped) == (1, 0)
+    assert text == "[la fiche](https://x.fr) [1]"
+
+
+def test_urls_outside_the_sources_are_removed(passport):
+    allowed_text = (
+        "Fiche : https://www.service-public.fr/particuliers/vosdroits/F14929 [1]. "
+        "Pré-demande : [en ligne](https://passeport.ants.gouv.fr/Vos-demarches/"
+        "Faire-une-pre-demande-passeport). "
+        "Arnaque : https://passeport-rapide.example.com/commande, "
+        "et [ce site](http://evil.example.org/x) ; http://service-public.fr/particuliers/vosdroits/F14929/."
+    )
+    from chains.postcheck import allowed_urls
+
+    text, seen, removed = check_urls(allowed_text, allowed_urls([c.source for c in passport]))
+    assert (seen, removed) == (5, 2)
+    assert "example.com" not in text
+    assert "evil.example.org" not in text
+    assert "et ce site ;" in text  # a removed Markdown link keeps its label
+    assert "https://www.service-public.fr/particuliers/vosdroits/F14929" in text
+    assert "(https://passeport.ants.gouv.fr/Vos-demarches/Faire-une-pre-demande-passeport)" in text
+    # scheme, "www." and trailing slash do not matter
+    assert "http://service-public.fr/particuliers/vosdroits/F14929/" in text
+
+
+def test_figures_absent_from_sources_are_flagged():
+    ref = figure_keys(["Le passeport coûte 86 €", "valable 10 ans"])
+    text, seen, flagged = check_figures("Il coûte 86 euros, ou 96 € à l'étranger.", ref)
+    assert seen == 2
+    assert flagged == ["96 €"]
+    assert text == "Il coûte 86 euros, ou 96 € (à vérifier) à l'étranger."
+
+
+def test_postcheck_on_real_fiches(passport):
+    draft = (
+        "Pour un majeur, le passeport coûte 86 € [1] ; en Guyane 43 € [1]. "
+        "Pour un mineur de 15 à 17 ans : 42 € [2]. Le timbre s'achète en ligne : "
+        "https://timbres.impots.gouv.fr/pages/achat/choixTimbres.jsp [2]. "
+        "Frais de dossier : 25 € [1]. Voir https://faux-passeport.example.net [5]."
+    )
+    result = postcheck(draft, passport)
+    assert result.checks["citations_dropped"] == 1
+    assert result.checks["urls_removed"] == 1
+    assert result.checks["figures"] == 4
+    assert result.flagged == ["25 €"]
+    assert "25 € (à vérifier)" in result.text
+    assert "86 € [1]" in result.text
+    assert "42 € [2]" in result.text
+    assert "[5]" not in result.text
+    assert "example.net" not in result.text
+    # cited sources first, uncited kept after them, numbers unchanged
+    assert [(s.n, s.cited) for s in result.sources] == [(1, True), (2, True), (3, False)]
+    assert result.checks["sources_cited"] == 2
+    assert result.checks["sources_uncited"] == 1
+
+
+def test_amount_from_an_uncited_source_is_flagged(passport):
+    # 86 € is in the adult fiche [1] but the text cites only the minor's fiche [2]
+    result = postcheck("Pour un mineur le passeport coûte 86 € [2].", passport)
+    assert result.flagged == ["86 €"]
+
+
+def test_no_citation_checks_against_all_sources(passport):
+    result = postcheck("Le passeport coûte 86 €.", passport)
+    assert result.flagged == []
+    assert all(not s.cited for s in result.sources)
+
+
+def test_clean_text_is_unchanged(passport):
+    url = "https://www.service-public.fr/particuliers/vosdroits/F14929"
+    draft = f"Le passeport coûte 86 € [1] : {url} [1]"
+    result = postcheck(draft, passport)
+    assert result.text == draft
+    assert result.checks["citations_dropped"] == result.checks["urls_removed"] == 0
+    assert result.checks["figures_flagged"] == 0
