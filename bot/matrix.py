@@ -1,0 +1,404 @@
+"""The only module that talks to matrix-nio.
+
+- Login by password or access token; the device ID and access token are saved in
+  `<data_dir>/credentials.json` (0600) and the Olm/Megolm store in `<data_dir>/nio/`, so a restart
+  keeps its device and keeps decrypting. The sync token is kept by the caller (bot.state), next
+  to the processed event IDs.
+- `sync()` returns a nio-free `SyncBatch` (raw event dicts, decrypted when possible).
+- Every nio response goes through `_check`, which turns an `ErrorResponse` (and transport
+  errors) into `bot.errors.MatrixError`. Sends are retried with backoff, honouring
+  `M_LIMIT_EXCEEDED`'s `retry_after_ms`, with a transaction ID chosen by the caller so a
+  retried (or re-sent after a crash) message is deduplicated by the homeserver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    ForwardedRoomKeyEvent,
+    InviteMemberEvent,
+    LocalProtocolError,
+    LoginResponse,
+    MegolmEvent,
+    RoomKeyEvent,
+    WhoamiResponse,
+)
+from nio.exceptions import EncryptionError, OlmUnverifiedDeviceError, SendRetryError
+
+from bot.errors import ConfigError, MatrixError
+from bot.settings import BotSettings
+
+logger = logging.getLogger(__name__)
+
+CREDENTIALS_FILE = "credentials.json"
+_NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError)
+
+
+@dataclass(slots=True)
+class SyncBatch:
+    next_batch: str
+    invites: list[tuple[str, str]] = field(default_factory=list)  # (room_id, inviter)
+    timeline: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (room_id, event)
+    limited_rooms: list[str] = field(default_factory=list)
+    room_keys_received: int = 0
+
+
+def _check(resp: Any, what: str) -> Any:
+    """Raise MatrixError for nio's ErrorResponse values; return anything else unchanged."""
+    if isinstance(resp, ErrorResponse):
+        retry = getattr(resp, "retry_after_ms", None)
+        raise MatrixError(what, resp.status_code, resp.message or "", retry)
+    return resp
+
+
+class MatrixClient:
+    """A logged-in nio client for the bot, built from settings; `await start()` before use."""
+
+    def __init__(self, settings: BotSettings) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.client: AsyncClient | None = None
+        self._filter_id: str | None = None
+
+    # -- login -------------------------------------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        assert self.client is not None
+        return self.client.user_id
+
+    @property
+    def device_id(self) -> str:
+        assert self.client is not None
+        return self.client.device_id
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / CREDENTIALS_FILE
+
+    def _load_credentials(self) -> dict[str, str] | None:
+        path = self.credentials_path
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        if data.get("homeserver") != self.settings.homeserver_url or (
+            self.settings.user_id and data.get("user_id") != self.settings.user_id
+        ):
+            raise ConfigError(
+                f"{path} belongs to {data.get('user_id')} on {data.get('homeserver')}, not to "
+                f"{self.settings.user_id} on {self.settings.homeserver_url}: use another data_dir"
+            )
+        return data
+
+    def _save_credentials(self, user_id: str, device_id: str, access_token: str) -> None:
+        path = self.credentials_path
+        tmp = path.with_suffix(".tmp")
+        payload = {
+            "homeserver": self.settings.homeserver_url,
+            "user_id": user_id,
+            "device_id": device_id,
+            "access_token": access_token,
+        }
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    async def start(self) -> None:
+        """Log in (or restore the saved login), load the encryption store, upload keys."""
+        store = self.data_dir / "nio"
+        store.mkdir(parents=True, exist_ok=True)
+        config = AsyncClientConfig(
+            store_sync_tokens=False,
+            encryption_enabled=True,
+            max_limit_exceeded=0,  # 429s are retried by `send`, honouring retry_after_ms
+            max_timeouts=0,
+            request_timeout=60,
+        )
+        saved = self._load_credentials()
+        user_id = (saved or {}).get("user_id") or self.settings.user_id
+        if not user_id:
+            raise ConfigError("GUICHET_USER_ID is not set (the bot's Matrix ID)")
+        client = AsyncClient(
+            self.settings.homeserver_url,
+            user_id,
+            device_id=(saved or {}).get("device_id"),
+            store_path=str(store),
+            config=config,
+        )
+        self.client = client
+        try:
+            if saved:
+                client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
+                logger.info("restored login of %s, device %s", saved["user_id"], saved["device_id"])
+            elif self.settings.access_token is not None:
+                client.access_token = self.settings.access_token.get_secret_value()
+                who = await self._call("whoami", client.whoami())
+                if not isinstance(who, WhoamiResponse) or not who.device_id:
+                    raise ConfigError("the access token has no device: log in with a password")
+                client.restore_login(who.user_id, who.device_id, client.access_token)
+                self._save_credentials(who.user_id, who.device_id, client.access_token)
+                logger.info("logged in by token as %s, device %s", who.user_id, who.device_id)
+            elif self.settings.password is not None:
+                resp = await self._call(
+                    "login",
+                    client.login(
+                        self.settings.password.get_secret_value(),
+                        device_name=self.settings.device_name,
+                    ),
+                )
+                assert isinstance(resp, LoginResponse)
+                self._save_credentials(resp.user_id, resp.device_id, resp.access_token)
+                logger.info("logged in as %s, new device %s", resp.user_id, resp.device_id)
+            else:
+                raise ConfigError(
+                    "set GUICHET_PASSWORD or GUICHET_ACCESS_TOKEN for the first login"
+                )
+            if client.should_upload_keys:
+                await self._call("keys upload", client.keys_upload())
+            self._filter_id = await self._upload_filter()
+        except BaseException:
+            await client.close()
+            raise
+
+    async def _upload_filter(self) -> str | None:
+        assert self.client is not None
+        try:
+            resp = await self._call(
+                "upload filter",
+                self.client.upload_filter(
+                    presence={"types": []},
+                    account_data={"types": []},
+                    room={
+                        "timeline": {"limit": 100},
+                        "ephemeral": {"types": []},
+                        "account_data": {"types": []},
+                    },
+                ),
+            )
+        except MatrixError as exc:
+            logger.warning("cannot upload a sync filter, syncing unfiltered: %s", exc)
+            return None
+        return resp.filter_id
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+    # -- calls -------------------------------------------------------------------------------
+
+    async def _call(self, what: str, awaitable: Any) -> Any:
+        try:
+            resp = await awaitable
+        except _NETWORK_ERRORS as exc:
+            raise MatrixError(what, "network", f"{type(exc).__name__}: {exc}") from exc
+        return _check(resp, what)
+
+    # -- sync --------------------------------------------------------------------------------
+
+    async def sync(self, since: str | None, timeout_ms: int) -> SyncBatch:
+        """One /sync. Encrypted events come back decrypted when the keys are known."""
+        assert self.client is not None
+        resp = await self._call(
+            "sync",
+            self.client.sync(
+                timeout=timeout_ms, since=since, sync_filter=self._filter_id, full_state=None
+            ),
+        )
+        batch = SyncBatch(next_batch=resp.next_batch)
+        for event in resp.to_device_events:
+            if isinstance(event, RoomKeyEvent | ForwardedRoomKeyEvent):
+                batch.room_keys_received += 1
+        for room_id, info in resp.rooms.invite.items():
+            inviter = ""
+            for ev in info.invite_state:
+                if isinstance(ev, InviteMemberEvent) and ev.state_key == self.user_id:
+                    inviter = ev.sender
+            batch.invites.append((room_id, inviter))
+        for room_id, info in resp.rooms.join.items():
+            if info.timeline.limited:
+                batch.limited_rooms.append(room_id)
+            for ev in info.timeline.events:
+                source = dict(ev.source) if isinstance(ev.source, dict) else {}
+                if isinstance(ev, MegolmEvent):
+                    source = dict(ev.source)
+                    source.setdefault("type", "m.room.encrypted")
+                batch.timeline.append((room_id, source))
+        return batch
+
+    async def after_sync(self) -> None:
+        """The housekeeping nio's sync_forever does: to-device messages and key management."""
+        client = self.client
+        assert client is not None
+        steps: list[tuple[str, Any]] = []
+        if client.outgoing_to_device_messages:
+            steps.append(("to-device", client.send_to_device_messages))
+        if client.should_upload_keys:
+            steps.append(("keys upload", client.keys_upload))
+        if client.should_query_keys:
+            steps.append(("keys query", client.keys_query))
+        if client.should_claim_keys:
+            users = client.get_users_for_key_claiming()
+            steps.append(("keys claim", lambda: client.keys_claim(users)))
+        for what, step in steps:
+            try:
+                result = await step()
+                for item in result if isinstance(result, list) else [result]:
+                    _check(item, what)
+            except (MatrixError, LocalProtocolError, *_NETWORK_ERRORS) as exc:
+                logger.warning("%s failed (will retry after the next sync): %s", what, exc)
+
+    # -- rooms -------------------------------------------------------------------------------
+
+    def is_dm(self, room_id: str) -> bool:
+        """Two members (joined or invited) at most: every message there is for the bot."""
+        assert self.client is not None
+        room = self.client.rooms.get(room_id)
+        return room is not None and room.member_count <= 2
+
+    def is_encrypted(self, room_id: str) -> bool:
+        assert self.client is not None
+        room = self.client.rooms.get(room_id)
+        return bool(room and room.encrypted)
+
+    def joined_room_ids(self) -> list[str]:
+        assert self.client is not None
+        return list(self.client.rooms)
+
+    async def join(self, room_id: str) -> None:
+        assert self.client is not None
+        await self._call("join", self.client.join(room_id))
+
+    async def leave(self, room_id: str) -> None:
+        assert self.client is not None
+        await self._call("leave", self.client.room_leave(room_id))
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def send(
+        self,
+        room_id: str,
+        content: dict[str, Any],
+        *,
+        event_type: str = "m.room.message",
+        txn_id: str | None = None,
+    ) -> str:
+        """Send one event, encrypted if the room is; retried with backoff. Returns its ID."""
+        assert self.client is not None
+        delay = 0.5
+        attempts = self.settings.send_retries + 1
+        ignore_unverified = True
+        for attempt in range(1, attempts + 1):
+            try:
+                if self.settings.trust == "trust_all":
+                    self._trust_room_devices(room_id)
+                resp = await self._call(
+                    "send",
+                    self.client.room_send(
+                        room_id,
+                        event_type,
+                        content,
+                        tx_id=txn_id,
+                        ignore_unverified_devices=ignore_unverified,
+                    ),
+                )
+                return resp.event_id
+            except MatrixError as exc:
+                if attempt == attempts or exc.status_code in ("M_FORBIDDEN", "M_UNKNOWN_TOKEN"):
+                    raise
+                wait = delay
+                if exc.status_code == "M_LIMIT_EXCEEDED":
+                    wait = max(delay, (exc.retry_after_ms or 1000) / 1000)
+                logger.warning(
+                    "send to %s failed (%s), retry %d/%d in %.1fs",
+                    room_id,
+                    exc.status_code,
+                    attempt,
+                    attempts - 1,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, 10.0)
+            except (SendRetryError, LocalProtocolError, OlmUnverifiedDeviceError) as exc:
+                if attempt == attempts:
+                    raise MatrixError("send", "local", str(exc)) from exc
+                logger.warning("send to %s not ready (%s), retrying", room_id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        raise MatrixError("send", "exhausted", room_id)  # pragma: no cover
+
+    def _trust_room_devices(self, room_id: str) -> None:
+        assert self.client is not None
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return
+        for user_id in room.users:
+            for device in self.client.device_store.active_user_devices(user_id):
+                if not device.verified:
+                    self.client.verify_device(device)
+
+    async def typing(self, room_id: str, on: bool) -> None:
+        """Best effort: a failed typing notification is logged, never raised."""
+        assert self.client is not None
+        try:
+            await self._call(
+                "typing", self.client.room_typing(room_id, typing_state=on, timeout=30000)
+            )
+        except MatrixError as exc:
+            logger.debug("typing in %s failed: %s", room_id, exc)
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+        return await self.send(room_id, content, event_type="m.reaction")
+
+    # -- undecryptable events ----------------------------------------------------------------
+
+    def _megolm(self, room_id: str, source: dict[str, Any]) -> MegolmEvent | None:
+        event = MegolmEvent.from_dict(source)
+        if not isinstance(event, MegolmEvent):
+            return None
+        event.room_id = room_id
+        return event
+
+    def try_decrypt(self, room_id: str, source: dict[str, Any]) -> dict[str, Any] | None:
+        """The decrypted event dict, or None while the keys are still missing."""
+        assert self.client is not None
+        event = self._megolm(room_id, source)
+        if event is None:
+            return None
+        try:
+            decrypted = self.client.decrypt_event(event)
+        except (EncryptionError, LocalProtocolError):
+            return None
+        if isinstance(decrypted, MegolmEvent) or not isinstance(decrypted.source, dict):
+            return None
+        return dict(decrypted.source)
+
+    async def request_keys(self, room_id: str, source: dict[str, Any]) -> None:
+        """Ask the sender's devices for a missing Megolm session (best effort)."""
+        assert self.client is not None
+        event = self._megolm(room_id, source)
+        if event is None:
+            return
+        with contextlib.suppress(LocalProtocolError):
+            try:
+                await self._call("room key request", self.client.request_room_key(event))
+            except MatrixError as exc:
+                logger.warning("room key request for %s failed: %s", event.event_id, exc)

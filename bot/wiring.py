@@ -1,0 +1,120 @@
+"""The composition root: settings → KnowledgeBase → retriever → chain → bot.
+
+Nothing else in the bot builds concrete pieces; tests build the same objects with their own
+retriever or chat model through `build_bot_from_parts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+from bot.matrix import MatrixClient
+from bot.service import Answerer, ChainAnswerer, GuichetBot, Observer
+from bot.settings import BotSettings
+from bot.state import State
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "state.sqlite3"
+
+
+def check_data_dir(path: Path) -> None:
+    """Fail early and clearly when the data directory cannot hold the keys and the state."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        why = {
+            errno.ENOSPC: "the disk is full",
+            errno.EROFS: "the file system is read-only",
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+            errno.EDQUOT: "the disk quota is exceeded",
+        }.get(exc.errno or 0, str(exc))
+        raise ConfigError(
+            f"the bot's data directory {path} is not writable: {why}. It holds the encryption "
+            "keys and the state: free some space or fix its permissions, then start again "
+            "(nothing was changed)."
+        ) from exc
+
+
+@dataclass
+class BotApp:
+    """A built bot and what must be closed after it stopped."""
+
+    bot: GuichetBot
+    stack: AsyncExitStack
+
+    async def run(self) -> None:
+        try:
+            await self.bot.run()
+        finally:
+            await self.stack.aclose()
+
+
+async def build_bot_from_parts(
+    settings: BotSettings,
+    answerer: Answerer,
+    *,
+    observer: Observer | None = None,
+    stack: AsyncExitStack | None = None,
+) -> BotApp:
+    """A bot over any `Answerer` (the real chain, or a test double at the LLM boundary)."""
+    check_data_dir(Path(settings.data_dir))
+    stack = stack or AsyncExitStack()
+    state = await State.open(Path(settings.data_dir) / STATE_FILE)
+    stack.push_async_callback(state.close)
+    matrix = MatrixClient(settings)
+    stack.push_async_callback(matrix.close)
+    bot = GuichetBot(settings, matrix, state, answerer, observer=observer)
+    return BotApp(bot=bot, stack=stack)
+
+
+def build_chain(retriever: Any, chain_settings: Any, llm: Any = "auto") -> ChainAnswerer:
+    from chains.answer import build_answer_chain
+    from chains.llm import build_chat_model
+
+    model = build_chat_model(chain_settings) if llm == "auto" else llm
+    return ChainAnswerer(build_answer_chain(retriever, model, chain_settings))
+
+
+async def build_bot(
+    settings: BotSettings | None = None,
+    *,
+    knowledge_settings: Any = None,
+    chain_settings: Any = None,
+    observer: Observer | None = None,
+) -> BotApp:
+    """Everything from settings (env, .env): the knowledge base, the chain, the bot."""
+    from chains.settings import ChainSettings
+    from knowledge.settings import KnowledgeSettings
+    from knowledge.store import KnowledgeBase
+
+    settings = settings or BotSettings()
+    check_data_dir(Path(settings.data_dir))
+    knowledge_settings = knowledge_settings or KnowledgeSettings()
+    chain_settings = chain_settings or ChainSettings()
+    stack = AsyncExitStack()
+    try:
+        kb = await asyncio.to_thread(KnowledgeBase.open, knowledge_settings)
+        stack.callback(kb.close)
+        answerer = build_chain(kb.retriever(), chain_settings)
+        return await build_bot_from_parts(settings, answerer, observer=observer, stack=stack)
+    except BaseException:
+        await stack.aclose()
+        raise
