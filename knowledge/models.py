@@ -70,6 +70,7 @@ class Fiche:
     sections: tuple[Section, ...] = ()  # Introduction first (path ()), then the body
     schema: str | None = None  # "3.3", "3.4" when known
     content_hash: str = ""  # sha256 of the normalised content, set by the parser
+    children: tuple[Link, ...] = ()  # N dossiers/themes: their child fiches (SousDossier/Fiche)
 
     def all_urls(self) -> set[str]:
         """The fiche URL and every URL of its online services (what a draft may link to)."""
