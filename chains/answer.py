@@ -207,9 +207,18 @@ class AnswerChain:
         req: AnswerRequest = state["request"]
         kwargs = {"audience": req.audience} if req.audience else {}
         try:
-            docs = await self.retriever.ainvoke(
-                state["standalone"], config={"run_name": "Retriever"}, **kwargs
-            )
+            try:
+                docs = await self.retriever.ainvoke(
+                    state["standalone"], config={"run_name": "Retriever"}, **kwargs
+                )
+            except TypeError as exc:
+                # A plain BaseRetriever takes no audience filter: search without it.
+                if not kwargs or "audience" not in str(exc):
+                    raise
+                logger.warning("retriever %s ignores the audience filter", type(self.retriever))
+                docs = await self.retriever.ainvoke(
+                    state["standalone"], config={"run_name": "Retriever"}
+                )
         except Exception as exc:
             logger.exception("retrieval failed: %s", type(exc).__name__)
             state["final"] = self._error(req, state, "retrieval")

@@ -20,28 +20,9 @@ _CONNECTOR_RE = re.compile(
     r"et si|et pour|et en|et dans|et quand|et combien|et le|et la|et les)\b",
     re.IGNORECASE,
 )
-_ANAPHORA = {
-    fold(w)
-    for w in [
-        "il",
-        "elle",
-        "ils",
-        "elles",
-        "ça",
-        "cela",
-        "celui",
-        "celle",
-        "ceux",
-        "celles",
-        "ce",
-        "cette",
-        "y",
-        "en",
-        "le",
-        "la",
-        "lui",
-    ]
-}
+_ANAPHORA = frozenset(
+    ("il", "elle", "ils", "elles", "ca", "cela", "celui", "celle", "ceux", "celles")
+)
 
 # Words that replace one another between a question and its follow-up.
 _CONTRASTS = [

@@ -72,12 +72,12 @@ def _score(
     if wants_amount or wants_delay:
         kinds = {f.kind for f in find_figures(sentence)}
         if wants_amount and ("amount" in kinds or "gratuit" in fold(sentence)):
-            score += 1.0
+            score += 1.5
         if wants_delay and (kinds & {"date"} or any(ch.isdigit() for ch in sentence)):
             score += 0.4
     if len(sentence) > 400:
         score -= 0.5
-    return score - 0.15 * chunk_pos - 0.03 * sent_pos
+    return score - 0.08 * chunk_pos - 0.03 * sent_pos
 
 
 def _candidates(ctx: SourceContext, pos: int, profile) -> list[_Candidate]:

@@ -7,6 +7,7 @@ embeddings here), `lexical_score` the number of matched stems.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,18 @@ class MemoryRetriever(BaseRetriever):
     k: int = 5
     calls: list[dict] = Field(default_factory=list)
 
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager, **kwargs: Any
+    ) -> list[Document]:
+        # Like the real store: the CPU-bound search runs off the event loop.
+        return await asyncio.to_thread(self._search, query, **kwargs)
+
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
+        return self._search(query, **kwargs)
+
+    def _search(self, query: str, **kwargs: Any) -> list[Document]:
         self.calls.append({"query": query, **kwargs})
         audience = kwargs.get("audience")
         q = stem_set(query)

@@ -1,0 +1,270 @@
+"""The chain end to end on real fiche text, with langchain-core's fake chat models."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import openai
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models.fake_chat_models import (
+    FakeListChatModel,
+    GenericFakeChatModel,
+)
+from langchain_core.messages import AIMessage
+from pydantic import Field
+
+from chains.answer import STEPS, build_answer_chain
+from chains.models import AnswerRequest, Turn
+
+ADULT = "https://www.service-public.fr/particuliers/vosdroits/F14929"
+
+
+class RunNames(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_chain_start(self, serialized, inputs, **kwargs):
+        self.names.append(kwargs.get("name") or "")
+
+
+class RecordingFake(GenericFakeChatModel):
+    """GenericFakeChatModel that keeps the prompts it was given."""
+
+    seen: list = Field(default_factory=list)
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self.seen.append(messages)
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def _raising(exc):
+    def gen():
+        raise exc
+        yield  # pragma: no cover
+
+    return gen()
+
+
+async def test_steps_are_named_and_timed(memory_retriever, settings):
+    chain = build_answer_chain(memory_retriever, None, settings)
+    cb = RunNames()
+    answer = await chain.ainvoke(
+        AnswerRequest(question="Combien coûte un passeport pour un majeur ?"),
+        config={"callbacks": [cb]},
+    )
+    assert answer.status == "answered"
+    for step in STEPS:
+        assert step in cb.names, step
+        assert step in answer.timings_ms
+    assert "AnswerChain" in cb.names
+    assert answer.latency_ms >= sum(answer.timings_ms.values()) * 0.99
+
+
+async def test_llm_answer_with_sources_as_data(memory_retriever, settings):
+    llm = RecordingFake(
+        messages=iter(
+            [
+                AIMessage(
+                    content=f"Le passeport d'un majeur coûte 86 € en timbre fiscal [1]. "
+                    f"Fiche : {ADULT} [1]. Pour un mineur, voir [2]. Frais : 12 € [1]. [8]"
+                )
+            ]
+        ),
+        seen=[],
+    )
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    answer = await chain.ainvoke(AnswerRequest(question="Combien coûte un passeport majeur ?"))
+    assert answer.status == "answered"
+    assert answer.generator == "openai"
+    # the prompt got the fenced fiches, numbered as the sources
+    user = llm.seen[0][1].content
+    first = answer.sources[0]
+    assert f'<fiche n="1" id="{first.fiche_id}">' in user
+    assert first.fiche_id == "F14929"
+    assert first.url == ADULT
+    assert first.title == "Passeport d'un majeur : première demande"
+    assert first.date == "2020-08-26"
+    assert any("ants.gouv.fr" in s["url"] for s in first.services)
+    assert first.excerpt
+    assert answer.chunks
+    assert {c.fiche_id for c in answer.chunks} >= {"F14929"}
+    # post-checks
+    assert answer.checks["citations_dropped"] == 1
+    assert "[8]" not in answer.text
+    assert answer.flagged == ["12 €"]
+    assert "12 € (à vérifier)" in answer.text
+    assert "86 € en timbre fiscal [1]" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (TimeoutError(), "timeout"),
+        (
+            openai.RateLimitError(
+                "slow down",
+                response=httpx.Response(429, request=httpx.Request("POST", "http://x")),
+                body=None,
+            ),
+            "rate_limited",
+        ),
+        (
+            openai.InternalServerError(
+                "boom",
+                response=httpx.Response(502, request=httpx.Request("POST", "http://x")),
+                body=None,
+            ),
+            "server_error",
+        ),
+        (openai.APIConnectionError(request=httpx.Request("POST", "http://x")), "connection"),
+        (ValueError("Expecting value: line 1 column 1"), "malformed_response"),
+    ],
+)
+async def test_llm_failure_is_an_error_answer(memory_retriever, settings, exc, kind):
+    llm = GenericFakeChatModel(messages=_raising(exc))
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    answer = await chain.ainvoke(AnswerRequest(question="Combien coûte un passeport ?"))
+    assert answer.status == "error"
+    assert answer.error == kind
+    assert answer.text.startswith("Désolé")
+    assert answer.sources == []
+
+
+async def test_retriever_failure_is_an_error_answer(settings):
+    from langchain_core.retrievers import BaseRetriever
+
+    class Broken(BaseRetriever):
+        def _get_relevant_documents(self, query, *, run_manager):
+            raise OSError("store unreachable")
+
+    answer = await build_answer_chain(Broken(), None, settings).ainvoke(
+        AnswerRequest(question="passeport")
+    )
+    assert answer.status == "error"
+    assert answer.error == "retrieval"
+
+
+async def test_gate_declines_out_of_scope(memory_retriever, settings):
+    chain = build_answer_chain(memory_retriever, None, settings)
+    answer = await chain.ainvoke(
+        AnswerRequest(question="Quelle est la meilleure recette de tarte aux pommes ?")
+    )
+    assert answer.status == "no_source"
+    assert answer.sources == []
+    assert "Recherche effectuée : « Quelle est la meilleure recette de tarte aux pommes ? »" in (
+        answer.text
+    )
+
+
+async def test_gate_offers_closest_fiches(memory_retriever, settings):
+    # a question that only grazes the corpus: a passport fiche comes back, but weakly
+    strict = settings.model_copy(update={"gate_min_dense": 0.99, "gate_strong_dense": 0.99})
+    chain = build_answer_chain(memory_retriever, None, strict)
+    answer = await chain.ainvoke(AnswerRequest(question="passeport pour mon chien"))
+    assert answer.status == "no_source"
+    assert answer.suggestions
+    assert "Peut-être utile :" in answer.text
+    for s in answer.suggestions:
+        assert f"{s.title} : {s.url}" in answer.text
+
+
+async def test_history_condensed_deterministically(memory_retriever, settings):
+    chain = build_answer_chain(memory_retriever, None, settings)
+    history = [Turn(question="Combien coûte un passeport pour un majeur ?", answer="86 € [1]")]
+    answer = await chain.ainvoke(AnswerRequest(question="et pour un mineur ?", history=history))
+    assert answer.standalone_question != "et pour un mineur ?"
+    assert "passeport" in answer.standalone_question.lower()
+    assert "majeur" not in answer.standalone_question.lower()
+    assert memory_retriever.calls[-1]["query"] == answer.standalone_question
+    assert answer.sources[0].fiche_id == "F14930"
+
+
+async def test_history_condensed_by_the_llm(memory_retriever, settings):
+    llm = FakeListChatModel(
+        responses=[
+            "Combien coûte un passeport pour un mineur ?",
+            "Entre 15 et 17 ans, le passeport coûte 42 € [1].",
+        ]
+    )
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    history = [Turn(question="Combien coûte un passeport pour un majeur ?", answer="86 € [1]")]
+    answer = await chain.ainvoke(AnswerRequest(question="et pour un mineur ?", history=history))
+    assert answer.standalone_question == "Combien coûte un passeport pour un mineur ?"
+    assert memory_retriever.calls[-1]["query"] == answer.standalone_question
+    assert answer.status == "answered"
+    assert answer.flagged == []
+
+
+async def test_condense_failure_falls_back(memory_retriever, settings):
+    class FailOnce(FakeListChatModel):
+        calls: int = 0
+
+        def _call(self, *args, **kwargs):
+            self.calls += 1
+            if self.calls == 1:
+                raise openai.APIConnectionError(request=httpx.Request("POST", "http://x"))
+            return super()._call(*args, **kwargs)
+
+    llm = FailOnce(responses=["Le passeport d'un mineur coûte 42 € entre 15 et 17 ans [1]."])
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    history = [Turn(question="Combien coûte un passeport pour un majeur ?", answer="86 €")]
+    answer = await chain.ainvoke(AnswerRequest(question="et pour un mineur ?", history=history))
+    assert answer.checks["condense_fallback"] == 1
+    assert "passeport" in answer.standalone_question.lower()
+    assert answer.status == "answered"
+
+
+async def test_no_history_means_no_condense(memory_retriever, settings):
+    llm = FakeListChatModel(responses=["Réponse [1]."])
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    answer = await chain.ainvoke(AnswerRequest(question="et pour un mineur ?"))
+    assert answer.standalone_question == "et pour un mineur ?"
+
+
+async def test_audience_is_passed_to_the_retriever(memory_retriever, settings):
+    chain = build_answer_chain(memory_retriever, None, settings)
+    await chain.ainvoke(AnswerRequest(question="Smic montant", audience="Professionnels"))
+    assert memory_retriever.calls[-1]["audience"] == "Professionnels"
+
+
+@pytest.mark.parametrize("mode", ["question", "brouillon"])
+async def test_extractive_both_modes(memory_retriever, settings, fiches, mode):
+    chain = build_answer_chain(memory_retriever, None, settings)
+    q = (
+        "Combien coûte un passeport pour un majeur ?"
+        if mode == "question"
+        else "Bonjour, je suis majeur, je voudrais un premier passeport, combien ça coûte ?"
+    )
+    answer = await chain.ainvoke(AnswerRequest(question=q, mode=mode))
+    assert answer.status == "answered"
+    assert answer.generator == "extractive"
+    assert answer.sources[0].fiche_id == "F14929"
+    assert "Le passeport coûte 86 €" in answer.text
+    assert "[1]" in answer.text
+    assert ADULT in answer.text
+    # nothing to correct in an extractive draft
+    assert answer.checks["citations_dropped"] == 0
+    assert answer.checks["urls_removed"] == 0
+    assert answer.checks["figures_flagged"] == 0
+    # every quoted line is real fiche text
+    texts = [c["text"] for f in fiches for c in f["chunks"]]
+    for line in answer.text.splitlines():
+        m = re.match(r"^- (.*) \[\d+\]$", line)
+        if m and not m.group(1).startswith(("En ligne", "Fiche")):
+            assert any(m.group(1) in t for t in texts), line
+    if mode == "brouillon":
+        assert "Bonjour," in answer.text
+        assert answer.text.rstrip().endswith("Cordialement,")
+        assert "Vous pouvez faire la démarche en ligne" in answer.text
+    else:
+        assert answer.text.startswith("Réponse extraite des fiches service-public.fr")
+
+
+async def test_extractive_is_deterministic(memory_retriever, settings):
+    chain = build_answer_chain(memory_retriever, None, settings)
+    req = AnswerRequest(question="Quelles pièces fournir pour renouveler sa carte d'identité ?")
+    a, b = await chain.ainvoke(req), await chain.ainvoke(req)
+    assert a.text == b.text
+    assert a.sources[0].fiche_id == "F21089"

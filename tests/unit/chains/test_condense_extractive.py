@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from chains.answer import build_answer_chain
+from chains.condense import condense_deterministic, looks_like_followup
+from chains.extractive import compose
+from chains.models import AnswerRequest, Source, Turn, UsedChunk
+from chains.prompts import SourceContext
+from chains.text import split_sentences, stem_set
+
+PASSPORT = [Turn(question="Quelles pièces pour un passeport d'un majeur ?", answer="…")]
+
+
+@pytest.mark.parametrize(
+    ("question", "followup"),
+    [
+        ("et pour un mineur ?", True),
+        ("Et à l'étranger ?", True),
+        ("combien ?", True),
+        ("Mais si elle est périmée ?", True),
+        ("Comment renouveler une carte d'identité périmée ?", False),
+        ("Quel est le montant du Smic horaire ?", False),
+    ],
+)
+def test_followup_detection(question, followup):
+    assert looks_like_followup(question) is followup
+
+
+def test_condense_keeps_topic_and_swaps_contrasts():
+    q = condense_deterministic("et pour un mineur ?", PASSPORT)
+    assert "passeport" in q.lower()
+    assert "majeur" not in q.lower()
+    assert q.endswith("pour un mineur")
+    q = condense_deterministic("Et à l'étranger ?", PASSPORT)
+    assert "passeport" in q.lower()
+    assert "majeur" in q.lower()
+
+
+def test_condense_leaves_standalone_questions_alone():
+    q = "Comment renouveler une carte d'identité périmée ?"
+    assert condense_deterministic(q, PASSPORT) == q
+    assert condense_deterministic("et pour un mineur ?", []) == "et pour un mineur ?"
+
+
+def test_condense_walks_back_over_followups():
+    history = [*PASSPORT, Turn(question="et à l'étranger ?", answer="…")]
+    q = condense_deterministic("combien ça coûte ?", history)
+    assert "passeport" in q.lower()
+    assert "etranger" in stem_set(q) or "étranger" in q.lower()
+
+
+def test_sentences_and_items():
+    text = "Le passeport est valide 10 ans. Il doit être retiré dans les 3 mois.\n- Votre carte"
+    assert split_sentences(text) == [
+        "Le passeport est valide 10 ans.",
+        "Il doit être retiré dans les 3 mois.",
+        "- Votre carte",
+    ]
+
+
+def _ctx(fiche: dict, n: int) -> SourceContext:
+    chunks = [
+        UsedChunk(
+            id=f"{fiche['fiche_id']}#{i}",
+            fiche_id=fiche["fiche_id"],
+            section=c["section"],
+            text=c["text"],
+            score=1.0,
+        )
+        for i, c in enumerate(fiche["chunks"])
+    ]
+    src = Source(
+        n=n,
+        fiche_id=fiche["fiche_id"],
+        title=fiche["title"],
+        url=fiche["url"],
+        services=fiche["services"],
+    )
+    return SourceContext(source=src, chunks=chunks)
+
+
+def test_extractive_picks_the_sentences_on_the_question(fiches, settings):
+    by_id = {f["fiche_id"]: f for f in fiches}
+    ctxs = [_ctx(by_id["F14929"], 1)]
+    text = compose("Quelle est la durée de validité du passeport ?", "question", ctxs, settings)
+    assert "Le passeport est valide 10 ans. [1]" in text
+    text = compose("Combien coûte le passeport ?", "question", ctxs, settings)
+    assert "Le passeport coûte 86 € [1]" in text
+    assert "_En France › Coût › Cas général_" in text  # the situation is shown
+    # the online services of the fiche, with their links
+    assert "https://passeport.ants.gouv.fr/Vos-demarches/Faire-une-pre-demande-passeport" in text
+
+
+def test_extractive_brouillon_is_a_courteous_draft(fiches, settings):
+    by_id = {f["fiche_id"]: f for f in fiches}
+    ctxs = [_ctx(by_id["F21089"], 1)]
+    text = compose(
+        "Bonjour, ma carte d'identité est périmée, combien coûte le renouvellement ?",
+        "brouillon",
+        ctxs,
+        settings,
+    )
+    lines = text.splitlines()
+    assert lines[0].startswith("Projet de réponse composé à partir d'extraits")
+    assert "Bonjour," in lines
+    assert lines[-1] == "Cordialement,"
+    assert "gratuit" in text
+    assert f"Pour en savoir plus : {by_id['F21089']['url']} [1]" in text
+    assert "vous" in text.lower()
+
+
+def test_extractive_caps_sentences(fiches, settings):
+    few = settings.model_copy(update={"extractive_max_sentences": 2})
+    ctxs = [_ctx(f, i + 1) for i, f in enumerate(fiches[:3])]
+    text = compose("passeport pièces à fournir", "question", ctxs, few)
+    quoted = [
+        line
+        for line in text.splitlines()
+        if line.startswith("- ") and not line.startswith(("- En ligne", "- Fiche"))
+    ]
+    assert 1 <= len(quoted) <= 2
+
+
+async def test_plain_retriever_without_audience_support(fiches, settings):
+    class Plain(BaseRetriever):
+        def _get_relevant_documents(self, query, *, run_manager):
+            f = fiches[0]
+            md = {
+                "fiche_id": f["fiche_id"],
+                "title": f["title"],
+                "url": f["url"],
+                "section": "",
+                "score": 1.0,
+                "dense_score": 0.8,
+                "lexical_score": 5.0,
+                "date": f["date"],
+                "audiences": f["audiences"],
+                "kind": "F",
+                "type": f["type"],
+                "services": f["services"],
+                "chunks": [
+                    {"id": "x#0", "section": c["section"], "text": c["text"], "score": 1.0}
+                    for c in f["chunks"][:3]
+                ],
+            }
+            return [Document(page_content=f["chunks"][0]["text"], metadata=md)]
+
+    chain = build_answer_chain(Plain(), None, settings)
+    answer = await chain.ainvoke(
+        AnswerRequest(question="passeport majeur demande", audience="Particuliers")
+    )
+    assert answer.status == "answered"
+    assert answer.sources[0].fiche_id == "F14929"
