@@ -1,0 +1,477 @@
+"""A terminal chat client: talk to the bot in an encrypted DM, as an agent would from Tchap.
+
+Used by `guichet chat` and by `guichet demo`. It is a real Matrix client (matrix-nio with
+end-to-end encryption, its own store directory): it logs in (password the first time, then the
+saved device and token), finds or opens an encrypted DM with the bot, sends each line read from
+stdin, and prints the bot's replies (plain-text body; notices dimmed). `/quit` (or end of input)
+exits.
+
+Standard input may be a terminal or a pipe: each line is sent only once the reply to the
+previous one has arrived (or `reply_timeout_s` has passed), so
+`printf 'passeport mineur\\n/quit\\n' | guichet chat` is a scripted conversation. The exit code
+is 0 when every question got a reply, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    JoinError,
+    LoginResponse,
+    MegolmEvent,
+    RoomCreateError,
+    RoomMessageNotice,
+    RoomMessageText,
+    RoomPreset,
+    RoomSendResponse,
+    SyncResponse,
+    TypingNoticeEvent,
+)
+from nio.rooms import MatrixRoom
+
+from bot.errors import BotError
+
+logger = logging.getLogger(__name__)
+
+SESSION_FILE = "session.json"
+QUIT = "/quit"
+LOCAL_HELP = (
+    "Tapez une question et Entrée. Commandes du bot : !aide, !sources, !reset, "
+    "!brouillon <texte>. Quitter : /quit (ou Ctrl-D)."
+)
+
+
+class ChatError(BotError):
+    """The chat client could not log in, open the DM or talk to the bot (named in the message)."""
+
+
+@dataclass(slots=True)
+class ChatConfig:
+    homeserver_url: str
+    user_id: str
+    bot_user_id: str
+    store_dir: Path
+    password: str | None = None
+    device_name: str = "guichet chat"
+    reply_timeout_s: float = 120.0
+    quiet_s: float = 1.0
+    join_timeout_s: float = 60.0
+
+
+class Printer:
+    """Writes the conversation to a stream: ANSI dim/bold on a terminal, plain text otherwise."""
+
+    def __init__(self, stream: TextIO, *, color: bool | None = None) -> None:
+        self.stream = stream
+        self.color = stream.isatty() if color is None else color
+
+    def _style(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+    def line(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def info(self, text: str) -> None:
+        self.line(self._style(text, "2"))
+
+    def error(self, text: str) -> None:
+        self.line(self._style(text, "31"))
+
+    def you(self, text: str) -> None:
+        self.line(self._style("vous> ", "1") + text)
+
+    def bot_message(self, name: str, body: str, *, notice: bool) -> None:
+        head = self._style(f"{name}> ", "1;36")
+        lines = body.splitlines() or [""]
+        if notice:
+            self.line(head + self._style(lines[0], "2"))
+            for extra in lines[1:]:
+                self.line(self._style("  " + extra, "2"))
+        else:
+            self.line(head + lines[0])
+            for extra in lines[1:]:
+                self.line(("  " + extra).rstrip())
+        self.line()
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Drop the `> <@user> quoted` fallback a reply may start with (Matrix reply fallbacks)."""
+    lines = body.splitlines()
+    if not lines or not lines[0].startswith("> "):
+        return body
+    i = 0
+    while i < len(lines) and lines[i].startswith(">"):
+        i += 1
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return "\n".join(lines[i:])
+
+
+class ChatClient:
+    """One agent's Matrix client, in one encrypted DM with the bot."""
+
+    def __init__(self, config: ChatConfig, printer: Printer) -> None:
+        self.config = config
+        self.printer = printer
+        self.client: AsyncClient | None = None
+        self.room_id: str | None = None
+        self._sync_task: asyncio.Task | None = None
+        self._first_sync_done = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._bot_messages = 0
+        self._bot_typing = False
+        self._last_bot_event = 0.0
+        self._seen: set[str] = set()
+
+    # ---- session -----------------------------------------------------------------------------
+
+    @property
+    def session_path(self) -> Path:
+        return self.config.store_dir / SESSION_FILE
+
+    def _load_session(self) -> dict[str, Any]:
+        if not self.session_path.exists():
+            return {}
+        try:
+            data = json.loads(self.session_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ChatError(f"{self.session_path} is unreadable ({exc}): delete it") from exc
+        same = data.get("user_id") == self.config.user_id and data.get(
+            "homeserver_url"
+        ) == self.config.homeserver_url.rstrip("/")
+        return data if same else {}
+
+    def _save_session(self, **changes: Any) -> None:
+        data = self._load_session()
+        data.update(changes)
+        data["user_id"] = self.config.user_id
+        data["homeserver_url"] = self.config.homeserver_url.rstrip("/")
+        tmp = self.session_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.session_path)
+
+    async def login(self) -> None:
+        cfg = self.config
+        cfg.store_dir.mkdir(parents=True, exist_ok=True)
+        session = self._load_session()
+        client = AsyncClient(
+            cfg.homeserver_url,
+            cfg.user_id,
+            device_id=session.get("device_id"),
+            store_path=str(cfg.store_dir),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True),
+        )
+        self.client = client
+        if session.get("access_token") and session.get("device_id"):
+            client.restore_login(cfg.user_id, session["device_id"], session["access_token"])
+            logger.info("chat: restored device %s", session["device_id"])
+        else:
+            if not cfg.password:
+                raise ChatError(
+                    f"no saved session in {cfg.store_dir} and no password for {cfg.user_id}"
+                )
+            response = await client.login(cfg.password, device_name=cfg.device_name)
+            if not isinstance(response, LoginResponse):
+                raise ChatError(
+                    f"login as {cfg.user_id} on {cfg.homeserver_url} failed: {response}"
+                )
+            self._save_session(device_id=response.device_id, access_token=response.access_token)
+            logger.info("chat: logged in, new device %s", response.device_id)
+        if client.should_upload_keys:
+            await client.keys_upload()
+        client.add_event_callback(self._on_message, (RoomMessageText, RoomMessageNotice))
+        client.add_event_callback(self._on_undecryptable, MegolmEvent)
+        client.add_event_callback(self._on_invite, InviteMemberEvent)
+        client.add_ephemeral_callback(self._on_typing, TypingNoticeEvent)
+        client.add_response_callback(self._on_sync, SyncResponse)
+
+    async def start(self) -> None:
+        """Log in, start syncing, and open (or find) the encrypted DM with the bot."""
+        await self.login()
+        assert self.client is not None
+        self._sync_task = asyncio.create_task(
+            self.client.sync_forever(timeout=10000, full_state=True), name="chat-sync"
+        )
+        await self._wait(self._first_sync_done.is_set, 30, "the first sync with the homeserver")
+        self.room_id = self._find_dm() or await self._create_dm()
+        self._save_session(dm_room_id=self.room_id)
+        await self._wait(self._bot_joined, self.config.join_timeout_s, "the bot to join the DM")
+        await self._wait_bot_keys()
+
+    async def close(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sync_task
+            self._sync_task = None
+        if self.client is not None:
+            await self.client.close()
+
+    # ---- the DM ------------------------------------------------------------------------------
+
+    def _room(self) -> MatrixRoom | None:
+        assert self.client is not None
+        return self.client.rooms.get(self.room_id or "")
+
+    def _bot_joined(self) -> bool:
+        room = self._room()
+        return room is not None and self.config.bot_user_id in room.users
+
+    def _is_dm(self, room: MatrixRoom) -> bool:
+        bot, me = self.config.bot_user_id, self.config.user_id
+        members = set(room.users) | set(room.invited_users)
+        return room.encrypted and members == {bot, me}
+
+    def _find_dm(self) -> str | None:
+        assert self.client is not None
+        saved = self._load_session().get("dm_room_id")
+        rooms = self.client.rooms
+        if saved in rooms and self._is_dm(rooms[saved]):
+            return saved
+        for room_id, room in rooms.items():
+            if self._is_dm(room):
+                return room_id
+        return None
+
+    async def _create_dm(self) -> str:
+        assert self.client is not None
+        response = await self.client.room_create(
+            is_direct=True,
+            invite=[self.config.bot_user_id],
+            preset=RoomPreset.trusted_private_chat,
+            initial_state=[
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            ],
+        )
+        if isinstance(response, RoomCreateError):
+            raise ChatError(f"cannot open a DM with {self.config.bot_user_id}: {response.message}")
+        self.printer.info(f"Nouvelle conversation chiffrée ouverte avec {self.config.bot_user_id}.")
+        await self._wait(lambda: response.room_id in self.client.rooms, 30, "the new DM")
+        return response.room_id
+
+    async def _wait_bot_keys(self) -> None:
+        """Make sure the bot's devices are known, so our messages are encrypted for them."""
+        assert self.client is not None
+        client, bot = self.client, self.config.bot_user_id
+        deadline = time.monotonic() + 30
+
+        def known() -> bool:  # active_user_devices() is a generator: always truthy
+            return any(True for _ in client.device_store.active_user_devices(bot))
+
+        while not known():
+            if time.monotonic() > deadline:
+                raise ChatError(f"{bot} has no device with encryption keys: is the bot running?")
+            if client.olm is not None:
+                client.olm.users_for_key_query.add(bot)
+            await client.keys_query()
+            if not known():
+                await asyncio.sleep(0.5)
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _bump(self) -> None:
+        self._last_bot_event = time.monotonic()
+        self._changed.set()
+
+    async def _on_sync(self, response: SyncResponse) -> None:
+        self._first_sync_done.set()
+        self._changed.set()
+
+    def _relevant(self, room: MatrixRoom, event: Any) -> bool:
+        if room.room_id != self.room_id or event.sender != self.config.bot_user_id:
+            return False
+        if not self._first_sync_done.is_set() or event.event_id in self._seen:
+            return False  # history from before we started: not shown
+        self._seen.add(event.event_id)
+        return True
+
+    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        if not self._relevant(room, event):
+            return
+        content = event.source.get("content", {})
+        if content.get("m.relates_to", {}).get("rel_type") == "m.replace":
+            return  # an edit of a message already shown
+        notice = isinstance(event, RoomMessageNotice)
+        name = room.user_name(event.sender) or event.sender
+        self.printer.bot_message(name, strip_reply_fallback(event.body), notice=notice)
+        self._bot_messages += 1
+        self._bump()
+
+    async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
+        if not self._relevant(room, event):
+            return
+        self.printer.error(
+            "(un message du bot n'a pas pu être déchiffré : clés de session manquantes ; "
+            "une nouvelle demande de clés est envoyée)"
+        )
+        assert self.client is not None
+        with contextlib.suppress(Exception):
+            await self.client.request_room_key(event)
+        self._bot_messages += 1
+        self._bump()
+
+    async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        if event.sender == self.config.bot_user_id and event.state_key == self.config.user_id:
+            assert self.client is not None
+            response = await self.client.join(room.room_id)
+            if isinstance(response, JoinError):
+                logger.warning("chat: cannot join %s: %s", room.room_id, response.message)
+
+    async def _on_typing(self, room: MatrixRoom, event: TypingNoticeEvent) -> None:
+        if room.room_id != self.room_id:
+            return
+        typing = self.config.bot_user_id in event.users
+        if typing != self._bot_typing:
+            self._bot_typing = typing
+            self._bump()
+
+    # ---- talking -----------------------------------------------------------------------------
+
+    async def _ensure_olm_sessions(self) -> None:
+        """Claim one-time keys for devices we have no Olm session with yet.
+
+        nio's `share_group_session` silently skips such devices (their claim would only happen
+        after the next sync), so without this the first message could be unreadable to the bot.
+        """
+        assert self.client is not None
+        assert self.room_id is not None
+        client = self.client
+        if client.should_query_keys:
+            await client.keys_query()
+        missing = client.get_missing_sessions(self.room_id)
+        if missing:
+            await client.keys_claim(missing)
+
+    async def send(self, text: str) -> str:
+        assert self.client is not None
+        assert self.room_id is not None
+        await self._ensure_olm_sessions()
+        response = await self.client.room_send(
+            self.room_id,
+            "m.room.message",
+            {"msgtype": "m.text", "body": text},
+            ignore_unverified_devices=True,
+        )
+        if not isinstance(response, RoomSendResponse):
+            raise ChatError(f"sending to {self.room_id} failed: {response}")
+        return response.event_id
+
+    async def ask(self, text: str) -> bool:
+        """Send `text`, wait for the bot's reply (all its parts). False on timeout."""
+        before = self._bot_messages
+        self._last_bot_event = time.monotonic()
+        await self.send(text)
+        deadline = time.monotonic() + self.config.reply_timeout_s
+        while True:
+            now = time.monotonic()
+            done = (
+                self._bot_messages > before
+                and not self._bot_typing
+                and now - self._last_bot_event >= self.config.quiet_s
+            )
+            if done:
+                return True
+            if now >= deadline:
+                return False
+            self._changed.clear()
+            wait = deadline - now
+            if self._bot_messages > before and not self._bot_typing:
+                wait = min(wait, self.config.quiet_s - (now - self._last_bot_event))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), max(wait, 0.01))
+
+    async def _wait(self, condition: Any, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if self._sync_task is not None and self._sync_task.done():
+                exc = self._sync_task.exception()
+                raise ChatError(f"syncing with {self.config.homeserver_url} stopped: {exc!r}")
+            if time.monotonic() > deadline:
+                raise ChatError(f"timed out after {timeout_s:g} s waiting for {what}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.5)
+
+
+def _stdin_lines(stream: TextIO) -> asyncio.Queue[str | None]:
+    """Lines of `stream` (a terminal, a pipe or a file) fed by a daemon thread; None at EOF."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
+        except (OSError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="chat-stdin", daemon=True).start()
+    return queue
+
+
+async def run_chat(
+    config: ChatConfig,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    banner: str | None = None,
+) -> int:
+    """The whole chat session. Returns 0 if every question got a reply, 1 otherwise."""
+    stdin = stdin if stdin is not None else sys.stdin
+    printer = Printer(stdout if stdout is not None else sys.stdout)
+    interactive = stdin.isatty()
+    chat = ChatClient(config, printer)
+    unanswered = 0
+    try:
+        printer.info(f"Connexion à {config.homeserver_url} en tant que {config.user_id}…")
+        await chat.start()
+        printer.info(f"Conversation chiffrée avec {config.bot_user_id} prête ({chat.room_id}).")
+        if banner:
+            printer.line(banner)
+        printer.info(LOCAL_HELP)
+        lines = _stdin_lines(stdin)
+        while True:
+            if interactive:
+                printer.stream.write(printer._style("vous> ", "1"))
+                printer.stream.flush()
+            line = await lines.get()
+            if line is None or line.strip() == QUIT:
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text in {"/aide", "/help"}:
+                printer.info(LOCAL_HELP)
+                continue
+            if not interactive:
+                printer.you(text)
+            if not await chat.ask(text):
+                unanswered += 1
+                printer.error(f"(pas de réponse du bot après {config.reply_timeout_s:g} s)")
+        printer.info("Au revoir.")
+    finally:
+        await chat.close()
+    return 1 if unanswered else 0
