@@ -277,7 +277,7 @@ class AnswerChain:
             )
         except Exception as exc:
             failure = classify_llm_error(exc)
-            logger.warning("generation failed: %s", failure.kind)
+            logger.warning("generation failed: %s (%s)", failure.kind, failure.detail[:200])
             state["final"] = self._error(req, state, failure.kind)
             return state
         text = _message_text(msg)

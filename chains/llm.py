@@ -26,6 +26,7 @@ def build_chat_model(settings: ChainSettings) -> BaseChatModel | None:
     """The configured chat model, or None when no endpoint is set (extractive generator)."""
     if not settings.uses_llm:
         return None
+    import httpx
     from langchain_openai import ChatOpenAI  # imported only when an endpoint is configured
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else _NO_KEY
@@ -46,6 +47,12 @@ def build_chat_model(settings: ChainSettings) -> BaseChatModel | None:
         temperature=settings.llm_temperature,
         streaming=False,
         stream_usage=False,
+        # Our own client: langchain-openai's default one is cached process-wide and bound to
+        # the first event loop that used it. Pool sized for many concurrent answers.
+        http_async_client=httpx.AsyncClient(
+            timeout=settings.llm_timeout,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        ),
     )
 
 
