@@ -4,7 +4,7 @@ Nothing here runs at import time. The composition root (`bot.wiring`) builds:
 
 - `Metrics()`: every metric of the bot, in its own `CollectorRegistry` (never the global one, so
   two bots in one process, or a test, never share counters). The bot reports events to it
-  through `MetricsObserver`, which implements the bot's observer seam.
+  through `MetricsObserver`, which implements the bot's observer seam (`bot.service.Observer`).
 - `OpsServer(metrics, checks, host, port)`: a small aiohttp server with `/healthz` (the process
   and its event loop answer), `/readyz` (each readiness check run and reported: homeserver
   reachable, store open, LLM reachable) and `/metrics` (Prometheus text format). Bound to
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 ANSWER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0)
 
-# Keys of `Answer.checks` (or of an explicit usage mapping) read as LLM token counts.
+# Keys of an LLM usage mapping (OpenAI or LangChain `usage_metadata` names) read as tokens.
 TOKEN_KEYS = {
     "prompt_tokens": "prompt",
     "input_tokens": "prompt",
@@ -64,24 +64,26 @@ class Metrics:
         r = self.registry
         self.questions = Counter(
             "guichet_questions",
-            "Questions answered, by room kind (dm, room), mode (question, brouillon) and "
-            "answer status (answered, no_source, error).",
-            ["room_kind", "mode", "status"],
+            "Questions received, by room kind (dm, thread) and mode (question, brouillon).",
+            ["room_kind", "mode"],
+            registry=r,
+        )
+        self.answers = Counter(
+            "guichet_answers",
+            "Answers sent, by status (answered, no_source, error).",
+            ["status"],
             registry=r,
         )
         self.answer_seconds = Histogram(
             "guichet_answer_seconds",
-            "Time from the question received to the answer computed (the chain's latency), "
-            "by mode.",
-            ["mode"],
+            "Time spent computing the answer (the whole chain, waiting for an LLM slot excluded).",
             buckets=ANSWER_BUCKETS,
             registry=r,
         )
         self.reply_seconds = Histogram(
             "guichet_reply_seconds",
-            "Time from the Matrix event received to the reply sent (includes the chain and "
-            "the homeserver round trip).",
-            ["room_kind"],
+            "Time from the question's event timestamp to the reply sent (includes the chain and "
+            "the homeserver round trips).",
             buckets=ANSWER_BUCKETS,
             registry=r,
         )
@@ -109,24 +111,6 @@ class Metrics:
             "Agents' reactions on answers, by value (up, down).",
             ["value"],
             registry=r,
-        )
-        self.events = Counter(
-            "guichet_events",
-            "Matrix events seen by the bot, by what it did with them (answered, ignored, "
-            "command, notice, ...).",
-            ["outcome"],
-            registry=r,
-        )
-        self.commands = Counter(
-            "guichet_commands", "Bot commands run, by name.", ["command"], registry=r
-        )
-        self.rate_limited = Counter(
-            "guichet_rate_limited",
-            "Questions refused by the per-user rate limit.",
-            registry=r,
-        )
-        self.in_flight = Gauge(
-            "guichet_questions_in_flight", "Questions being answered right now.", registry=r
         )
         self.ingest_runs = Counter(
             "guichet_ingest_runs", "Ingest runs, by result (ok, error).", ["result"], registry=r
@@ -159,33 +143,34 @@ class Metrics:
 
     # ---- recording -------------------------------------------------------------------------
 
+    def record_question(self, room_kind: str, mode: str) -> None:
+        self.questions.labels(room_kind=room_kind, mode=mode).inc()
+
     def record_answer(
         self,
-        answer: Any,
-        *,
-        room_kind: str,
-        reply_seconds: float | None = None,
+        status: str,
+        timings_ms: Mapping[str, float],
         usage: Mapping[str, int] | None = None,
     ) -> None:
-        """Count one answered question (a `chains.models.Answer`, read by attribute)."""
-        mode = str(getattr(answer, "mode", "question") or "question")
-        status = str(getattr(answer, "status", "answered") or "answered")
-        self.questions.labels(room_kind=room_kind, mode=mode, status=status).inc()
-        latency_ms = float(getattr(answer, "latency_ms", 0.0) or 0.0)
-        if latency_ms > 0:
-            self.answer_seconds.labels(mode=mode).observe(latency_ms / 1000)
-        for step, ms in (getattr(answer, "timings_ms", None) or {}).items():
-            self.step_seconds.labels(step=str(step)).observe(max(float(ms), 0.0) / 1000)
-        if status == "error":
-            self.errors.labels(kind=str(getattr(answer, "error", None) or "answer")).inc()
-        if reply_seconds is not None:
-            self.reply_seconds.labels(room_kind=room_kind).observe(max(reply_seconds, 0.0))
+        """Count one answer sent: its status, per-step timings and LLM tokens (if known).
+
+        `timings_ms` is the chain's `Answer.timings_ms` (named steps), plus, as the bot adds
+        them, `chain_ms` (the whole chain) and `total_ms` (event received → reply sent).
+        """
+        self.answers.labels(status=status).inc()
+        for step, ms in timings_ms.items():
+            seconds = max(float(ms), 0.0) / 1000
+            if step == "chain_ms":
+                self.answer_seconds.observe(seconds)
+            elif step == "total_ms":
+                self.reply_seconds.observe(seconds)
+            else:
+                self.step_seconds.labels(step=str(step)).observe(seconds)
         tokens: dict[str, int] = {}
-        for source in (getattr(answer, "checks", None) or {}, usage or {}):
-            for key, kind in TOKEN_KEYS.items():
-                value = source.get(key)
-                if isinstance(value, int) and value > 0:
-                    tokens[kind] = tokens.get(kind, 0) + value
+        for key, kind in TOKEN_KEYS.items():
+            value = (usage or {}).get(key)
+            if isinstance(value, int) and value > 0:
+                tokens[kind] = tokens.get(kind, 0) + value
         for kind, n in tokens.items():
             self.llm_tokens.labels(kind=kind).inc(n)
 
@@ -195,12 +180,6 @@ class Metrics:
     def record_feedback(self, value: str) -> None:
         """`value`: "up"/"down" (👍/👎 are accepted and normalised)."""
         self.feedback.labels(value=normalise_feedback(value)).inc()
-
-    def record_event(self, outcome: str) -> None:
-        self.events.labels(outcome=outcome).inc()
-
-    def record_command(self, command: str) -> None:
-        self.commands.labels(command=command.lstrip("!")).inc()
 
     def record_ingest(self, summary: Any, *, ok: bool = True) -> None:
         """Count one ingest run (a `knowledge.models.IngestSummary`, read by attribute)."""
@@ -288,7 +267,7 @@ def write_ingest_textfile(summary: Any, path: str, *, ok: bool = True) -> None:
 
 
 class MetricsObserver:
-    """The bot's observer seam, implemented with `Metrics`.
+    """`bot.service.Observer` (the bot's metrics seam), implemented with `Metrics`.
 
     Every method is cheap and synchronous and never raises (a metrics bug must never cost an
     answer): failures are logged at WARNING.
@@ -297,46 +276,25 @@ class MetricsObserver:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def _safe(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    def _safe(self, fn: Callable[..., None], *args: Any) -> None:
         try:
-            fn(*args, **kwargs)
+            fn(*args)
         except Exception:
             logger.warning("metrics update failed", exc_info=True)
 
-    def question_started(self, *, room_kind: str = "dm", mode: str = "question") -> None:
-        self._safe(self.metrics.in_flight.inc)
+    def question_received(self, room_kind: str, mode: str) -> None:
+        self._safe(self.metrics.record_question, room_kind, mode)
 
-    def question_answered(
-        self,
-        answer: Any,
-        *,
-        room_kind: str = "dm",
-        reply_seconds: float | None = None,
-        usage: Mapping[str, int] | None = None,
+    def answer_sent(
+        self, status: str, timings: dict[str, float], usage: Mapping[str, int] | None = None
     ) -> None:
-        self._safe(self.metrics.in_flight.dec)
-        self._safe(
-            self.metrics.record_answer,
-            answer,
-            room_kind=room_kind,
-            reply_seconds=reply_seconds,
-            usage=usage,
-        )
+        self._safe(self.metrics.record_answer, status, timings, usage)
 
     def error(self, kind: str) -> None:
         self._safe(self.metrics.record_error, kind)
 
     def feedback(self, value: str) -> None:
         self._safe(self.metrics.record_feedback, value)
-
-    def event(self, outcome: str) -> None:
-        self._safe(self.metrics.record_event, outcome)
-
-    def command(self, name: str) -> None:
-        self._safe(self.metrics.record_command, name)
-
-    def rate_limited(self) -> None:
-        self._safe(self.metrics.rate_limited.inc)
 
 
 # ---- readiness checks ------------------------------------------------------------------------
@@ -500,6 +458,36 @@ class OpsServer:
         response = web.Response(body=body)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
+
+
+async def start_ops_server(
+    metrics: Metrics,
+    *,
+    host: str,
+    port: int,
+    homeserver_url: str,
+    store_stats: Callable[[], Mapping[str, Any]] | None = None,
+    llm_url: str | None = None,
+    llm_api_key: Any = None,
+    embeddings_url: str | None = None,
+    embeddings_api_key: Any = None,
+) -> OpsServer:
+    """Build the readiness checks from what the bot uses, and start the endpoint.
+
+    Checks: `homeserver` always; `store` when `store_stats` is given (it is also exported as
+    `guichet_store_*` gauges); `llm` (OK without an LLM: extractive); `embeddings` when an
+    OpenAI-compatible embeddings server is configured.
+    """
+    checks: dict[str, Check] = {"homeserver": homeserver_check(homeserver_url)}
+    if store_stats is not None:
+        checks["store"] = store_check(store_stats)
+        metrics.watch_store(store_stats)
+    checks["llm"] = llm_check(llm_url, llm_api_key)
+    if embeddings_url:
+        checks["embeddings"] = llm_check(embeddings_url, embeddings_api_key)
+    server = OpsServer(metrics, checks, host=host, port=port)
+    await server.start()
+    return server
 
 
 # ---- logging ---------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from bot.observability import (
     OpsServer,
     homeserver_check,
     llm_check,
+    start_ops_server,
     store_check,
 )
-from chains.models import Answer
 
 
 def free_port() -> int:
@@ -57,10 +57,8 @@ async def test_healthz_metrics_and_ready_when_every_check_passes(upstream):
     base, seen = upstream
     metrics = Metrics()
     metrics.watch_store(lambda: {"chunks": 42, "fiches": 6})
-    metrics.record_answer(
-        Answer(status="answered", text="x", latency_ms=120, timings_ms={"retrieve": 20}),
-        room_kind="dm",
-    )
+    metrics.record_question("dm", "question")
+    metrics.record_answer("answered", {"Retrieve": 20.0, "chain_ms": 120.0})
     checks = {
         "homeserver": homeserver_check(base),
         "store": store_check(lambda: {"chunks": 42}),
@@ -88,7 +86,7 @@ async def test_healthz_metrics_and_ready_when_every_check_passes(upstream):
     families = {f.name: f for f in text_string_to_metric_families(scrape.text)}
     assert families["guichet_store_chunks"].samples[0].value == 42
     q = families["guichet_questions"].samples
-    assert any(s.labels == {"room_kind": "dm", "mode": "question", "status": "answered"} for s in q)
+    assert any(s.labels == {"room_kind": "dm", "mode": "question"} and s.value == 1 for s in q)
     assert "guichet_step_seconds" in families
 
 
@@ -138,3 +136,28 @@ async def test_bound_to_loopback_by_default():
         async with httpx.AsyncClient() as client:
             r = await client.get(f"http://127.0.0.1:{server.port}/healthz")
         assert r.status_code == 200
+
+
+async def test_start_ops_server_builds_checks_from_the_configuration(upstream):
+    base, _ = upstream
+    metrics = Metrics()
+    server = await start_ops_server(
+        metrics,
+        host="127.0.0.1",
+        port=0,
+        homeserver_url=base,
+        store_stats=lambda: {"chunks": 7},
+        llm_url=base + "/v1",
+        llm_api_key=SecretStr("good-key"),
+        embeddings_url=base + "/v1",
+        embeddings_api_key=SecretStr("good-key"),
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            ready = await client.get(server.url + "/readyz")
+            scrape = await client.get(server.url + "/metrics")
+    finally:
+        await server.stop()
+    assert ready.status_code == 200, ready.text
+    assert set(ready.json()["checks"]) == {"homeserver", "store", "llm", "embeddings"}
+    assert "guichet_store_chunks 7.0" in scrape.text

@@ -18,7 +18,6 @@ from bot.observability import (
     setup_logging,
     write_ingest_textfile,
 )
-from chains.models import Answer, Source
 from knowledge.models import IngestSummary, ParseProblem
 
 
@@ -26,48 +25,37 @@ def value(metrics: Metrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(name, labels)
 
 
-def questions(m: Metrics, room_kind: str, mode: str, status: str) -> float | None:
-    return value(m, "guichet_questions_total", room_kind=room_kind, mode=mode, status=status)
-
-
-def make_answer(**kw) -> Answer:
-    defaults = dict(
-        status="answered",
-        text="Réponse [1]",
-        sources=[Source(n=1, fiche_id="F1342", title="Passeport", url="https://x/F1342")],
-        mode="question",
-        latency_ms=420.0,
-        timings_ms={"retrieve": 30.0, "generate": 380.0},
-    )
-    defaults.update(kw)
-    return Answer(**defaults)
-
-
-def test_answer_counts_by_room_kind_mode_and_status_and_step_latencies():
+def test_questions_by_room_kind_and_mode_answers_by_status_and_step_latencies():
     m = Metrics()
-    m.record_answer(make_answer(), room_kind="dm", reply_seconds=0.5)
-    m.record_answer(make_answer(mode="brouillon"), room_kind="room")
-    m.record_answer(make_answer(status="error", error="llm_timeout"), room_kind="dm")
+    m.record_question("dm", "question")
+    m.record_question("thread", "brouillon")
+    m.record_question("dm", "question")
+    timings = {"Retrieve": 30.0, "Generate": 380.0, "chain_ms": 420.0, "total_ms": 510.0}
+    m.record_answer("answered", timings)
+    m.record_answer("no_source", {"Retrieve": 20.0, "chain_ms": 60.0})
+    m.record_error("llm_timeout")
 
-    assert questions(m, "dm", "question", "answered") == 1
-    assert questions(m, "room", "brouillon", "answered") == 1
-    assert questions(m, "dm", "question", "error") == 1
-    assert questions(m, "room", "question", "answered") is None
+    assert value(m, "guichet_questions_total", room_kind="dm", mode="question") == 2
+    assert value(m, "guichet_questions_total", room_kind="thread", mode="brouillon") == 1
+    assert value(m, "guichet_questions_total", room_kind="thread", mode="question") is None
+    assert value(m, "guichet_answers_total", status="answered") == 1
+    assert value(m, "guichet_answers_total", status="no_source") == 1
     assert value(m, "guichet_errors_total", kind="llm_timeout") == 1
-    assert value(m, "guichet_step_seconds_count", step="retrieve") == 3
-    assert value(m, "guichet_step_seconds_sum", step="generate") == pytest.approx(3 * 0.38)
+    assert value(m, "guichet_step_seconds_count", step="Retrieve") == 2
+    assert value(m, "guichet_step_seconds_sum", step="Generate") == pytest.approx(0.38)
+    assert value(m, "guichet_step_seconds_count", step="chain_ms") is None  # not a step
     # 0.42 s falls in the 0.5 bucket, not in the 0.25 one
-    assert value(m, "guichet_answer_seconds_bucket", mode="question", le="0.25") == 0
-    assert value(m, "guichet_answer_seconds_bucket", mode="question", le="0.5") == 2
-    assert value(m, "guichet_reply_seconds_count", room_kind="dm") == 1
+    assert value(m, "guichet_answer_seconds_bucket", le="0.25") == 1  # the 60 ms one
+    assert value(m, "guichet_answer_seconds_bucket", le="0.5") == 2
+    assert value(m, "guichet_reply_seconds_count") == 1
+    assert value(m, "guichet_reply_seconds_sum") == pytest.approx(0.51)
 
 
-def test_tokens_counted_from_checks_or_usage():
+def test_tokens_counted_when_usage_known():
     m = Metrics()
-    usage = {"prompt_tokens": 120, "completion_tokens": 30}
-    m.record_answer(make_answer(checks=usage), room_kind="dm")
-    m.record_answer(make_answer(), room_kind="dm", usage={"input_tokens": 10, "output_tokens": 5})
-    m.record_answer(make_answer(), room_kind="dm")  # extractive: no tokens, nothing counted
+    m.record_answer("answered", {}, {"prompt_tokens": 120, "completion_tokens": 30})
+    m.record_answer("answered", {}, {"input_tokens": 10, "output_tokens": 5})
+    m.record_answer("answered", {})  # extractive: no tokens, nothing counted
     assert value(m, "guichet_llm_tokens_total", kind="prompt") == 130
     assert value(m, "guichet_llm_tokens_total", kind="completion") == 35
 
@@ -135,24 +123,24 @@ def test_store_gauges_read_at_scrape_time_and_failure_reported():
     assert value(m2, "guichet_store_up") == 0
 
 
-def test_observer_never_raises_and_tracks_in_flight():
+def test_observer_implements_the_bot_seam_and_never_raises():
+    from bot.service import NullObserver, Observer
+
     m = Metrics()
     obs = MetricsObserver(m)
-    obs.question_started(room_kind="dm", mode="question")
-    assert value(m, "guichet_questions_in_flight") == 1
-    obs.question_answered(make_answer(), room_kind="dm", reply_seconds=0.7)
-    assert value(m, "guichet_questions_in_flight") == 0
-    obs.question_answered(object(), room_kind="dm")  # not an Answer: logged, not raised
+    for name in ("question_received", "answer_sent", "error", "feedback"):
+        assert callable(getattr(obs, name)), name
+        assert hasattr(Observer, name)
+        assert hasattr(NullObserver, name)
+    obs.question_received("dm", "question")
+    obs.answer_sent("answered", {"Retrieve": 12.0, "chain_ms": 40.0})
+    obs.answer_sent("answered", {"Retrieve": "not a number"})  # logged, never raised
     obs.feedback("👎")
     obs.error("send_failed")
-    obs.command("!aide")
-    obs.rate_limited()
-    obs.event("ignored")
+    assert value(m, "guichet_questions_total", room_kind="dm", mode="question") == 1
+    assert value(m, "guichet_answers_total", status="answered") == 2
     assert value(m, "guichet_feedback_total", value="down") == 1
     assert value(m, "guichet_errors_total", kind="send_failed") == 1
-    assert value(m, "guichet_commands_total", command="aide") == 1
-    assert value(m, "guichet_rate_limited_total") == 1
-    assert value(m, "guichet_events_total", outcome="ignored") == 1
 
 
 @pytest.mark.parametrize(
