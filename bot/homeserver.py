@@ -131,12 +131,16 @@ class LocalSynapse:
         port: int | None = None,
         log_level: str = "WARNING",
         start_timeout: float = 60.0,
+        encrypt_by_default: str = "all",
     ) -> None:
+        """`encrypt_by_default`: Synapse's encryption_enabled_by_default_for_room_type ("all",
+        "invite": private rooms only, "off")."""
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self._port = port
         self.log_level = log_level
         self.start_timeout = start_timeout
+        self.encrypt_by_default = encrypt_by_default
         self._process: subprocess.Popen | None = None
 
     # -- configuration -----------------------------------------------------------------------
@@ -249,7 +253,7 @@ class LocalSynapse:
                 "suppress_key_server_warning": True,
                 "bcrypt_rounds": 4,
                 "caches": {"sync_response_cache_duration": 0, "global_factor": 0.5},
-                "encryption_enabled_by_default_for_room_type": "all",
+                "encryption_enabled_by_default_for_room_type": self.encrypt_by_default,
                 "presence": {"enabled": False},
                 "url_preview_enabled": False,
                 "enable_metrics": False,

@@ -259,7 +259,7 @@ class GuichetBot:
         for room_id, inviter in batch.invites:
             await self._on_invite(room_id, inviter)
         for room_id in batch.limited_rooms:
-            logger.warning("sync timeline of %s was limited: older events were skipped", room_id)
+            logger.info("sync timeline of %s was limited: older events were skipped", room_id)
         entry = _Batch(batch.next_batch)
         self._token = batch.next_batch
         events = [from_source(room_id, source) for room_id, source in batch.timeline]
