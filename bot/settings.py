@@ -107,6 +107,22 @@ class BotSettings(BaseSettings):
     max_question_chars: int = Field(
         default=20000, description="Longer messages are cut to this before the chain sees them"
     )
+    # Operations (bot.observability): logs and the /healthz /readyz /metrics endpoint.
+    log_level: str = Field(
+        default="INFO",
+        description="Log level: DEBUG, INFO, WARNING or ERROR (message bodies only at DEBUG)",
+    )
+    log_json: bool = Field(
+        default=False, description="Write logs as JSON lines (one object a line) instead of text"
+    )
+    ops_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the /healthz, /readyz and /metrics endpoint (0.0.0.0 in a "
+        "container, behind the orchestrator)",
+    )
+    ops_port: int = Field(
+        default=9464, ge=0, le=65535, description="Port of that endpoint; 0 turns it off"
+    )
 
     _split = field_validator(
         "allowed_domains",
