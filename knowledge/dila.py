@@ -112,25 +112,23 @@ def _norm(text: str) -> str:
     return text
 
 
-def _needs_space(left: str, right: str, *, entering: bool) -> bool:
+def _needs_space(left: str, right: str) -> bool:
     """Whether a space was lost between two pieces of text meeting at an element boundary."""
     lch, rch = left[-1], right[0]
     if not (rch.isalnum() or rch in "(«"):
         return False
-    if entering and lch.isalpha() and right.strip() in ("s", "x"):
-        return False  # a plural mark set in emphasis: "Pajemploi<MiseEnEvidence>s"
     if lch.isalnum():
         # A capital letter alone before lower-case text: a word cut by the markup ("V" "igilance").
         return not (lch.isupper() and rch.islower() and (len(left) == 1 or not left[-2].isalnum()))
     return lch in ".,;:!?)»€%"
 
 
-def _glue(left: str, right: str, *, attach: bool = False, entering: bool = False) -> str:
+def _glue(left: str, right: str, *, attach: bool = False) -> str:
     if not right:
         return left
     if not left or attach or left[-1].isspace() or right[0].isspace():
         return left + right
-    if _needs_space(left, right, entering=entering):
+    if _needs_space(left, right):
         return f"{left} {right}"
     return left + right
 
@@ -141,7 +139,7 @@ def _inline(el: Any) -> str:
     for child in el:
         tag = child.tag
         if isinstance(tag, str) and tag not in _SKIPPED:
-            out = _glue(out, _inline(child), attach=tag in _ATTACHED, entering=True)
+            out = _glue(out, _inline(child), attach=tag in _ATTACHED)
         out = _glue(out, child.tail or "")
     return out
 
