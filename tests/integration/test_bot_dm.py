@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
-from tests.support.synapse import BotEnv, extractive_answerer, make_bot_env
+from tests.support.synapse import BotEnv, extractive_answerer, make_bot_env, wait_for
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 
@@ -156,19 +156,14 @@ async def test_reactions_are_stored_and_exported(env: BotEnv, tmp_path):
     async def rows():
         return [r for r in await state.feedback_rows() if r["sender"] == agent.user_id]
 
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + 20
-    while len(await rows()) < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    got = await rows()
+    got = await wait_for(rows, lambda r: len(r) >= 2)
     assert [r["value"] for r in got] == ["up", "down"]
     assert "timbre" in got[0]["question"]
     assert got[0]["answer"]
     assert got[0]["sources"]
     jsonl = feedback_lines(got, "jsonl")
-    assert jsonl.count("\n") == 2 and '"value": "up"' in jsonl
+    assert jsonl.count("\n") == 2
+    assert '"value": "up"' in jsonl
     csv_text = feedback_lines(got, "csv")
     assert csv_text.splitlines()[0].startswith("ts,value,")
 
@@ -177,7 +172,7 @@ async def test_rate_limit_gives_one_polite_notice(env: BotEnv):
     agent = await env.agents.new()
     room = await agent.dm(env.bot_id)
     ids = [await agent.send(room, f"Question {i} sur le passeport ?") for i in range(8)]
-    await agent.wait_until(lambda: all(agent.replies_to(i) for i in ids[:7]), timeout=40)
+    await agent.wait_until(lambda: all(agent.replies_to(i) for i in ids[:7]), wait_s=40)
     bodies = [agent.replies_to(i)[0] for i in ids[:7]]
     answered = [r for r in bodies if r.msgtype == "m.text"]
     limited = [r for r in bodies if "beaucoup de questions" in r.body]

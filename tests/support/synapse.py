@@ -144,15 +144,15 @@ class Agent:
         self.undecryptable.append(Received(room.room_id, dict(event.source)))
         self._changed.set()
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
+    async def wait_until(self, predicate: Callable[[], Any], wait_s: float = 20.0) -> Any:
+        deadline = time.monotonic() + wait_s
         while True:
             value = predicate()
             if value:
                 return value
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"condition not met within {timeout}s")
+                raise TimeoutError(f"condition not met within {wait_s}s")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
@@ -192,17 +192,17 @@ class Agent:
             raise AssertionError(f"join failed: {resp}")
         await self.wait_until(lambda: room_id in self.client.rooms)
 
-    async def wait_member(self, room_id: str, user_id: str, timeout: float = 20.0) -> None:
+    async def wait_member(self, room_id: str, user_id: str, wait_s: float = 20.0) -> None:
         """Wait until `user_id` has joined and, in an encrypted room, its devices are known."""
 
         def joined() -> bool:
             room = self.client.rooms.get(room_id)
             return bool(room and user_id in room.users and user_id not in room.invited_users)
 
-        await self.wait_until(joined, timeout)
+        await self.wait_until(joined, wait_s)
         room = self.client.rooms[room_id]
         if room.encrypted:
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + wait_s
             while not list(self.client.device_store.active_user_devices(user_id)):
                 if self.client.should_query_keys:
                     with contextlib.suppress(Exception):
@@ -310,15 +310,15 @@ class Agent:
         ]
 
     async def wait_reply(
-        self, event_id: str, *, count: int = 1, timeout: float = 30.0
+        self, event_id: str, *, count: int = 1, wait_s: float = 30.0
     ) -> list[Received]:
         return await self.wait_until(
-            lambda: (r := self.replies_to(event_id)) and len(r) >= count and r, timeout
+            lambda: (r := self.replies_to(event_id)) and len(r) >= count and r, wait_s
         )
 
-    async def ask(self, room_id: str, body: str, timeout: float = 30.0, **kw: Any) -> Received:
+    async def ask(self, room_id: str, body: str, wait_s: float = 30.0, **kw: Any) -> Received:
         event_id = await self.send(room_id, body, **kw)
-        return (await self.wait_reply(event_id, timeout=timeout))[0]
+        return (await self.wait_reply(event_id, wait_s=wait_s))[0]
 
     async def assert_no_reply(self, event_id: str, wait: float = 3.0) -> None:
         await asyncio.sleep(wait)
@@ -357,14 +357,14 @@ class BotRunner:
     def bot(self) -> Any:
         return self.app.bot
 
-    async def start(self, timeout: float = 30.0) -> BotRunner:
+    async def start(self, wait_s: float = 30.0) -> BotRunner:
         from bot.wiring import build_bot_from_parts
 
         self.app = await build_bot_from_parts(self.settings_factory(), self.answerer)
         self.task = asyncio.create_task(self.app.run())
         ready = asyncio.ensure_future(self.app.bot.ready.wait())
         done, _ = await asyncio.wait(
-            {ready, self.task}, timeout=timeout, return_when="FIRST_COMPLETED"
+            {ready, self.task}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
         )
         if self.task in done:
             ready.cancel()
@@ -465,3 +465,17 @@ def extractive_answerer(retriever: Any) -> Any:
     from chains.settings import ChainSettings
 
     return build_chain(retriever, ChainSettings(_env_file=None), llm=None)
+
+
+async def wait_for(
+    probe: Callable[[], Any], accept: Callable[[Any], bool], wait_s: float = 20.0
+) -> Any:
+    """Poll an async `probe()` until `accept(value)`; returns the last value (or raises)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still {value!r} after {wait_s}s")
+        await asyncio.sleep(0.2)
