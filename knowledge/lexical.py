@@ -1,0 +1,212 @@
+"""French lexical index: BM25 (bm25s) over stemmed, accent-folded words without stop words.
+
+The index lives in `DIR/gen-*/` folders; `DIR/CURRENT` (a small JSON file replaced atomically
+with `os.replace`) names the folder in use. A writer builds a new folder, then swaps
+`CURRENT`; a reader keeps the index it loaded and picks the new one up at its next query
+(`LexicalIndexHandle.get`). Readers therefore never see a half-written index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from knowledge.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# French stop words (bm25s' list plus elisions and a few admin-neutral words), accent-folded.
+_EXTRA_STOP = {
+    "d", "l", "j", "m", "n", "s", "t", "c", "qu", "y", "a", "comment", "quoi", "quel",
+    "quelle", "quels", "quelles", "est", "ce", "faire", "peut", "on", "je", "mon", "ma",
+    "mes", "votre", "vos", "vous", "etre", "si", "the",
+}  # fmt: skip
+
+
+def _fold(word: str) -> str:
+    if word.isascii():
+        return word
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+_STOP = {_fold(w.lower()) for w in bm25s.stopwords.STOPWORDS_FRENCH} | _EXTRA_STOP
+
+
+class FrenchAnalyzer:
+    """Lower-case, split on words, stem (Snowball French), fold accents, drop stop words."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("french")
+        self._stem = lru_cache(maxsize=200_000)(self._stem_uncached)
+
+    def _stem_uncached(self, word: str) -> str:
+        if _fold(word) in _STOP:
+            return ""
+        return _fold(self._stemmer.stemWord(word))
+
+    def __call__(self, text: str) -> list[str]:
+        out = []
+        for w in _WORD.findall(text.lower().replace("_", " ")):
+            s = self._stem(w)
+            if s and s not in _STOP:
+                out.append(s)
+        return out
+
+
+class LexicalIndex:
+    """A BM25 index over documents identified by string IDs (chunk IDs)."""
+
+    def __init__(self, bm25: bm25s.BM25 | None, doc_ids: list[str], generation: int) -> None:
+        self.bm25 = bm25
+        self.doc_ids = doc_ids
+        self.generation = generation
+        self.analyzer = FrenchAnalyzer()
+
+    @classmethod
+    def build(
+        cls, doc_ids: Sequence[str], texts: Sequence[str], *, generation: int = 0
+    ) -> LexicalIndex:
+        analyzer = FrenchAnalyzer()
+        tokens = [analyzer(t) or ["_vide_"] for t in texts]
+        if not tokens:
+            return cls(None, [], generation)
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        bm25.index(tokens, show_progress=False)
+        return cls(bm25, list(doc_ids), generation)
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every document for the query (zeros when no query word is known)."""
+        if self.bm25 is None:
+            return np.zeros(0, dtype=np.float32)
+        ids = self.bm25.get_tokens_ids(self.analyzer(query))
+        if not ids:
+            return np.zeros(len(self.doc_ids), dtype=np.float32)
+        return self.bm25.get_scores_from_ids(ids)
+
+    def search(
+        self, query: str, k: int, *, mask: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (doc_id, score) with a positive score; `mask` (bool per doc) filters."""
+        scores = self.scores(query)
+        if scores.size == 0:
+            return []
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, scores.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.doc_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    # --- persistence -------------------------------------------------------------------
+
+    def save(self, root: Path) -> None:
+        """Write a new generation folder under root, then atomically point CURRENT at it."""
+        root.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{self.generation}-{os.getpid()}"
+        tmp = root / f".tmp-{name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        if self.bm25 is not None:
+            self.bm25.save(str(tmp), show_progress=False)
+        (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids), encoding="utf-8")
+        final = root / name
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        pointer = root / f".CURRENT.{os.getpid()}"
+        pointer.write_text(json.dumps({"dir": name, "generation": self.generation}))
+        with open(pointer, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(pointer, root / "CURRENT")
+        # Older generations: readers loaded them fully in memory, they may go.
+        for old in root.glob("gen-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        for old in root.glob(".tmp-*"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < (root / "CURRENT").stat().st_mtime - 3600:
+                    shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def current(root: Path) -> dict | None:
+        try:
+            return json.loads((root / "CURRENT").read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"lexical index pointer {root / 'CURRENT'} unreadable: {exc}") from exc
+
+    @classmethod
+    def load(cls, root: Path) -> LexicalIndex | None:
+        """Load the generation CURRENT names (None when no index was ever written)."""
+        for _attempt in range(3):  # a writer may swap and clean up between read and load
+            info = cls.current(root)
+            if info is None:
+                return None
+            folder = root / info["dir"]
+            try:
+                doc_ids = json.loads((folder / "doc_ids.json").read_text(encoding="utf-8"))
+                bm25 = (
+                    bm25s.BM25.load(str(folder), load_corpus=False)
+                    if (folder / "params.index.json").exists()
+                    else None
+                )
+            except FileNotFoundError:
+                continue
+            return cls(bm25, doc_ids, int(info["generation"]))
+        raise StoreError(f"lexical index under {root} keeps changing or is incomplete")
+
+
+class LexicalIndexHandle:
+    """Thread-safe holder that reloads the index when CURRENT changed on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._index: LexicalIndex | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def _pointer_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = (self.root / "CURRENT").stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_ino)
+
+    def get(self) -> LexicalIndex | None:
+        stamp = self._pointer_stamp()
+        if stamp == self._stamp and (self._index is not None or stamp is None):
+            return self._index
+        with self._lock:
+            if stamp != self._stamp or self._index is None:
+                self._index = LexicalIndex.load(self.root)
+                self._stamp = stamp
+                if self._index is not None:
+                    log.info(
+                        "lexical index generation %s loaded (%d documents)",
+                        self._index.generation,
+                        len(self._index),
+                    )
+            return self._index
+
+    def set(self, index: LexicalIndex) -> None:
+        with self._lock:
+            self._index = index
+            self._stamp = self._pointer_stamp()
