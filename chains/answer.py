@@ -112,6 +112,15 @@ def _source(n: int, doc: Document, chunks: list[UsedChunk]) -> Source:
     )
 
 
+_ACRONYM_RE = re.compile(r"\b[A-Z][A-Z0-9-]{1,5}\b")
+
+
+def query_stems(query: str) -> set[str]:
+    """Content stems of the query, without acronyms (CNI, APL, K-BIS): the retriever expands
+    them, the fiches' text spells them out, so they cannot be matched word for word."""
+    return stem_set(_ACRONYM_RE.sub(" ", query)) or stem_set(query)
+
+
 def relevance(doc: Document, query_stems: set[str]) -> tuple[float | None, float, int]:
     """(dense score or None, share of query stems found in the fiche, stems matched)."""
     md = doc.metadata
@@ -229,7 +238,7 @@ class AnswerChain:
     async def _gate(self, state: State) -> State:
         s = self.settings
         docs: list[Document] = state["docs"]
-        q_stems = stem_set(state["standalone"])
+        q_stems = query_stems(state["standalone"])
         relevant: list[Document] = []
         for doc in docs:
             dense, share, matched = relevance(doc, q_stems)
@@ -324,7 +333,9 @@ class AnswerChain:
         if len(query) > 160:
             query = query[:160].rsplit(" ", 1)[0] + "…"
         suggestions = []
-        for n, doc in enumerate(docs[: self.settings.gate_suggestions], start=1):
+        floor = self.settings.gate_suggestion_min_dense
+        close = [d for d in docs if (d.metadata.get("dense_score") or 0.0) >= floor]
+        for n, doc in enumerate(close[: self.settings.gate_suggestions], start=1):
             chunks = _meta_chunks(doc, 1)
             suggestions.append(_source(n, doc, chunks).model_copy(update={"cited": False}))
         lines = [prompts.NO_SOURCE_HEADER, "", prompts.NO_SOURCE_SEARCHED.format(query=query)]

@@ -103,6 +103,12 @@ class ChainSettings(BaseSettings):
             "title, section and best chunks, needed together with gate_min_dense."
         ),
     )
+    gate_suggestion_min_dense: float = Field(
+        default=0.25,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity a fiche needs to be offered as 'peut-être utile'.",
+    )
     gate_suggestions: int = Field(
         default=3, ge=0, le=10, description="Closest fiches offered as 'peut-être utile'."
     )

@@ -1,0 +1,204 @@
+"""Answer-quality evaluation over a JSONL file (`guichet eval answers`, bench/bench_chain.py).
+
+Each line: `{"kind": "question" | "draft_reply" | "out_of_scope", "question" or "message": str,
+"expected": [fiche IDs], "answer_facts": [str]}` (`kind` defaults to "question"; other keys are
+ignored). `draft_reply` items run in brouillon mode.
+
+Rates, over the items (or URLs, figures, facts) where they apply, None when none does:
+- expected_cited: an expected fiche is among the answer's cited sources;
+- facts_present: answer facts found in the text (case- and space-insensitive);
+- urls_traceable: URLs in the text that belong to the sources (or, for a no_source answer,
+  to the suggested fiches);
+- amounts_traceable: amounts, percentages and dates of the text found in a cited source;
+- out_of_scope_declined: out-of-scope items answered with status no_source;
+plus p50_ms, p95_ms, n, and the same per kind under "by_kind".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chains.errors import ChainError
+from chains.models import Answer, AnswerRequest
+from chains.postcheck import allowed_urls, figure_keys, find_figures, normalise_url, urls_in
+
+KINDS = ("question", "draft_reply", "out_of_scope")
+RATE_KEYS = (
+    "expected_cited",
+    "facts_present",
+    "urls_traceable",
+    "amounts_traceable",
+    "out_of_scope_declined",
+)
+
+
+class EvalFileError(ChainError):
+    """A line of the evaluation file is not what it should be (named with its number)."""
+
+
+@dataclass(slots=True)
+class EvalItem:
+    line: int
+    kind: str
+    text: str
+    expected: list[str] = field(default_factory=list)
+    answer_facts: list[str] = field(default_factory=list)
+    audience: str | None = None
+
+    def request(self) -> AnswerRequest:
+        mode = "brouillon" if self.kind == "draft_reply" else "question"
+        return AnswerRequest(question=self.text, mode=mode, audience=self.audience)
+
+
+def load_items(path: str | Path) -> list[EvalItem]:
+    """Read and validate the file; raises EvalFileError naming the file and the line."""
+    p = Path(path)
+    try:
+        raw_lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise EvalFileError(f"{p}: cannot read the file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise EvalFileError(f"{p}: not UTF-8 text") from exc
+    items: list[EvalItem] = []
+    for no, line in enumerate(raw_lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{p}:{no}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalFileError(f"{where}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise EvalFileError(f"{where}: expected a JSON object")
+        kind = obj.get("kind", "question")
+        if kind not in KINDS:
+            raise EvalFileError(f"{where}: unknown kind {kind!r} (expected one of {KINDS})")
+        text = obj.get("message") if kind == "draft_reply" else obj.get("question")
+        text = text or obj.get("question") or obj.get("message")
+        if not isinstance(text, str) or not text.strip():
+            raise EvalFileError(f"{where}: missing 'question' (or 'message') text")
+        expected = obj.get("expected", [])
+        facts = obj.get("answer_facts", [])
+        if not isinstance(expected, list) or not all(isinstance(e, str) for e in expected):
+            raise EvalFileError(f"{where}: 'expected' must be a list of fiche IDs")
+        if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
+            raise EvalFileError(f"{where}: 'answer_facts' must be a list of strings")
+        audience = obj.get("audience")
+        items.append(EvalItem(no, kind, text, expected, facts, audience))
+    if not items:
+        raise EvalFileError(f"{p}: no evaluation item in the file")
+    return items
+
+
+def _squash(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+    return re.sub(r"\s+", "", text)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    idx = max(0, math.ceil(q / 100 * len(s)) - 1)
+    return round(s[idx], 1)
+
+
+@dataclass(slots=True)
+class ItemResult:
+    item: EvalItem
+    answer: Answer
+    expected_cited: bool | None = None
+    facts: tuple[int, int] = (0, 0)
+    urls: tuple[int, int] = (0, 0)
+    figures: tuple[int, int] = (0, 0)
+    declined: bool | None = None
+
+
+def score_item(item: EvalItem, answer: Answer) -> ItemResult:
+    res = ItemResult(item, answer)
+    cited = [s for s in answer.sources if s.cited]
+    if item.kind == "out_of_scope":
+        res.declined = answer.status == "no_source"
+    elif item.expected:
+        res.expected_cited = any(s.fiche_id in item.expected for s in cited)
+    if item.answer_facts and item.kind != "out_of_scope":
+        text = _squash(answer.text)
+        res.facts = (sum(_squash(f) in text for f in item.answer_facts), len(item.answer_facts))
+    urls = urls_in(answer.text)
+    if urls:
+        allowed = allowed_urls(answer.sources) | allowed_urls(answer.suggestions)
+        res.urls = (sum(normalise_url(u) in allowed for u in urls), len(urls))
+    figures = find_figures(answer.text)
+    if figures and answer.status == "answered":
+        cited_ids = {s.fiche_id for s in cited} or {s.fiche_id for s in answer.sources}
+        texts = [c.text for c in answer.chunks if c.fiche_id in cited_ids]
+        texts += [s.excerpt for s in answer.sources if s.fiche_id in cited_ids]
+        texts += [s.title for s in answer.sources if s.fiche_id in cited_ids]
+        keys = figure_keys(texts)
+        res.figures = (sum(f.key in keys for f in figures), len(figures))
+    return res
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
+    def block(rs: Sequence[ItemResult]) -> dict[str, Any]:
+        ec = [r.expected_cited for r in rs if r.expected_cited is not None]
+        dec = [r.declined for r in rs if r.declined is not None]
+        lat = [r.answer.latency_ms for r in rs]
+        statuses: dict[str, int] = {}
+        for r in rs:
+            statuses[r.answer.status] = statuses.get(r.answer.status, 0) + 1
+        return {
+            "n": len(rs),
+            "expected_cited": _rate(sum(ec), len(ec)),
+            "facts_present": _rate(sum(r.facts[0] for r in rs), sum(r.facts[1] for r in rs)),
+            "urls_traceable": _rate(sum(r.urls[0] for r in rs), sum(r.urls[1] for r in rs)),
+            "amounts_traceable": _rate(
+                sum(r.figures[0] for r in rs), sum(r.figures[1] for r in rs)
+            ),
+            "out_of_scope_declined": _rate(sum(dec), len(dec)),
+            "p50_ms": percentile(lat, 50),
+            "p95_ms": percentile(lat, 95),
+            "statuses": statuses,
+        }
+
+    out = block(results)
+    out["by_kind"] = {
+        kind: block([r for r in results if r.item.kind == kind])
+        for kind in KINDS
+        if any(r.item.kind == kind for r in results)
+    }
+    return out
+
+
+async def evaluate_answers(chain, items: Sequence[EvalItem], progress=None) -> dict[str, Any]:
+    """Run every item through `chain` (one at a time: latencies are per answer)."""
+    results: list[ItemResult] = []
+    for item in items:
+        answer = await chain.ainvoke(item.request())
+        results.append(score_item(item, answer))
+        if progress is not None:
+            progress(results[-1])
+    summary = summarise(results)
+    summary["misses"] = [
+        {
+            "line": r.item.line,
+            "kind": r.item.kind,
+            "status": r.answer.status,
+            "expected": r.item.expected,
+            "cited": [s.fiche_id for s in r.answer.sources if s.cited],
+        }
+        for r in results
+        if r.expected_cited is False or r.declined is False
+    ]
+    return summary
