@@ -10,8 +10,9 @@ Public API:
 - `merge(a: Fiche, b: Fiche) -> Fiche`: the same fiche (same ID) read from two audience zips
   (Particuliers, Professionnels, Associations) becomes one fiche with the union of their
   audiences. The result does not depend on the order of the arguments: the body, breadcrumb,
-  theme and URL come from the copy published on the first portal in `AUDIENCES` order (the
-  root of its FilDAriane), and `content_hash` is recomputed.
+  theme and URL come from the newest copy (dc:date), then the one published on the first
+  portal in `AUDIENCES` order (the root of its FilDAriane); `content_hash` is recomputed.
+  Raises ValueError for two different IDs.
 - `merge_all(fiches: Iterable[Fiche]) -> list[Fiche]`: `merge` applied to every group of
   fiches sharing an ID, in first-seen order.
 - `fiche_hash(fiche) -> str`: the sha256 of a normalised serialisation of every field but
@@ -697,24 +698,27 @@ def fiche_hash(fiche: Fiche) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _portal_rank(fiche: Fiche) -> tuple[int, str]:
-    """Which copy of a shared fiche is the primary one (lower first)."""
-    root = fiche.breadcrumb[0] if fiche.breadcrumb else ""
-    for i, aud in enumerate(AUDIENCES):
-        if root.lower().endswith(aud.lower()) or root == aud:
-            return (i, fiche.content_hash)
-    return (len(AUDIENCES), fiche.content_hash)
+def _primary_rank(fiche: Fiche) -> tuple[int, int, str]:
+    """Which copy of a shared fiche is the primary one (lowest first): the newest dc:date,
+    then the first portal in `AUDIENCES` order (the FilDAriane root), then the content hash."""
+    newest = -fiche.date.toordinal() if fiche.date else 0
+    root = (fiche.breadcrumb[0] if fiche.breadcrumb else "").lower()
+    portal = next(
+        (i for i, aud in enumerate(AUDIENCES) if root.endswith(aud.lower())), len(AUDIENCES)
+    )
+    return (newest, portal, fiche.content_hash)
 
 
 def merge(a: Fiche, b: Fiche) -> Fiche:
     """One fiche from two copies of the same ID (from different audience zips).
 
-    Commutative: the primary copy is the one from the first portal in `AUDIENCES` order
-    (ties broken by content hash); audiences are the union, in `AUDIENCES` order.
+    Commutative: the primary copy (body, breadcrumb, theme, URL) is the newest one by
+    dc:date, then the one from the first portal in `AUDIENCES` order, then the lowest content
+    hash; audiences are the union, in `AUDIENCES` order.
     """
     if a.id != b.id:
         raise ValueError(f"cannot merge different fiches {a.id} and {b.id}")
-    primary, other = sorted((a, b), key=_portal_rank)
+    primary, other = sorted((a, b), key=_primary_rank)
     found = set(primary.audiences) | set(other.audiences)
     audiences = (*(x for x in AUDIENCES if x in found), *sorted(found - set(AUDIENCES)))
     merged = dataclasses.replace(primary, audiences=audiences)
