@@ -1,1 +1,84 @@
-"""Shared test fixtures: see tests/conftest.py."""
+"""A real knowledge base built once per test session from the vendored sample corpus.
+
+- `sample_corpus_dir`: knowledge/sample/ (DILA XML files, vdd-2020 and vdd-2025 samples).
+- `sample_kb`: a `KnowledgeBase` (embedded Chroma, offline USE embeddings, French BM25) in a
+  session temp dir, filled by `knowledge.ingest.ingest` from the sample corpus. Read-only
+  for tests: a test that writes builds its own store.
+- `sample_ingest_summary`: the `IngestSummary` of that first ingest.
+- `sample_retriever`: `sample_kb.retriever(k=5)` (a LangChain `BaseRetriever`).
+- `kb_settings_factory`: `KnowledgeSettings` for a fresh store dir, isolated from GUICHET_* env.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import knowledge
+
+SAMPLE_DIR = Path(knowledge.__file__).resolve().parent / "sample"
+
+
+def make_settings(store_dir: Path, **overrides: Any):
+    """KnowledgeSettings for tests: explicit values, no .env file, no GUICHET_* surprises."""
+    from knowledge.settings import KnowledgeSettings
+
+    values: dict[str, Any] = {
+        "store_dir": store_dir,
+        "chroma_url": None,
+        "embeddings_backend": "use",
+        "chroma_collection": "guichet-fiches",
+    }
+    values.update(overrides)
+    return KnowledgeSettings(_env_file=None, **values)
+
+
+@pytest.fixture(scope="session")
+def sample_corpus_dir() -> Path:
+    if not any(SAMPLE_DIR.rglob("*.xml")):
+        pytest.fail(f"the vendored sample corpus is missing from {SAMPLE_DIR}")
+    return SAMPLE_DIR
+
+
+@pytest.fixture(scope="session")
+def _sample_kb_and_summary(
+    tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path
+) -> Iterator[tuple[Any, Any]]:
+    from knowledge.ingest import ingest
+    from knowledge.store import KnowledgeBase
+
+    store_dir = tmp_path_factory.mktemp("sample-kb") / "store"
+    kb = KnowledgeBase.open(make_settings(store_dir), create=True, for_ingest=True)
+    try:
+        summary = ingest(kb, [str(sample_corpus_dir)], progress=False)
+        kb.embeddings.close()  # stop the ingest worker processes; queries run in-process
+        kb.warmup()
+        yield kb, summary
+    finally:
+        kb.close()
+
+
+@pytest.fixture(scope="session")
+def sample_kb(_sample_kb_and_summary: tuple[Any, Any]) -> Any:
+    return _sample_kb_and_summary[0]
+
+
+@pytest.fixture(scope="session")
+def sample_ingest_summary(_sample_kb_and_summary: tuple[Any, Any]) -> Any:
+    return _sample_kb_and_summary[1]
+
+
+@pytest.fixture(scope="session")
+def sample_retriever(sample_kb: Any) -> Any:
+    return sample_kb.retriever(k=5)
+
+
+@pytest.fixture
+def kb_settings_factory(tmp_path: Path) -> Callable[..., Any]:
+    def factory(name: str = "store", **overrides: Any):
+        return make_settings(tmp_path / name, **overrides)
+
+    return factory
