@@ -62,7 +62,8 @@ _CERFA_RE = re.compile(r"(?<![\d*#])(\d{5}\s?[*#]\s?\d{2})(?![\d])")
 _WS_RE = re.compile(r"\s+")
 _SPACE_BEFORE_RE = re.compile(r"(?<=\S) +(?=[,.)](?:\s|$))")
 # A DOCTYPE or ENTITY declaration in the prolog (checked before lxml sees the bytes).
-_DECL_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECL_RE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_ROOT_START_RE = re.compile(r"<[A-Za-z_]")
 
 # Inline elements that attach to the previous character without a space (1<Exposant>er</...>).
 _ATTACHED = {"Exposant", "Indice"}
@@ -540,13 +541,21 @@ def _children(root: Any) -> tuple[tuple[str, tuple[Link, ...]], ...]:
 # --------------------------------------------------------------------------- entry points
 
 
+def _declares_dtd(data: bytes) -> bool:
+    """Whether the prolog (what precedes the root element) declares a DTD or entities."""
+    head = data[:8192]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]:
+        text = head.decode("utf-16", errors="ignore")
+    else:
+        text = head.decode("utf-8", errors="ignore")
+    root_start = _ROOT_START_RE.search(text)
+    return bool(_DECL_RE.search(text[: root_start.start()] if root_start else text))
+
+
 def _load(data: bytes, source: str) -> Any:
     if not data or not data.strip():
         raise ParseError(source, "empty file")
-    head = data[:4096]
-    root_start = re.search(rb"<[A-Za-z_]", head)
-    prolog = head[: root_start.start()] if root_start else head
-    if _DECL_RE.search(prolog):
+    if _declares_dtd(data):
         raise ParseError(
             source, "DOCTYPE/ENTITY declarations are refused (possible entity-expansion attack)"
         )
