@@ -44,23 +44,17 @@ AGENT_LOCALPART = "agent-demo"
 CREDENTIALS_FILE = "demo.json"
 INGESTED_MARKER = "sample-ingested.json"
 EXAMPLE_QUESTIONS = (
-    "Comment refaire un passeport pour un enfant mineur ?",
-    "Quels documents pour une carte d'identité ?",
-    "!brouillon Bonjour, je voudrais savoir comment inscrire mon fils à la cantine.",
-    "!sources   (les sources de la dernière réponse, avec extraits)",
-    "!aide",
+    "Comment faire un passeport pour un enfant mineur ?",
+    "Quel justificatif de domicile pour une carte d'identité ?",
+    "Un étudiant a-t-il droit au RSA ?",
+    "!brouillon Bonjour, mon fils de 15 ans part en voyage scolaire, que faut-il pour son "
+    "passeport ?",
+    "!sources  (les sources de la dernière réponse, avec extraits)     !aide  (l'aide)",
 )
 
 
 class DemoError(BotError):
     """The demo could not start one of its parts (named in the message, with its log)."""
-
-
-def sample_corpus_dir() -> Path:
-    """The sample corpus vendored in the `knowledge` package (`knowledge/sample/`)."""
-    import knowledge
-
-    return Path(knowledge.__file__).resolve().parent / "sample"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +203,8 @@ class Demo:
         return marker.exists() and self.paths.store.is_dir() and any(self.paths.store.iterdir())
 
     def ensure_store(self) -> None:
+        from knowledge.paths import sample_corpus_dir
+
         sample = sample_corpus_dir()
         self.sample_fiches = len(list(sample.rglob("*.xml"))) if sample.is_dir() else 0
         if self._store_ready():
@@ -219,7 +215,7 @@ class Demo:
         started = time.monotonic()
         with open(self.paths.ingest_log, "ab") as log:
             proc = subprocess.run(
-                [sys.executable, "-m", "bot", "ingest", str(sample)],
+                [sys.executable, "-m", "bot", "ingest", "--no-progress", str(sample)],
                 env=self.child_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
