@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.documents import Document
@@ -115,23 +116,43 @@ def _source(n: int, doc: Document, chunks: list[UsedChunk]) -> Source:
 _ACRONYM_RE = re.compile(r"\b[A-Z][A-Z0-9-]{1,5}\b")
 
 
-def query_stems(query: str) -> set[str]:
-    """Content stems of the query, without acronyms (CNI, APL, K-BIS): the retriever expands
-    them, the fiches' text spells them out, so they cannot be matched word for word."""
-    return stem_set(_ACRONYM_RE.sub(" ", query)) or stem_set(query)
+@dataclass(frozen=True, slots=True)
+class QueryTerms:
+    """The query's content stems, acronyms (CNI, APL, K-BIS) apart: the retriever expands
+    them and fiches often spell them out, so an acronym missing from a fiche is not held
+    against it (it counts only when the fiche has it)."""
+
+    main: frozenset[str]
+    acronyms: frozenset[str]
 
 
-def relevance(doc: Document, query_stems: set[str]) -> tuple[float | None, float, int]:
-    """(dense score or None, share of query stems found in the fiche, stems matched)."""
+def query_terms(query: str) -> QueryTerms:
+    acronyms = frozenset(stem_set(" ".join(_ACRONYM_RE.findall(query))))
+    main = frozenset(stem_set(_ACRONYM_RE.sub(" ", query))) - acronyms
+    return QueryTerms(main, acronyms)
+
+
+def _doc_stems(doc: Document) -> frozenset[str]:
     md = doc.metadata
-    dense = md.get("dense_score")
-    hay = [str(md.get("title", "")), str(md.get("section", "")), doc.page_content]
-    hay += [
-        str(c.get("text", "")) + " " + str(c.get("section", "")) for c in md.get("chunks") or []
-    ]
-    doc_stems = stem_set(" ".join(hay))
-    matched = len(query_stems & doc_stems)
-    share = matched / len(query_stems) if query_stems else 0.0
+    parts = [stem_set(str(md.get("title", ""))), stem_set(str(md.get("section", "")))]
+    chunks = md.get("chunks") or []
+    for c in chunks:
+        parts.append(stem_set(str(c.get("text", ""))))
+        parts.append(stem_set(str(c.get("section", ""))))
+    if not chunks:
+        parts.append(stem_set(doc.page_content))
+    return frozenset().union(*parts)
+
+
+def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, int]:
+    """(dense score or None, share of the query's terms found in the fiche, terms matched)."""
+    dense = doc.metadata.get("dense_score")
+    doc_stems = _doc_stems(doc)
+    matched_main = len(terms.main & doc_stems)
+    matched_acr = len(terms.acronyms & doc_stems)
+    denom = len(terms.main) + matched_acr
+    matched = matched_main + matched_acr
+    share = matched / denom if denom else 0.0
     return (float(dense) if dense is not None else None), share, matched
 
 
@@ -238,19 +259,19 @@ class AnswerChain:
     async def _gate(self, state: State) -> State:
         s = self.settings
         docs: list[Document] = state["docs"]
-        q_stems = query_stems(state["standalone"])
+        terms = query_terms(state["standalone"])
         relevant: list[Document] = []
         for doc in docs:
-            dense, share, matched = relevance(doc, q_stems)
-            overlap_ok = share >= s.gate_min_overlap or matched >= 3
+            dense, share, matched = relevance(doc, terms)
+            overlap_ok = matched >= 1 and (share >= s.gate_min_overlap or matched >= 3)
             if dense is None:
-                ok = overlap_ok and matched >= 1
+                ok = overlap_ok
             else:
                 ok = dense >= s.gate_strong_dense or (dense >= s.gate_min_dense and overlap_ok)
             state.setdefault("gate", []).append(
                 {"fiche_id": doc.metadata.get("fiche_id"), "dense": dense, "overlap": share}
             )
-            if ok and matched >= 1:
+            if ok:
                 relevant.append(doc)
         state["checks"]["gate_passed"] = len(relevant)
         state["checks"]["gate_rejected"] = len(docs) - len(relevant)

@@ -138,7 +138,7 @@ def score_item(item: EvalItem, answer: Answer) -> ItemResult:
     figures = find_figures(answer.text)
     if figures and answer.status == "answered":
         cited_ids = {s.fiche_id for s in cited} or {s.fiche_id for s in answer.sources}
-        texts = [c.text for c in answer.chunks if c.fiche_id in cited_ids]
+        texts = [f"{c.section}\n{c.text}" for c in answer.chunks if c.fiche_id in cited_ids]
         texts += [s.excerpt for s in answer.sources if s.fiche_id in cited_ids]
         texts += [s.title for s in answer.sources if s.fiche_id in cited_ids]
         keys = figure_keys(texts)

@@ -100,29 +100,44 @@ def _candidates(ctx: SourceContext, pos: int, profile) -> list[_Candidate]:
 def _select(
     contexts: Sequence[SourceContext], question: str, max_sentences: int, max_sources: int
 ) -> list[tuple[SourceContext, list[_Candidate]]]:
+    """The sources to quote (the best-matching ones, shown in citation order) and their
+    sentences. The source with the best sentence gets the largest share of sentences."""
     profile = _question_profile(question)
-    picked: list[tuple[SourceContext, list[_Candidate]]] = []
-    budget = max_sentences
-    top = 0.0
-    for pos, ctx in enumerate(contexts[:max_sources]):
-        if budget <= 0:
-            break
+    ranked: list[tuple[float, int, SourceContext, list[_Candidate]]] = []
+    for pos, ctx in enumerate(contexts):
         cands = _candidates(ctx, pos, profile)
         if not cands:
             continue
         cands.sort(key=lambda c: (-c.score, c.chunk_pos, c.sent_pos))
-        best = cands[0].score
-        if pos > 0 and (best <= 0.5 or best < 0.6 * top):
-            continue  # a secondary fiche with little on the question: not quoted
-        top = max(top, best)
-        quota = max(2, max_sentences // 2 + 1) if not picked else 2
+        ranked.append((cands[0].score - 0.15 * pos, pos, ctx, cands))
+    if not ranked:
+        return []
+    ranked.sort(key=lambda t: (-t[0], t[1]))
+    top = ranked[0][0]
+    chosen_sources = [ranked[0]] + [
+        r for r in ranked[1:] if r[3][0].score > 0.5 and r[0] >= 0.6 * top
+    ]
+    picked: dict[int, tuple[SourceContext, list[_Candidate]]] = {}
+    budget = max_sentences
+    used: set[str] = set()
+    for _, pos, ctx, all_cands in chosen_sources:
+        if budget <= 0 or len(picked) >= max_sources:
+            break
+        i = len(picked)
+        # a sentence already quoted from another fiche is not quoted again
+        cands = [c for c in all_cands if fold(c.text) not in used]
+        if not cands or (i > 0 and cands[0].score <= 0.5):
+            continue
+        quota = max(2, max_sentences // 2 + 1) if i == 0 else 2
         quota = min(quota, budget)
-        floor = max(0.0, best * 0.4) if pos == 0 else max(0.5, best * 0.5)
+        best = cands[0].score
+        floor = max(0.0, best * 0.4) if i == 0 else max(0.5, best * 0.5)
         chosen = [c for c in cands[:quota] if c.score >= floor or c is cands[0]]
         chosen.sort(key=lambda c: (c.chunk_pos, c.sent_pos))
-        picked.append((ctx, chosen))
+        used.update(fold(c.text) for c in chosen)
+        picked[pos] = (ctx, chosen)
         budget -= len(chosen)
-    return picked
+    return [picked[pos] for pos in sorted(picked)]
 
 
 def _services(ctx: SourceContext, question: str, limit: int = 3) -> list[dict]:

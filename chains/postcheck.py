@@ -28,6 +28,8 @@ from chains.prompts import FLAG_MARK, SourceContext
 
 # ---------------------------------------------------------------------------------- numbers
 
+URL_RE = re.compile(r"https?://[^\s<>()\[\]\"'`«»]+", re.IGNORECASE)
+
 _SPACES = "\u00a0\u202f\u2009 "
 _NUM = rf"(?<![\d,.])(?:\d{{1,3}}(?:[{_SPACES}.]\d{{3}})+(?:,\d+)?|\d+(?:[,.]\d+)?)"
 _SCALE = r"(?:\s*(?P<scale>millions?|milliards?|k)\s*(?:d['’]\s*|de\s+)?)?"
@@ -94,7 +96,9 @@ def _fmt(d: Decimal) -> str:
 
 
 def find_figures(text: str) -> list[Figure]:
-    """Amounts, percentages and dates in `text`, in order, not overlapping."""
+    """Amounts, percentages and dates in `text`, in order, not overlapping (never inside a
+    URL: "%C3%A9" is no percentage)."""
+    text = URL_RE.sub(lambda m: " " * len(m.group(0)), text)
     found: list[Figure] = []
     for m in AMOUNT_RE.finditer(text):
         raw_num = m.group("num") or m.group("num2")
@@ -145,7 +149,6 @@ def figure_keys(texts: Iterable[str]) -> set[str]:
 
 # ---------------------------------------------------------------------------------- URLs
 
-URL_RE = re.compile(r"https?://[^\s<>()\[\]\"'`«»]+", re.IGNORECASE)
 MD_LINK_RE = re.compile(r"\[([^\]\n]{1,300})\]\((https?://[^)\s]+)\)", re.IGNORECASE)
 _TRAILING = ".,;:!?…"
 

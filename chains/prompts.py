@@ -36,7 +36,9 @@ class SourceContext:
 
     @property
     def text(self) -> str:
-        return "\n".join(c.text for c in self.chunks) or self.source.excerpt
+        """Everything the generator saw of this source: section paths and chunk texts."""
+        parts = [f"{c.section}\n{c.text}" if c.section else c.text for c in self.chunks]
+        return "\n".join(parts) or self.source.excerpt
 
 
 # --------------------------------------------------------------------------------------------

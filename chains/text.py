@@ -273,23 +273,34 @@ def words(text: str) -> list[str]:
     return _WORD_RE.findall(text.replace("’", "'"))
 
 
-def is_content_word(word: str) -> bool:
+@lru_cache(maxsize=131072)
+def _key(word: str) -> str | None:
+    """The stem of a content word, None for a stop word, a digit run or a 1-letter word."""
     w = fold(word)
-    return len(w) > 1 and w not in STOP_WORDS and not w.isdigit()
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
+    if len(w) <= 1 or w in STOP_WORDS or w.isdigit():
+        return None
     return fold(_STEMMER.stemWord(word.lower()))
+
+
+def is_content_word(word: str) -> bool:
+    return _key(word) is not None
+
+
+def stem(word: str) -> str:
+    key = _key(word)
+    return key if key is not None else fold(_STEMMER.stemWord(word.lower()))
 
 
 def content_stems(text: str) -> list[str]:
     """Stems of the content words of `text`, in order (duplicates kept)."""
-    return [stem(w) for w in words(text) if is_content_word(w)]
+    keys = map(_key, words(text))
+    return [k for k in keys if k is not None]
 
 
-def stem_set(text: str) -> set[str]:
-    return set(content_stems(text))
+@lru_cache(maxsize=8192)
+def stem_set(text: str) -> frozenset[str]:
+    """The set of content stems of `text` (cached: chunk texts come back often)."""
+    return frozenset(content_stems(text))
 
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?…])\s+(?=[«\"(]?[A-ZÀ-ÖØ-Þ0-9])")

@@ -150,7 +150,7 @@ def eval_answers(
     for key in ("n", *RATE_KEYS):
         typer.echo(f"{key:24}" + "".join(f"{fmt(b[key]):>14}" for b in blocks))
     for key in ("p50_ms", "p95_ms"):
-        typer.echo(f"{key:24}" + "".join(f"{fmt(b[key]):>14}" for b in blocks))
+        typer.echo(f"{key:24}" + "".join(f"{b[key] or 0:>14.1f}" for b in blocks))
     if summary["misses"]:
         typer.echo(f"\n{len(summary['misses'])} manqué(s) :")
         for m in summary["misses"][:20]:

@@ -154,3 +154,15 @@ async def test_plain_retriever_without_audience_support(fiches, settings):
     )
     assert answer.status == "answered"
     assert answer.sources[0].fiche_id == "F14929"
+
+
+def test_extractive_does_not_repeat_a_sentence_across_fiches(fiches, settings):
+    ctxs = [_ctx(f, i + 1) for i, f in enumerate(fiches[:3])]  # 3 fiches sharing sentences
+    text = compose("photo d'identité conforme aux normes", "question", ctxs, settings)
+    quoted = [
+        line.rsplit(" [", 1)[0]
+        for line in text.splitlines()
+        if line.startswith("- ") and not line.startswith(("- En ligne", "- Fiche"))
+    ]
+    assert quoted
+    assert len(quoted) == len(set(quoted))

@@ -168,3 +168,13 @@ def test_clean_text_is_unchanged(passport):
     assert result.text == draft
     assert result.checks["citations_dropped"] == result.checks["urls_removed"] == 0
     assert result.checks["figures_flagged"] == 0
+
+
+def test_percent_escapes_in_urls_are_not_figures():
+    url = (
+        "https://www.msa.fr/lfy/documents/11566/48471/Attestation+de+loyer+et+de+r%C3%A9sidence.pdf"
+    )
+    assert find_figures(f"Formulaire : {url} [1]") == []
+    text, _, flagged = check_figures(f"Voir {url}", set())
+    assert text == f"Voir {url}"
+    assert flagged == []
