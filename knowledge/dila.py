@@ -369,12 +369,14 @@ def _note(el: Any, path: tuple[str, ...], body: _Body) -> None:
 
 
 def _branches(el: Any, depth: int) -> list[str]:
+    """The first two levels of a "Recherche guidée" decision tree (deeper ones are noise)."""
     lines: list[str] = []
     for br in el.findall("Branche"):
         title = _title(br)
         if title:
             lines.append(f"{'  ' * depth}- {title}")
-        lines.extend(_branches(br, depth + 1))
+        if depth < 1:
+            lines.extend(_branches(br, depth + 1))
     return lines
 
 
