@@ -223,7 +223,7 @@ def _make(fiche: Fiche, specs: list[tuple[Path, str]]) -> list[Chunk]:
 def _intro(fiche: Fiche) -> list[str]:
     paras = [p for s in fiche.sections if not s.path for p in s.paragraphs if p]
     desc = fiche.description.strip()
-    if desc:
+    if desc and desc != fiche.title:
         probe = desc.rstrip(". …")[:80]
         if not any(probe in p for p in paras):
             paras.insert(0, desc)

@@ -274,6 +274,14 @@ def _cell_text(cell: Any) -> str:
     return _norm(" ".join(p for p in parts if p))
 
 
+def _span(value: str | None) -> int:
+    """A cell span attribute ("2"), bounded: a broken or huge value must not blow up a table."""
+    try:
+        return min(max(1, int(value or 1)), 50)
+    except ValueError:
+        return 1
+
+
 def _table_grid(el: Any) -> list[tuple[bool, list[str]]]:
     """Rows as (is_header, cells), with row and column spans expanded into a full grid."""
     grid: list[tuple[bool, list[str]]] = []
@@ -297,8 +305,8 @@ def _table_grid(el: Any) -> list[tuple[bool, list[str]]]:
             if cell is None:
                 break
             text = _cell_text(cell)
-            hspan = max(1, int(cell.get("fusionHorizontale") or 1))
-            vspan = max(1, int(cell.get("fusionVerticale") or 1))
+            hspan = _span(cell.get("fusionHorizontale"))
+            vspan = _span(cell.get("fusionVerticale"))
             for k in range(hspan):
                 value = text if (k == 0 or is_header) else ""
                 cells.append(value)
