@@ -38,8 +38,6 @@ from knowledge.store import ChunkRow, KnowledgeBase, bump_generation
 
 log = logging.getLogger(__name__)
 
-# Chunks embedded per flush: large enough to keep both worker processes busy.
-BATCH_CHUNKS = 2048
 _ID_FROM_NAME = re.compile(r"(?:^|[/:])([FNR]\d+)\.xml$", re.IGNORECASE)
 
 
@@ -167,14 +165,14 @@ def ingest(
             state = states.get(fid)
             pending = _Pending(fiche, raw_set, is_new=state is None)
             batch.append(pending)
-            batch_chunks += len(pending.fiche.sections) + 1
             chunks = chunk_fiche(fiche)
+            batch_chunks += len(chunks)
             pending.chunks = [
                 (c, et, _hash(et))
                 for c in chunks
                 for et in (embed_text(c, settings.embed_max_chars),)
             ]
-            if batch_chunks >= BATCH_CHUNKS:
+            if batch_chunks >= settings.ingest_batch_chunks:
                 changed |= _flush(kb, batch, summary, states)
                 bar.update(len(batch))
                 batch, batch_chunks = [], 0

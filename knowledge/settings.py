@@ -95,6 +95,14 @@ class KnowledgeSettings(BaseSettings):
             "fit a 2-core machine."
         ),
     )
+    ingest_batch_chunks: int = Field(
+        default=2048,
+        ge=1,
+        description=(
+            "Chunks embedded and committed together during ingest (a kill loses at most "
+            "one batch of work; larger batches keep the worker processes busier)."
+        ),
+    )
     max_member_bytes: int = Field(
         default=20 * 1024 * 1024,
         ge=1024,

@@ -22,6 +22,44 @@ import knowledge
 SAMPLE_DIR = Path(knowledge.__file__).resolve().parent / "sample"
 
 
+class HashEmbeddings:
+    """Deterministic fake embeddings for fast unit tests: hashed bag of accent-folded words.
+
+    Real `Embeddings` interface (subclass built lazily to keep this module import-light).
+    """
+
+    def __new__(cls, dim: int = 64):
+        from knowledge.embeddings import GuichetEmbeddings
+
+        class _Hash(GuichetEmbeddings):
+            model_id = f"test-hash/{dim}"
+
+            def _vec(self, text: str) -> list[float]:
+                import hashlib
+                import math
+                import re
+
+                v = [0.0] * dim
+                for w in re.findall(r"\w+", text.lower()):
+                    h = hashlib.blake2b(w[:6].encode(), digest_size=4).digest()
+                    v[int.from_bytes(h, "little") % dim] += 1.0
+                n = math.sqrt(sum(x * x for x in v)) or 1.0
+                return [x / n for x in v]
+
+            def embed_documents(self, texts: list[str]) -> list[list[float]]:
+                return [self._vec(t) for t in texts]
+
+            def embed_query(self, text: str) -> list[float]:
+                return self._vec(text)
+
+            def embed_query_array(self, text: str):
+                import numpy as np
+
+                return np.asarray(self._vec(text), dtype=np.float32)
+
+        return _Hash()
+
+
 def make_settings(store_dir: Path, **overrides: Any):
     """KnowledgeSettings for tests: explicit values, no .env file, no GUICHET_* surprises."""
     from knowledge.settings import KnowledgeSettings

@@ -1,0 +1,164 @@
+"""KnowledgeBase + ingest + retriever on real sample fiches with deterministic fake embeddings.
+
+Fast (no USE model): the same code paths as production, only the vectors are fake. The
+real-USE versions of these checks are in tests/integration/knowledge_base/.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from knowledge.errors import EmbeddingModelMismatch, StoreError
+from knowledge.ingest import ingest
+from knowledge.store import KnowledgeBase
+from tests.support.kb import HashEmbeddings, make_settings
+
+
+@pytest.fixture
+def corpus(tmp_path, sample_corpus_dir):
+    """A small copy of the sample: the Associations fiches (real DILA XML)."""
+    dst = tmp_path / "corpus"
+    shutil.copytree(sample_corpus_dir / "vdd-2020" / "associations", dst)
+    return dst
+
+
+@pytest.fixture
+def kb(tmp_path):
+    kb = KnowledgeBase.open(
+        make_settings(tmp_path / "store", ingest_batch_chunks=50),
+        create=True,
+        embeddings=HashEmbeddings(),
+    )
+    yield kb
+    kb.close()
+
+
+def _consistent(kb: KnowledgeBase) -> None:
+    assert kb.vector_ids() == kb.catalog.all_chunk_ids()
+    assert kb.lexical_is_current()
+    lexical = kb.lexical()
+    assert lexical is not None and set(lexical.doc_ids) == kb.catalog.all_chunk_ids()
+
+
+def test_ingest_then_unchanged_reingest(kb, corpus):
+    files = sorted(corpus.glob("*.xml"))
+    first = ingest(kb, [str(corpus)], progress=False)
+    assert first.files_read == len(files)
+    assert first.fiches_new == len(files) - len(first.skipped) > 10
+    assert first.chunks_total == first.chunks_added > first.fiches_new
+    _consistent(kb)
+    generation = kb.catalog.generation()
+
+    again = ingest(kb, [str(corpus)], progress=False)
+    assert (again.fiches_new, again.fiches_updated, again.chunks_added) == (0, 0, 0)
+    assert again.fiches_unchanged == first.fiches_new
+    assert kb.catalog.generation() == generation  # nothing written
+    _consistent(kb)
+
+
+def test_changed_fiche_replaced_not_duplicated(kb, corpus):
+    ingest(kb, [str(corpus)], progress=False)
+    before = kb.catalog.counts()
+    path = corpus / "F1122.xml"  # Dissolution d'une association
+    xml = path.read_text(encoding="utf-8")
+    assert "Dissolution" in xml
+    path.write_text(xml.replace("Dissolution", "Liquidation", 3), encoding="utf-8")
+
+    summary = ingest(kb, [str(corpus)], progress=False)
+    assert summary.fiches_updated == 1 and summary.fiches_new == 0
+    assert 0 < summary.chunks_added < 40  # only the changed chunks re-embedded
+    assert kb.catalog.counts()[0] == before[0]
+    rows = kb.catalog.chunks_of(["F1122"])["F1122"]
+    assert any("Liquidation" in (r.context + r.text) for r in rows)
+    assert len({r.id for r in rows}) == len(rows)
+    _consistent(kb)
+    docs = kb.retriever(k=3).search("liquidation association")
+    assert docs[0].metadata["fiche_id"] == "F1122"
+
+
+def test_prune_removes_absent_fiches(kb, corpus):
+    ingest(kb, [str(corpus)], progress=False)
+    n = kb.catalog.counts()[0]
+    (corpus / "F1122.xml").unlink()
+    kept = ingest(kb, [str(corpus)], progress=False)
+    assert kept.fiches_deleted == 0 and kb.catalog.counts()[0] == n  # no prune: kept
+    pruned = ingest(kb, [str(corpus)], prune=True, progress=False)
+    assert pruned.fiches_deleted == 1 and pruned.chunks_deleted > 0
+    assert "F1122" not in kb.catalog.fiches(["F1122"])
+    _consistent(kb)
+
+
+def test_bad_files_skipped_with_reason_rest_ingested(kb, corpus):
+    fixtures = corpus.parent / "bad"
+    shutil.copytree(
+        __import__("pathlib").Path(__file__).resolve().parents[2] / "fixtures" / "dila", fixtures
+    )
+    summary = ingest(kb, [str(corpus), str(fixtures)], progress=False)
+    reasons = {p.source.rsplit("/", 1)[-1]: p.reason for p in summary.skipped}
+    assert "malformed XML" in reasons["malformed.xml"]
+    assert "unknown root element" in reasons["unknown_root.xml"]
+    assert "has no ID" in reasons["missing_id.xml"]
+    assert "DOCTYPE/ENTITY" in reasons["billion_laughs.xml"]
+    assert summary.fiches_new == len(list(corpus.glob("*.xml")))
+
+
+def test_reconcile_removes_orphans_and_reembeds_missing(kb, corpus):
+    ingest(kb, [str(corpus)], progress=False)
+    # Simulate a kill between steps: an orphan vector, and a chunk whose vector is gone.
+    some = sorted(kb.catalog.all_chunk_ids())[0]
+    kb.delete_vectors([some])
+    import numpy as np
+
+    kb.upsert_vectors(["F999#orphan#0"], np.ones((1, 64), np.float32) / 8, [{"fiche_id": "F999"}])
+    report = kb.reconcile()
+    assert report == {"orphans_deleted": 1, "missing_marked": 1}
+    summary = ingest(kb, [str(corpus)], progress=False)
+    assert summary.fiches_updated + summary.fiches_unchanged >= 1
+    _consistent(kb)
+
+
+def test_model_mismatch_is_a_clear_error(kb, tmp_path, corpus):
+    ingest(kb, [str(corpus)], progress=False)
+    kb.close()
+    settings = make_settings(tmp_path / "store")
+    with pytest.raises(EmbeddingModelMismatch) as err:
+        KnowledgeBase.open(settings, embeddings=HashEmbeddings(dim=32))
+    message = str(err.value)
+    assert "test-hash/64" in message and "test-hash/32" in message
+    assert str(tmp_path / "store") in message
+
+
+def test_open_missing_store(tmp_path):
+    with pytest.raises(StoreError, match="no knowledge base at"):
+        KnowledgeBase.open(make_settings(tmp_path / "nothing"), embeddings=HashEmbeddings())
+
+
+def test_retriever_contract(kb, corpus):
+    from knowledge.models import DOC_METADATA_KEYS
+
+    ingest(kb, [str(corpus)], progress=False)
+    retriever = kb.retriever(k=4)
+    docs = retriever.invoke("dissolution d'une association")
+    assert 1 <= len(docs) <= 4
+    ids = [d.metadata["fiche_id"] for d in docs]
+    assert len(set(ids)) == len(ids)  # distinct fiches
+    for d in docs:
+        assert set(DOC_METADATA_KEYS) <= set(d.metadata)
+        assert d.metadata["url"].startswith("https://")
+        assert d.metadata["chunks"] and d.page_content
+    scores = [d.metadata["score"] for d in docs]
+    assert scores == sorted(scores, reverse=True)
+    assert len(retriever.invoke("association", k=2)) == 2
+    for d in retriever.invoke("association", audience="Particuliers"):
+        assert "Particuliers" in d.metadata["audiences"]
+    with pytest.raises(ValueError, match="unknown audience"):
+        retriever.invoke("association", audience="Martiens")
+    assert retriever.invoke("   ") == []
+
+
+async def test_retriever_async(kb, corpus):
+    ingest(kb, [str(corpus)], progress=False)
+    docs = await kb.retriever(k=3).ainvoke("subvention", audience="Associations")
+    assert docs and all("Associations" in d.metadata["audiences"] for d in docs)
