@@ -22,7 +22,8 @@ def test_analyzer_stems_folds_accents_and_drops_stop_words():
     assert a("Renouvellement du passeport") == a("renouvellement passeport")
     assert a("passeports") == a("passeport")
     assert a("pièces") == a("pieces")  # accents folded after stemming
-    assert "du" not in a("le passeport du mineur") and "le" not in a("le passeport")
+    assert "du" not in a("le passeport du mineur")
+    assert "le" not in a("le passeport")
     assert a("renouveler") == a("renouvellement")  # same Snowball stem
 
 
@@ -45,7 +46,9 @@ def test_save_swaps_current_atomically_and_handle_reloads(tmp_path):
     first.save(root)
     handle = LexicalIndexHandle(root)
     loaded = handle.get()
-    assert loaded is not None and loaded.generation == 1 and len(loaded) == 2
+    assert loaded is not None
+    assert loaded.generation == 1
+    assert len(loaded) == 2
     assert handle.get() is loaded  # unchanged pointer: no reload
 
     second = LexicalIndex.build(list(DOCS), list(DOCS.values()), generation=2)
@@ -54,7 +57,9 @@ def test_save_swaps_current_atomically_and_handle_reloads(tmp_path):
     assert current["generation"] == 2
     assert [p.name for p in root.glob("gen-*")] == [current["dir"]]  # old generation removed
     reloaded = handle.get()
-    assert reloaded is not loaded and reloaded.generation == 2 and len(reloaded) == 4
+    assert reloaded is not loaded
+    assert reloaded.generation == 2
+    assert len(reloaded) == 4
     assert reloaded.search("APL logement", 1)[0][0] == "F3#a#0"
 
 

@@ -39,7 +39,8 @@ def _consistent(kb: KnowledgeBase) -> None:
     assert kb.vector_ids() == kb.catalog.all_chunk_ids()
     assert kb.lexical_is_current()
     lexical = kb.lexical()
-    assert lexical is not None and set(lexical.doc_ids) == kb.catalog.all_chunk_ids()
+    assert lexical is not None
+    assert set(lexical.doc_ids) == kb.catalog.all_chunk_ids()
 
 
 def test_ingest_then_unchanged_reingest(kb, corpus):
@@ -67,7 +68,8 @@ def test_changed_fiche_replaced_not_duplicated(kb, corpus):
     path.write_text(xml.replace("Dissolution", "Liquidation", 3), encoding="utf-8")
 
     summary = ingest(kb, [str(corpus)], progress=False)
-    assert summary.fiches_updated == 1 and summary.fiches_new == 0
+    assert summary.fiches_updated == 1
+    assert summary.fiches_new == 0
     assert 0 < summary.chunks_added < 40  # only the changed chunks re-embedded
     assert kb.catalog.counts()[0] == before[0]
     rows = kb.catalog.chunks_of(["F1122"])["F1122"]
@@ -83,9 +85,11 @@ def test_prune_removes_absent_fiches(kb, corpus):
     n = kb.catalog.counts()[0]
     (corpus / "F1122.xml").unlink()
     kept = ingest(kb, [str(corpus)], progress=False)
-    assert kept.fiches_deleted == 0 and kb.catalog.counts()[0] == n  # no prune: kept
+    assert kept.fiches_deleted == 0
+    assert kb.catalog.counts()[0] == n
     pruned = ingest(kb, [str(corpus)], prune=True, progress=False)
-    assert pruned.fiches_deleted == 1 and pruned.chunks_deleted > 0
+    assert pruned.fiches_deleted == 1
+    assert pruned.chunks_deleted > 0
     assert "F1122" not in kb.catalog.fiches(["F1122"])
     _consistent(kb)
 
@@ -126,7 +130,8 @@ def test_model_mismatch_is_a_clear_error(kb, tmp_path, corpus):
     with pytest.raises(EmbeddingModelMismatch) as err:
         KnowledgeBase.open(settings, embeddings=HashEmbeddings(dim=32))
     message = str(err.value)
-    assert "test-hash/64" in message and "test-hash/32" in message
+    assert "test-hash/64" in message
+    assert "test-hash/32" in message
     assert str(tmp_path / "store") in message
 
 
@@ -147,7 +152,8 @@ def test_retriever_contract(kb, corpus):
     for d in docs:
         assert set(DOC_METADATA_KEYS) <= set(d.metadata)
         assert d.metadata["url"].startswith("https://")
-        assert d.metadata["chunks"] and d.page_content
+        assert d.metadata["chunks"]
+        assert d.page_content
     scores = [d.metadata["score"] for d in docs]
     assert scores == sorted(scores, reverse=True)
     assert len(retriever.invoke("association", k=2)) == 2
@@ -161,4 +167,5 @@ def test_retriever_contract(kb, corpus):
 async def test_retriever_async(kb, corpus):
     ingest(kb, [str(corpus)], progress=False)
     docs = await kb.retriever(k=3).ainvoke("subvention", audience="Associations")
-    assert docs and all("Associations" in d.metadata["audiences"] for d in docs)
+    assert docs
+    assert all("Associations" in d.metadata["audiences"] for d in docs)
