@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -97,7 +98,7 @@ class Printer:
 
     def bot_message(self, name: str, body: str, *, notice: bool) -> None:
         head = self._style(f"{name}> ", "1;36")
-        lines = body.splitlines() or [""]
+        lines = terminal_text(body, color=self.color).splitlines() or [""]
         if notice:
             self.line(head + self._style(lines[0], "2"))
             for extra in lines[1:]:
@@ -107,6 +108,25 @@ class Printer:
             for extra in lines[1:]:
                 self.line(("  " + extra).rstrip())
         self.line()
+
+
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+_EMPH = re.compile(r"(?<![\w/*])[*_]([^*_\n]+)[*_](?![\w/*])")
+
+
+def terminal_text(body: str, *, color: bool) -> str:
+    """The bot's Markdown plain-text body, for a terminal: links as `title <url>`, emphasis
+    as ANSI bold/italic on a terminal and plain text otherwise (URLs are left untouched)."""
+
+    def link(m: re.Match[str]) -> str:
+        title, url = m.group(1), m.group(2)
+        return url if title.strip() == url else f"{title} <{url}>"
+
+    text = _LINK.sub(link, body)
+    bold, emph = (r"\033[1m\1\033[22m", r"\033[3m\1\033[23m") if color else (r"\1", r"\1")
+    text = _BOLD.sub(bold, text)
+    return _EMPH.sub(emph, text)
 
 
 def strip_reply_fallback(body: str) -> str:

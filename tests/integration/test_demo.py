@@ -1,0 +1,140 @@
+"""`guichet demo`, as a newcomer runs it: a real Synapse, the real bot (`guichet run`), the
+sample corpus ingested by `guichet ingest`, and the terminal chat in an encrypted DM.
+
+Run as a subprocess with piped stdin. Afterwards no process of the demo may be left: every
+process on the machine whose command line or environment mentions the demo's data directory
+is looked for in /proc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.synapse, pytest.mark.slow]
+
+SERVICE_PUBLIC = re.compile(r"https://www\.service-public\.fr/particuliers/vosdroits/[FNR]\d+")
+
+
+def processes_mentioning(marker: str) -> list[tuple[int, str]]:
+    """Live processes (not zombies) whose cmdline or environment contains `marker`."""
+    found = []
+    needle = marker.encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            if re.search(r"^State:\s+Z", status, re.M):
+                continue
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if needle in cmdline or needle in environ:
+            found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
+    return found
+
+
+def wait_gone(marker: str, timeout: float = 10.0) -> list[tuple[int, str]]:
+    deadline = time.monotonic() + timeout
+    left = processes_mentioning(marker)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = processes_mentioning(marker)
+    return left
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "data"
+    yield path
+    for pid, _ in processes_mentioning(str(path)):  # never leave anything behind, even on failure
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def demo_command(data_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "bot", "demo", "--data-dir", str(data_dir)]
+
+
+def clean_env() -> dict[str, str]:
+    # The demo must work with nothing configured: no LLM, no store, no homeserver settings.
+    return {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+
+
+def test_first_run_answers_with_sources_then_stops_everything(demo_dir):
+    started = time.monotonic()
+    proc = subprocess.run(
+        demo_command(demo_dir),
+        input="Comment faire un passeport pour un enfant mineur ?\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=clean_env(),
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    out = proc.stdout
+    assert proc.returncode == 0, out[-4000:] + proc.stderr[-4000:]
+    assert "Indexation du corpus d'exemple" in out  # empty store: the sample was ingested
+    assert "Guichet : démo locale" in out  # the banner
+    assert re.search(r"serveur d'accueil http://127\.0\.0\.1:\d+", out)
+    answer = out.split("vous> Comment faire un passeport pour un enfant mineur ?", 1)[1]
+    assert "Guichet> " in answer
+    assert "Passeport d'un mineur" in answer
+    assert SERVICE_PUBLIC.search(answer), answer
+    assert "Brouillon à vérifier" in answer
+    assert "Arrêt du bot et de Synapse" in out
+    assert not wait_gone(str(demo_dir)), "processes left behind"
+    print(f"first demo run: {elapsed:.1f} s")  # noqa: T201 - shown with -s
+
+
+def test_rerun_reuses_the_data_dir_and_ctrl_c_stops_everything(demo_dir):
+    """Second run: no new ingest, no new DM. Then Ctrl-C (SIGINT) while the chat waits."""
+    assert (demo_dir / "demo.json").exists(), "needs the first test's data directory"
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        demo_command(demo_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        proc.stdin.write("Un étudiant a-t-il droit au RSA ?\n")
+        proc.stdin.flush()
+        seen = ""
+        deadline = time.monotonic() + 300
+        while "Brouillon à vérifier" not in seen and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert "Brouillon à vérifier" in seen, seen + proc.stderr.read()
+        rerun_s = time.monotonic() - started
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does (stdin stays open: chat is waiting)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = seen + rest
+    assert proc.returncode == 130, out + err
+    assert "Indexation" not in out  # the store was reused
+    assert "Nouvelle conversation" not in out  # so was the DM
+    assert "RSA" in out
+    assert SERVICE_PUBLIC.search(out)
+    assert "Arrêt demandé." in out
+    assert "Arrêt du bot et de Synapse" in out
+    assert not wait_gone(str(demo_dir)), "processes left behind after Ctrl-C"
+    print(f"rerun to first answer: {rerun_s:.1f} s")  # noqa: T201
