@@ -11,8 +11,10 @@ services and cerfa forms of the source are listed with their links. Deterministi
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chains.postcheck import find_figures
 from chains.prompts import (
@@ -29,6 +31,7 @@ from chains.prompts import (
 from chains.text import content_stems, fold, split_sentences, stem_set
 
 NAME = "extractive"
+_DIGIT_RE = re.compile(r"\d")
 
 _AMOUNT_WORDS = {fold(w) for w in ("combien", "coût", "coute", "prix", "tarif", "montant")}
 _AMOUNT_STEMS = stem_set("coût prix tarif montant payer gratuit")
@@ -44,6 +47,7 @@ class _Candidate:
     text: str
     section: str
     score: float
+    key: str = ""
 
 
 def _question_profile(question: str) -> tuple[set[str], bool, bool]:
@@ -54,28 +58,58 @@ def _question_profile(question: str) -> tuple[set[str], bool, bool]:
     return stems, wants_amount, wants_delay
 
 
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    text: str
+    key: str  # folded text, to spot the same sentence in several fiches
+    stems: frozenset[str]
+    n_stems: int
+    has_amount: bool
+    has_date: bool
+    has_digit: bool
+
+
+@lru_cache(maxsize=16384)
+def _analyse(text: str) -> tuple[_Sentence, ...]:
+    """The sentences of a chunk text with what scoring needs (cached per chunk text)."""
+    out = []
+    for sentence in split_sentences(text):
+        stems = content_stems(sentence)
+        kinds = {f.kind for f in find_figures(sentence)}
+        folded = fold(sentence)
+        out.append(
+            _Sentence(
+                text=sentence,
+                key=folded,
+                stems=frozenset(stems),
+                n_stems=len(stems),
+                has_amount="amount" in kinds or "gratuit" in folded,
+                has_date="date" in kinds,
+                has_digit=_DIGIT_RE.search(sentence) is not None,
+            )
+        )
+    return tuple(out)
+
+
 def _score(
-    sentence: str,
-    section: str,
-    q: set[str],
+    s: _Sentence,
+    section_stems: frozenset[str],
+    q: frozenset[str],
     wants_amount: bool,
     wants_delay: bool,
     chunk_pos: int,
     sent_pos: int,
 ) -> float:
-    s_stems = content_stems(sentence)
-    if not s_stems:
+    if not s.n_stems:
         return -1.0
-    overlap = len(q & set(s_stems))
-    section_overlap = len(q & stem_set(section)) if section else 0
-    score = overlap / math.sqrt(1 + 0.15 * len(s_stems)) + 0.6 * section_overlap
-    if wants_amount or wants_delay:
-        kinds = {f.kind for f in find_figures(sentence)}
-        if wants_amount and ("amount" in kinds or "gratuit" in fold(sentence)):
-            score += 1.5
-        if wants_delay and (kinds & {"date"} or any(ch.isdigit() for ch in sentence)):
-            score += 0.4
-    if len(sentence) > 400:
+    overlap = len(q & s.stems)
+    section_overlap = len(q & section_stems)
+    score = overlap / math.sqrt(1 + 0.15 * s.n_stems) + 0.6 * section_overlap
+    if wants_amount and s.has_amount:
+        score += 1.5
+    if wants_delay and (s.has_date or s.has_digit):
+        score += 0.4
+    if len(s.text) > 400:
         score -= 0.5
     return score - 0.08 * chunk_pos - 0.03 * sent_pos
 
@@ -87,13 +121,13 @@ def _candidates(ctx: SourceContext, pos: int, profile) -> list[_Candidate]:
     chunks = ctx.chunks or []
     units = [(c.section, c.text) for c in chunks] or [(ctx.source.section, ctx.source.excerpt)]
     for ci, (section, text) in enumerate(units):
-        for si, sentence in enumerate(split_sentences(text)):
-            key = fold(sentence)
-            if key in seen or len(sentence) < 12:
+        section_stems = stem_set(section) if section else frozenset()
+        for si, s in enumerate(_analyse(text)):
+            if s.key in seen or len(s.text) < 12:
                 continue
-            seen.add(key)
-            sc = _score(sentence, section, q, wants_amount, wants_delay, ci, si)
-            out.append(_Candidate(pos, ci, si, sentence, section, sc))
+            seen.add(s.key)
+            sc = _score(s, section_stems, q, wants_amount, wants_delay, ci, si)
+            out.append(_Candidate(pos, ci, si, s.text, section, sc, s.key))
     return out
 
 
@@ -125,7 +159,7 @@ def _select(
             break
         i = len(picked)
         # a sentence already quoted from another fiche is not quoted again
-        cands = [c for c in all_cands if fold(c.text) not in used]
+        cands = [c for c in all_cands if c.key not in used]
         if not cands or (i > 0 and cands[0].score <= 0.5):
             continue
         quota = max(2, max_sentences // 2 + 1) if i == 0 else 2
@@ -134,7 +168,7 @@ def _select(
         floor = max(0.0, best * 0.4) if i == 0 else max(0.5, best * 0.5)
         chosen = [c for c in cands[:quota] if c.score >= floor or c is cands[0]]
         chosen.sort(key=lambda c: (c.chunk_pos, c.sent_pos))
-        used.update(fold(c.text) for c in chosen)
+        used.update(c.key for c in chosen)
         picked[pos] = (ctx, chosen)
         budget -= len(chosen)
     return [picked[pos] for pos in sorted(picked)]

@@ -22,12 +22,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from chains.models import Source
 from chains.prompts import FLAG_MARK, SourceContext
 
 # ---------------------------------------------------------------------------------- numbers
 
+_DIGIT_RE = re.compile(r"\d")
 URL_RE = re.compile(r"https?://[^\s<>()\[\]\"'`«»]+", re.IGNORECASE)
 
 _SPACES = "\u00a0\u202f\u2009 "
@@ -98,7 +100,10 @@ def _fmt(d: Decimal) -> str:
 def find_figures(text: str) -> list[Figure]:
     """Amounts, percentages and dates in `text`, in order, not overlapping (never inside a
     URL: "%C3%A9" is no percentage)."""
-    text = URL_RE.sub(lambda m: " " * len(m.group(0)), text)
+    if not _DIGIT_RE.search(text):
+        return []
+    if "://" in text:
+        text = URL_RE.sub(lambda m: " " * len(m.group(0)), text)
     found: list[Figure] = []
     for m in AMOUNT_RE.finditer(text):
         raw_num = m.group("num") or m.group("num2")
@@ -136,14 +141,23 @@ def find_figures(text: str) -> list[Figure]:
     return out
 
 
+@lru_cache(maxsize=16384)
+def _text_figure_keys(text: str) -> frozenset[str]:
+    keys: set[str] = set()
+    for f in find_figures(text):
+        keys.add(f.key)
+        if f.kind == "date" and not f.key.startswith("date:--"):
+            keys.add("date:--" + f.key[len("date:") + 5 :])
+    return frozenset(keys)
+
+
 def figure_keys(texts: Iterable[str]) -> set[str]:
-    """Every figure key found in `texts`; a full date also yields its day-month key."""
+    """Every figure key found in `texts`; a full date also yields its day-month key.
+    (Cached per text: the same chunks come back for many questions.)"""
     keys: set[str] = set()
     for text in texts:
-        for f in find_figures(text):
-            keys.add(f.key)
-            if f.kind == "date" and not f.key.startswith("date:--"):
-                keys.add("date:--" + f.key[len("date:") + 5 :])
+        if text:
+            keys |= _text_figure_keys(text)
     return keys
 
 

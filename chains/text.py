@@ -262,10 +262,24 @@ STOP_WORDS = frozenset(
 _STEMMER = Stemmer.Stemmer("french")
 
 
+_FOLD_SRC = "àáâãäåçèéêëìíîïñòóôõöùúûüýÿ"
+_FOLD_DST = "aaaaaaceeeeiiiinooooouuuuyy"
+_FOLD_TABLE = str.maketrans(
+    {**{a: b for a, b in zip(_FOLD_SRC, _FOLD_DST, strict=True)}, "œ": "oe", "æ": "ae"}
+)
+
+
+# Letters the table above does not cover (other diacritics, ligatures, combining marks).
+_NEEDS_NFKD = re.compile("[\u00c0-\u024f\u1e00-\u1eff\ufb00-\ufb06\u0300-\u036f]")
+
+
 def fold(text: str) -> str:
     """Lowercase without accents ('Été' -> 'ete'), for matching only."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    folded = text.lower().translate(_FOLD_TABLE)
+    if folded.isascii() or not _NEEDS_NFKD.search(folded):
+        return folded
+    folded = unicodedata.normalize("NFKD", folded)
+    return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
 def words(text: str) -> list[str]:
