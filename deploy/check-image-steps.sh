@@ -29,7 +29,8 @@ echo "== STEP wheel"
 echo "== STEP venv"
 "$PYTHON" -m venv "$VENV"
 echo "== STEP install"
-"$VENV/bin/pip" install --no-cache-dir "$DIST"/guichet-*.whl
+# (the image adds --no-cache-dir to stay small; here pip's cache is welcome)
+"$VENV/bin/pip" install "$DIST"/guichet-*.whl
 
 echo "== STEP smoke"
 export PATH="$VENV/bin:$PATH"
