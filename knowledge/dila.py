@@ -147,18 +147,21 @@ def _inline(el: Any) -> str:
 
 
 def _text(el: Any) -> str:
-    return _norm(_inline(el)) if el is not None else ""
+    if el is None:
+        return ""
+    if not len(el):  # no inline children: most paragraphs
+        return _norm(el.text or "")
+    return _norm(_inline(el))
 
 
 def _title(el: Any) -> str:
     """The `Titre` of a block: plain text (Situation, Cas) or Paragraphe children (Chapitre)."""
-    t = el.find("Titre")
-    if t is None:
-        return ""
-    paras = t.findall("Paragraphe")
-    if paras:
-        return _norm(" ".join(_text(p) for p in paras))
-    return _text(t)
+    for t in el.iterchildren("Titre"):  # faster than find(): no ElementPath parsing
+        paras = [_text(p) for p in t.iterchildren("Paragraphe")]
+        if paras:
+            return _norm(" ".join(paras))
+        return _text(t)
+    return ""
 
 
 def _cerfa_from(text: str | None) -> str | None:

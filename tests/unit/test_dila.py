@@ -373,3 +373,42 @@ def test_whitespace_only_and_garbage_inputs():
         parse_fiche(b"  \n\t ", "blank.xml")
     with pytest.raises(ParseError, match="malformed XML"):
         parse_fiche(b"PK\x03\x04 not xml at all", "zip-as-xml.xml")
+
+
+def test_mutated_real_files_give_a_fiche_or_a_parse_error():
+    """Truncated, renamed, emptied or corrupted real files never raise anything else."""
+    import random
+    import re
+
+    from knowledge.chunking import chunk_fiche
+
+    rng = random.Random(20201112)
+    files = sorted(SAMPLE.rglob("*.xml"))
+    outcomes = {"fiche": 0, "error": 0}
+    reasons: list[str] = []
+    for _ in range(150):
+        path = rng.choice(files)
+        data = path.read_bytes()
+        op = rng.randrange(4)
+        if op == 0:
+            data = data[: rng.randrange(len(data))]
+        elif op == 1:
+            tag = rng.choice(sorted(set(re.findall(rb"<([A-Za-z]+)[ >/]", data))))
+            data = data.replace(b"<" + tag, b"<Zz" + tag).replace(b"</" + tag, b"</Zz" + tag)
+        elif op == 2:
+            data = re.sub(rb'fusion(Horizontale|Verticale)="\d+"', b'fusionVerticale="x"', data)
+            data = re.sub(rb"<Cellule>", b'<Cellule fusionHorizontale="99999">', data, count=1)
+        else:
+            i = rng.randrange(len(data))
+            data = data[:i] + bytes([rng.randrange(256)]) + data[i + 1 :]
+        try:
+            fiche = parse_fiche(data, path.name)
+        except ParseError as exc:
+            reasons.append(exc.reason)
+            outcomes["error"] += 1
+        else:
+            assert chunk_fiche(fiche)
+            outcomes["fiche"] += 1
+    assert outcomes["fiche"] > 0
+    assert outcomes["error"] > 0
+    assert all(reasons)
