@@ -60,6 +60,9 @@ _DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _SCHEMA_RE = re.compile(r"/(\d+\.\d+)/")
 _CERFA_RE = re.compile(r"(?<![\d*#])(\d{5}\s?[*#]\s?\d{2})(?![\d])")
 _WS_RE = re.compile(r"\s+")
+_LAST_WORD_RE = re.compile(r"[^\W\d_]+$")
+_FIRST_WORD_RE = re.compile(r"[^\W\d_]+")
+_ONE_LETTER_WORDS = {"a", "à", "y", "ô", "A", "À", "Y"}
 _SPACE_BEFORE_RE = re.compile(r"(?<=\S) +(?=[,.)](?:\s|$))")
 # A DOCTYPE or ENTITY declaration in the prolog (checked before lxml sees the bytes).
 _DECL_RE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -120,8 +123,22 @@ def _needs_space(left: str, right: str) -> bool:
     if not (rch.isalnum() or rch in "(«"):
         return False
     if lch.isalnum():
-        # A capital letter alone before lower-case text: a word cut by the markup ("V" "igilance").
-        return not (lch.isupper() and rch.islower() and (len(left) == 1 or not left[-2].isalnum()))
+        if lch.isalpha() and rch.islower():
+            # A word cut by the markup: a lone letter on either side that is not a French
+            # one-letter word ("V" "igilance", "\"c" "ertificat", "titr" "e de séjour").
+            m_left = _LAST_WORD_RE.search(left)
+            m_right = _FIRST_WORD_RE.match(right)
+            lone_left = m_left is not None and len(m_left.group(0)) == 1
+            lone_right = (
+                m_right is not None
+                and len(m_right.group(0)) == 1
+                and right[1:2] not in ("-", "'", "’")  # "e-mail", "l'État"
+            )
+            if lone_left and m_left.group(0) not in _ONE_LETTER_WORDS:
+                return False
+            if lone_right and m_right.group(0) not in _ONE_LETTER_WORDS:
+                return False
+        return True
     return lch in ".,;:!?)»€%"
 
 

@@ -412,3 +412,38 @@ def test_mutated_real_files_give_a_fiche_or_a_parse_error():
     assert outcomes["fiche"] > 0
     assert outcomes["error"] > 0
     assert all(reasons)
+
+
+def _one_paragraph(inner: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><Publication '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" ID="F1" type="Fiche d\'information">'
+        "<dc:title>T</dc:title><Audience>Particuliers</Audience><Texte><Paragraphe>"
+        f"{inner}</Paragraphe></Texte></Publication>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("inner", "expected"),
+    [
+        # real paragraphs of the 2020 corpus (F11166, F1360, F10332): markup cutting a word
+        (
+            "Le titr<Exposant/>e de séjour de l'étranger polygame lui est retiré",
+            "Le titre de séjour de l'étranger polygame lui est retiré",
+        ),
+        (
+            'et plus  couramment "c<Expression>ertificat de non-gage"</Expression>, mais',
+            'et plus couramment "certificat de non-gage", mais',
+        ),
+        (
+            "vous pouvez consulter le service V<Expression>igilance atmosphérique</Expression> :",
+            "vous pouvez consulter le service Vigilance atmosphérique :",
+        ),
+        # while real one-letter words and hyphenated words keep their space
+        ("Il y<MiseEnEvidence>a</MiseEnEvidence> un délai", "Il y a un délai"),
+        ("Indiquez votre<Expression>e-mail</Expression>.", "Indiquez votre e-mail."),
+    ],
+)
+def test_words_cut_by_markup_are_rejoined(inner, expected):
+    fiche = parse_fiche(_one_paragraph(inner), "snippet.xml")
+    assert fiche.sections[-1].paragraphs == (expected,)
