@@ -648,7 +648,7 @@ def parse_fiche(data: bytes, source: str) -> Fiche:
             body.add(("Avertissement",), line)
     for el in root:
         if el.tag in ("Texte", "ListeSituations", "Problematiques"):
-            _block(el, (), body) if el.tag != "Texte" else _walk(el, (), body)
+            _block(el, (), body)
         elif el.tag == "LienExterneCommente":
             _block(el, ("Sites utiles",), body)
     kids = _children(root) if root.tag == "Publication" else ()
