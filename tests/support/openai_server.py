@@ -69,9 +69,9 @@ def _sentences(body: str) -> tuple[str, str, str]:
     title = url = ""
     text_lines = []
     for line in body.splitlines():
-        if line.startswith("Titre : "):
+        if line.startswith("Titre : ") and not title:
             title = line[len("Titre : ") :]
-        elif line.startswith("Lien : "):
+        elif line.startswith("Lien : ") and not url:
             url = line[len("Lien : ") :]
         elif line.startswith(("Mise à jour : ", "Section : ", "Services en ligne")):
             continue

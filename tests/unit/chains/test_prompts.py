@@ -123,3 +123,13 @@ def test_every_error_kind_has_a_polite_french_message():
     ):
         msg = prompts.error_message(kind)
         assert msg.startswith("Désolé")
+
+
+@pytest.mark.parametrize("mode", ["question", "brouillon"])
+def test_fast_messages_equal_the_template(fiches, mode):
+    ctxs = [_ctx(fiches[0], 1)]
+    fast = build_answer_messages(mode, "Quel coût ?", ctxs)
+    slow = prompts.answer_prompt(mode).format_messages(
+        context=format_context(ctxs), question="Quel coût ?"
+    )
+    assert [(m.type, m.content) for m in fast] == [(m.type, m.content) for m in slow]
