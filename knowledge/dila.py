@@ -18,6 +18,13 @@ Public API:
 - `fiche_hash(fiche) -> str`: the sha256 of a normalised serialisation of every field but
   `content_hash` (what `parse_fiche` and `merge` store in `content_hash`).
 
+Metadata: `Fiche.services` holds every ServiceEnLigne of the fiche (title, URL, kind, cerfa
+number from `numerocerfa`, else the title, else `autrenumero`), deduplicated by ID; an R
+resource is itself its first service (URL of its LienWeb, cerfa from NumeroCerfa) and lists
+the fiches that use it (FicheLiee) in `see_also`. `Fiche.children` lists an N dossier's child
+fiches. `url` is `spUrl`, else the audience rule (Particuliers/Associations on
+www.service-public.gouv.fr, Professionnels on entreprendre.service-public.gouv.fr).
+
 Body text is flattened into `Section(path, paragraphs)`: the Introduction first (path ()),
 then Chapitre/SousChapitre, ListeSituations/Situation and BlocCas/Cas, each adding its title
 to the path. Lists become "- item" lines, tables "Colonne : valeur ; ..." rows, ASavoir/
