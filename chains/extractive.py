@@ -108,7 +108,7 @@ def _score(
     if wants_amount and s.has_amount:
         score += 1.5
     if wants_delay and (s.has_date or s.has_digit):
-        score += 0.4
+        score += 0.6
     if len(s.text) > 400:
         score -= 0.5
     return score - 0.08 * chunk_pos - 0.03 * sent_pos
@@ -143,7 +143,8 @@ def _select(
         if not cands:
             continue
         cands.sort(key=lambda c: (-c.score, c.chunk_pos, c.sent_pos))
-        ranked.append((cands[0].score - 0.15 * pos, pos, ctx, cands))
+        title_overlap = len(profile[0] & stem_set(ctx.source.title))
+        ranked.append((cands[0].score + 0.5 * title_overlap - 0.15 * pos, pos, ctx, cands))
     if not ranked:
         return []
     ranked.sort(key=lambda t: (-t[0], t[1]))
