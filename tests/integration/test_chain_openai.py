@@ -227,3 +227,26 @@ async def test_real_endpoint(retriever, mode):
     assert answer.status == "answered", answer.text
     assert any(s.cited for s in answer.sources), answer.text
     _assert_traceable(answer)
+
+
+async def test_embeddings_through_the_openai_client(openai_server):
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="sk-test")
+    try:
+        resp = await client.embeddings.create(model="guichet-test-embed", input=["passeport"])
+    finally:
+        await client.close()
+    vec = resp.data[0].embedding
+    assert len(vec) == openai_server.embedding_dim
+    assert abs(sum(v * v for v in vec) - 1) < 1e-4
+    assert openai_server.count(path="/v1/embeddings") == 1
+
+
+async def test_streaming_through_langchain(openai_server):
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(base_url=openai_server.base_url, api_key="sk-test", model="guichet-test")
+    parts = [chunk.content async for chunk in llm.astream("bonjour")]
+    assert len(parts) > 2
+    assert "".join(parts) == "Je ne trouve pas d'information dans les fiches fournies."
