@@ -199,6 +199,9 @@ class Catalog:
                 out[r[1]].append(ChunkRow(*r))
         return out
 
+    def fiches_ids(self) -> set[str]:
+        return {r[0] for r in self.query("SELECT id FROM fiches")}
+
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.query("SELECT id FROM chunks")}
 
