@@ -490,6 +490,53 @@ async def start_ops_server(
     return server
 
 
+async def start_bot_ops(
+    metrics: Metrics,
+    settings: Any,
+    *,
+    kb: Any = None,
+    knowledge_settings: Any = None,
+    chain_settings: Any = None,
+) -> OpsServer | None:
+    """The endpoint of `guichet run`, from its settings (None when `ops_port` is 0).
+
+    `settings` is a `BotSettings`; `kb` the open `KnowledgeBase` (its `stats()` feeds the
+    `store` check and the `guichet_store_*` gauges); the chain and knowledge settings name the
+    LLM and embeddings servers to check.
+    """
+    if not settings.ops_port:
+        logger.info("ops endpoint disabled (ops_port = 0)")
+        return None
+    openai_embeddings = (
+        knowledge_settings is not None
+        and getattr(knowledge_settings, "embeddings_backend", "use") == "openai"
+    )
+    return await start_ops_server(
+        metrics,
+        host=settings.ops_host,
+        port=settings.ops_port,
+        homeserver_url=settings.homeserver_url,
+        store_stats=kb.stats if kb is not None else None,
+        llm_url=getattr(chain_settings, "llm_url", None),
+        llm_api_key=getattr(chain_settings, "llm_api_key", None),
+        embeddings_url=knowledge_settings.embeddings_url if openai_embeddings else None,
+        embeddings_api_key=knowledge_settings.embeddings_api_key if openai_embeddings else None,
+    )
+
+
+def secrets_of(*settings_objects: Any) -> list[Any]:
+    """Every SecretStr value of the given settings objects (for `setup_logging(secrets=...)`)."""
+    from pydantic import SecretStr
+
+    found = []
+    for obj in settings_objects:
+        for name in type(obj).model_fields if obj is not None else ():
+            value = getattr(obj, name, None)
+            if isinstance(value, SecretStr):
+                found.append(value)
+    return found
+
+
 # ---- logging ---------------------------------------------------------------------------------
 
 _SECRET_PATTERNS = [
