@@ -59,6 +59,7 @@ class BotApp:
 
     bot: GuichetBot
     stack: AsyncExitStack
+    kb: Any = None  # the KnowledgeBase, when build_bot opened it (for the ops endpoint)
 
     async def run(self) -> None:
         try:
@@ -114,7 +115,9 @@ async def build_bot(
         kb = await asyncio.to_thread(KnowledgeBase.open, knowledge_settings)
         stack.callback(kb.close)
         answerer = build_chain(kb.retriever(), chain_settings)
-        return await build_bot_from_parts(settings, answerer, observer=observer, stack=stack)
+        app = await build_bot_from_parts(settings, answerer, observer=observer, stack=stack)
+        app.kb = kb
+        return app
     except BaseException:
         await stack.aclose()
         raise

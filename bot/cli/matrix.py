@@ -69,10 +69,30 @@ async def _export(data_dir: Path) -> list[dict]:
         await state.close()
 
 
-async def _run_bot() -> None:
+async def _run_bot(settings=None, knowledge_settings=None, chain_settings=None) -> None:
+    from bot.observability import Metrics, MetricsObserver, start_bot_ops
     from bot.wiring import build_bot
 
-    app = await build_bot()
+    metrics = Metrics()
+    app = await build_bot(
+        settings,
+        knowledge_settings=knowledge_settings,
+        chain_settings=chain_settings,
+        observer=MetricsObserver(metrics),
+    )
+    try:
+        ops = await start_bot_ops(
+            metrics,
+            app.bot.settings,
+            kb=app.kb,
+            knowledge_settings=knowledge_settings,
+            chain_settings=chain_settings,
+        )
+    except BaseException:
+        await app.stack.aclose()
+        raise
+    if ops is not None:
+        app.stack.push_async_callback(ops.stop)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -87,18 +107,30 @@ def register(
 
     @app.command("run")
     def run(
-        log_level: Annotated[str, typer.Option(help="Log level (DEBUG, INFO, WARNING)")] = "INFO",
+        log_level: Annotated[
+            str | None,
+            typer.Option(help="Log level (DEBUG, INFO, WARNING); default GUICHET_LOG_LEVEL"),
+        ] = None,
     ) -> None:
         """Run the bot (settings from GUICHET_* environment variables and .env)."""
         from pydantic import ValidationError
 
         from bot.errors import BotError
 
-        logging.basicConfig(
-            level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
         try:
-            asyncio.run(_run_bot())
+            from bot.observability import secrets_of, setup_logging
+            from bot.settings import BotSettings
+            from chains.settings import ChainSettings
+            from knowledge.settings import KnowledgeSettings
+
+            settings = BotSettings()
+            knowledge_settings, chain_settings = KnowledgeSettings(), ChainSettings()
+            setup_logging(
+                log_level or settings.log_level,
+                json=settings.log_json,
+                secrets=secrets_of(settings, knowledge_settings, chain_settings),
+            )
+            asyncio.run(_run_bot(settings, knowledge_settings, chain_settings))
         except ValidationError as exc:
             typer.echo(f"guichet run: invalid settings:\n{exc}", err=True)
             raise typer.Exit(2) from exc
