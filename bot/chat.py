@@ -152,6 +152,8 @@ class ChatClient:
         self.room_id: str | None = None
         self._sync_task: asyncio.Task | None = None
         self._first_sync_done = asyncio.Event()
+        self._keys_lock = asyncio.Lock()
+        self._last_sync_error = ""
         self._changed = asyncio.Event()
         self._bot_messages = 0
         self._bot_typing = False
@@ -219,15 +221,12 @@ class ChatClient:
         client.add_event_callback(self._on_undecryptable, MegolmEvent)
         client.add_event_callback(self._on_invite, InviteMemberEvent)
         client.add_ephemeral_callback(self._on_typing, TypingNoticeEvent)
-        client.add_response_callback(self._on_sync, SyncResponse)
 
     async def start(self) -> None:
         """Log in, start syncing, and open (or find) the encrypted DM with the bot."""
         await self.login()
         assert self.client is not None
-        self._sync_task = asyncio.create_task(
-            self.client.sync_forever(timeout=10000, full_state=True), name="chat-sync"
-        )
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="chat-sync")
         await self._wait(self._first_sync_done.is_set, 30, "the first sync with the homeserver")
         self.room_id = self._find_dm() or await self._create_dm()
         self._save_session(dm_room_id=self.room_id)
@@ -301,9 +300,11 @@ class ChatClient:
         while not known():
             if time.monotonic() > deadline:
                 raise ChatError(f"{bot} has no device with encryption keys: is the bot running?")
-            if client.olm is not None:
-                client.olm.users_for_key_query.add(bot)
-            await client.keys_query()
+            async with self._keys_lock:
+                if client.olm is not None:
+                    client.olm.users_for_key_query.add(bot)
+                if client.should_query_keys:
+                    await client.keys_query()
             if not known():
                 await asyncio.sleep(0.5)
 
@@ -313,9 +314,44 @@ class ChatClient:
         self._last_bot_event = time.monotonic()
         self._changed.set()
 
-    async def _on_sync(self, response: SyncResponse) -> None:
-        self._first_sync_done.set()
-        self._changed.set()
+    async def _sync_loop(self) -> None:
+        """Sync forever; a failed round is logged and retried with backoff, never fatal.
+
+        (nio's `sync_forever` dies on the first exception, e.g. a key query raced by ours.)
+        Key upload/query/claim run under the same lock as `_ensure_olm_sessions`.
+        """
+        assert self.client is not None
+        client = self.client
+        backoff = 1.0
+        while True:
+            try:
+                first = not self._first_sync_done.is_set()
+                response = await client.sync(timeout=0 if first else 10000, full_state=first)
+                if not isinstance(response, SyncResponse):
+                    raise ChatError(f"sync failed: {response}")
+                self._first_sync_done.set()  # events of the first sync were history: not shown
+                self._changed.set()
+                async with self._keys_lock:
+                    await self._maintain_keys()
+                await client.send_to_device_messages()
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._last_sync_error = str(exc)
+                logger.warning("chat: sync failed, retry in %.0f s", backoff, exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _maintain_keys(self) -> None:
+        assert self.client is not None
+        client = self.client
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
 
     def _relevant(self, room: MatrixRoom, event: Any) -> bool:
         if room.room_id != self.room_id or event.sender != self.config.bot_user_id:
@@ -376,11 +412,12 @@ class ChatClient:
         assert self.client is not None
         assert self.room_id is not None
         client = self.client
-        if client.should_query_keys:
-            await client.keys_query()
-        missing = client.get_missing_sessions(self.room_id)
-        if missing:
-            await client.keys_claim(missing)
+        async with self._keys_lock:
+            if client.should_query_keys:
+                await client.keys_query()
+            missing = client.get_missing_sessions(self.room_id)
+            if missing:
+                await client.keys_claim(missing)
 
     async def send(self, text: str) -> str:
         assert self.client is not None
@@ -427,7 +464,9 @@ class ChatClient:
                 exc = self._sync_task.exception()
                 raise ChatError(f"syncing with {self.config.homeserver_url} stopped: {exc!r}")
             if time.monotonic() > deadline:
-                raise ChatError(f"timed out after {timeout_s:g} s waiting for {what}")
+                error = self._last_sync_error
+                last = f" (last sync error: {error})" if error else ""
+                raise ChatError(f"timed out after {timeout_s:g} s waiting for {what}{last}")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), 0.5)

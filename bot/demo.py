@@ -35,7 +35,7 @@ from typing import TextIO
 
 from bot.chat import ChatConfig, run_chat
 from bot.errors import BotError
-from bot.homeserver import HomeserverError, LocalSynapse
+from bot.homeserver import HomeserverError, LocalSynapse, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ class Demo:
         self.bot: subprocess.Popen | None = None
         self.creds: DemoCredentials | None = None
         self.sample_fiches = 0
+        self.ops_port = free_port()  # the bot's /healthz /readyz /metrics
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -243,6 +244,8 @@ class Demo:
             {
                 "GUICHET_STORE_DIR": str(self.paths.store),
                 "GUICHET_DATA_DIR": str(self.paths.bot),
+                "GUICHET_OPS_HOST": "127.0.0.1",
+                "GUICHET_OPS_PORT": str(self.ops_port),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -299,6 +302,7 @@ class Demo:
             f"   (journal {p.bot_log})",
             f"  Corpus   échantillon de {self.sample_fiches} fiches service-public.fr → {p.store}",
             f"  Réponses {generator}",
+            f"  Métriques http://127.0.0.1:{self.ops_port}/metrics   (et /healthz, /readyz)",
             f"  Vous     {c.agent_user_id}, dans un DM chiffré de bout en bout avec le bot",
             "",
             "  Exemples :",

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow]
@@ -122,6 +123,16 @@ def test_rerun_reuses_the_data_dir_and_ctrl_c_stops_everything(demo_dir):
             seen += line
         assert "Brouillon à vérifier" in seen, seen + proc.stderr.read()
         rerun_s = time.monotonic() - started
+        # While it runs: the bot's ops endpoint, announced in the banner, counted the question.
+        ops = re.search(r"Métriques (http://127\.0\.0\.1:\d+)/metrics", seen)
+        assert ops, seen
+        ready = httpx.get(ops.group(1) + "/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert set(ready.json()["checks"]) == {"homeserver", "store", "llm"}
+        scrape = httpx.get(ops.group(1) + "/metrics", timeout=10).text
+        assert 'guichet_questions_total{mode="question",room_kind="dm"} 1.0' in scrape
+        assert 'guichet_answers_total{status="answered"} 1.0' in scrape
+        assert "guichet_store_chunks" in scrape
         proc.send_signal(signal.SIGINT)  # what Ctrl-C does (stdin stays open: chat is waiting)
         rest, err = proc.communicate(timeout=60)
     finally:
