@@ -197,6 +197,9 @@ class AnswerChain:
             state = await self.runnable.ainvoke(state, config=config)
         except GenerationFailed as exc:  # raised by a step: already classified
             state["final"] = self._error(request, state, exc.kind)
+        except Exception:  # a bug or unexpected data: an error answer, never silence
+            logger.exception("answer chain failed")
+            state["final"] = self._error(request, state, "internal")
         answer: Answer = state["final"]
         answer.timings_ms = dict(state["timings"])
         answer.latency_ms = round((time.perf_counter() - t0) * 1000, 3)
@@ -223,6 +226,9 @@ class AnswerChain:
             standalone = condense_deterministic(req.question, history)
             if self.llm is not None and self.settings.llm_condense:
                 standalone = await self._condense_llm(req.question, history, standalone, state)
+        limit = self.settings.query_max_chars
+        if len(standalone) > limit:  # a long pasted message: search on its beginning
+            standalone = standalone[:limit].rsplit(" ", 1)[0]
         state["standalone"] = standalone
         return state
 

@@ -288,6 +288,10 @@ ERROR_MESSAGES = {
         "Désolé, la base des fiches service-public.fr est momentanément inaccessible. "
         "Réessayez dans un instant."
     ),
+    "internal": (
+        "Désolé, une erreur interne est survenue pendant la préparation de la réponse. "
+        "Réessayez ; si cela persiste, prévenez l'équipe qui administre Guichet."
+    ),
     "llm_error": (
         "Désolé, une erreur inattendue est survenue pendant la rédaction. Réessayez dans un "
         "instant."

@@ -68,6 +68,12 @@ class ChainSettings(BaseSettings):
     retrieval_k: int = Field(
         default=5, ge=1, le=20, description="Distinct fiches retrieved per question."
     )
+    query_max_chars: int = Field(
+        default=1000,
+        ge=50,
+        le=20_000,
+        description="Characters of the (standalone) question sent to the retriever.",
+    )
     context_chunks_per_source: int = Field(
         default=3, ge=1, le=10, description="Best chunks of each fiche put in the prompt."
     )

@@ -268,3 +268,28 @@ async def test_extractive_is_deterministic(memory_retriever, settings):
     a, b = await chain.ainvoke(req), await chain.ainvoke(req)
     assert a.text == b.text
     assert a.sources[0].fiche_id == "F21089"
+
+
+async def test_unexpected_failure_is_an_error_answer(settings):
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    class Odd(BaseRetriever):
+        def _get_relevant_documents(self, query, *, run_manager):
+            # metadata that breaks the contract: chunks is not a list of dicts
+            return [Document(page_content="x", metadata={"dense_score": 0.9, "chunks": [3]})]
+
+    answer = await build_answer_chain(Odd(), None, settings).ainvoke(
+        AnswerRequest(question="passeport")
+    )
+    assert answer.status == "error"
+    assert answer.error == "internal"
+    assert answer.text.startswith("Désolé")
+
+
+async def test_long_message_is_searched_on_its_beginning(memory_retriever, settings):
+    chain = build_answer_chain(memory_retriever, None, settings)
+    message = "Bonjour, combien coûte un passeport pour un majeur ? " + "blabla " * 2000
+    answer = await chain.ainvoke(AnswerRequest(question=message, mode="brouillon"))
+    assert len(memory_retriever.calls[-1]["query"]) <= settings.query_max_chars
+    assert answer.status == "answered"
