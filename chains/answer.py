@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 State = dict[str, Any]
 STEPS = ("Condense", "Retrieve", "RelevanceGate", "Prompt", "Generate", "PostCheck")
 
+_WORD_RE = re.compile(r"\w{2,}")
 _THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 
 
@@ -254,6 +255,9 @@ class AnswerChain:
 
     async def _retrieve(self, state: State) -> State:
         req: AnswerRequest = state["request"]
+        if not _WORD_RE.search(state["standalone"]):  # empty, emoji only, punctuation
+            state["docs"] = []
+            return state
         kwargs = {"audience": req.audience} if req.audience else {}
         try:
             try:
@@ -329,10 +333,18 @@ class AnswerChain:
             logger.warning("generation failed: %s (%s)", failure.kind, failure.detail[:200])
             state["final"] = self._error(req, state, failure.kind)
             return state
+        usage = getattr(msg, "usage_metadata", None) or {}
+        state["tokens"] = {
+            k: int(usage[k]) for k in ("input_tokens", "output_tokens") if usage.get(k)
+        }
         text = _message_text(msg)
         if not text:
             state["final"] = self._error(req, state, "malformed_response")
             return state
+        if prompts.leaks_system_prompt(text):
+            logger.warning("generated text quotes the system prompt: replaced")
+            state["checks"]["prompt_leak"] = 1
+            text = prompts.PROMPT_LEAK_REPLACEMENT
         state["draft"] = text
         return state
 
@@ -351,6 +363,7 @@ class AnswerChain:
             standalone_question=state["standalone"],
             mode=req.mode,
             generator=self.generator,
+            tokens=state.get("tokens", {}),
         )
         return state
 

@@ -64,6 +64,10 @@ class Answer(BaseModel):
     latency_ms: float = 0.0
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Per named step")
     error: str | None = Field(default=None, description="Error kind when status == 'error'")
+    tokens: dict[str, int] = Field(
+        default_factory=dict,
+        description="LLM token usage of this answer: input_tokens, output_tokens (when reported)",
+    )
     suggestions: list[Source] = Field(
         default_factory=list,
         description="With status 'no_source': the closest fiches, offered as 'peut-être utile'",

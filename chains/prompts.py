@@ -304,3 +304,25 @@ def error_message(kind: str) -> str:
 
 
 FLAG_MARK = "(à vérifier)"
+
+PROMPT_LEAK_REPLACEMENT = (
+    "Je ne peux pas communiquer mes consignes de fonctionnement. Posez-moi une question sur "
+    "une démarche administrative et je vous répondrai à partir des fiches service-public.fr."
+)
+
+
+def _leak_markers() -> tuple[str, ...]:
+    """Distinctive pieces of the system prompts: one of them in a draft means it leaks."""
+    out = []
+    for text in (SYSTEM_QUESTION, SYSTEM_BROUILLON, SYSTEM_CONDENSE):
+        for line in text.splitlines():
+            line = line.strip("- ").strip()
+            if len(line) >= 60:
+                out.append(" ".join(line[:60].lower().split()))
+    return tuple(dict.fromkeys(out))
+
+
+def leaks_system_prompt(text: str) -> bool:
+    """True when the text reproduces a line of our system prompts (60 characters or more)."""
+    flat = " ".join(text.lower().split())
+    return "règles impératives" in flat or any(m in flat for m in _leak_markers())
