@@ -163,5 +163,8 @@ def from_source(room_id: str, source: dict[str, Any]) -> ChatEvent:
         reply_to=reply_to or None,
         thread_root=thread_root or None,
         mentions=user_ids,
-        guichet_reply_to=_str(content.get("org.guichet.reply_to")) or None,
+        # A notice that leaves the event pending (undecryptable) does not count as its reply.
+        guichet_reply_to=None
+        if content.get("org.guichet.pending")
+        else _str(content.get("org.guichet.reply_to")) or None,
     )

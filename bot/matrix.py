@@ -224,6 +224,7 @@ class MatrixClient:
         )
         batch = SyncBatch(next_batch=resp.next_batch)
         for event in resp.to_device_events:
+            logger.debug("to-device %s from %s", type(event).__name__, event.sender)
             if isinstance(event, RoomKeyEvent | ForwardedRoomKeyEvent):
                 batch.room_keys_received += 1
         for room_id, info in resp.rooms.invite.items():

@@ -229,13 +229,16 @@ class GuichetBot:
     async def _sync_or_stop(self, timeout_ms: int) -> SyncBatch | None:
         sync = asyncio.ensure_future(self.matrix.sync(self._token, timeout_ms))
         stop = asyncio.ensure_future(self._stopping.wait())
-        done, _ = await asyncio.wait({sync, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if sync in done:
+        try:
+            done, _ = await asyncio.wait({sync, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
             stop.cancel()
+            if not sync.done():
+                sync.cancel()
+                with contextlib.suppress(asyncio.CancelledError, BotError):
+                    await sync
+        if sync in done:
             return sync.result()
-        sync.cancel()
-        with contextlib.suppress(asyncio.CancelledError, BotError):
-            await sync
         return None
 
     def stop(self) -> None:
@@ -294,10 +297,14 @@ class GuichetBot:
     async def _run_event(self, ev: ChatEvent, entry: _Batch) -> None:
         try:
             await self._guarded(ev)
-        finally:
+        except asyncio.CancelledError:
+            # Stopped mid-answer: the batch stays pending, so the persisted sync token stays
+            # before it and the event is replayed (and answered once) after the restart.
             self._in_flight.discard(ev.event_id)
-            entry.pending -= 1
-            await self._advance()
+            raise
+        self._in_flight.discard(ev.event_id)
+        entry.pending -= 1
+        await self._advance()
 
     async def _advance(self) -> None:
         """Persist the sync token past every fully handled batch (in order)."""
@@ -501,9 +508,13 @@ class GuichetBot:
         else:
             content["m.mentions"] = {}
 
-    async def _send_notice(self, target: Target, text: str, *, part: int = 50) -> str:
+    async def _send_notice(
+        self, target: Target, text: str, *, part: int = 50, pending: bool = False
+    ) -> str:
         content = render_notice(text).content("m.notice")
         content["org.guichet.reply_to"] = target.event_id
+        if pending:
+            content["org.guichet.pending"] = True  # the event still waits for its real reply
         if target.thread_root:
             content["m.relates_to"] = {
                 "rel_type": "m.thread",
@@ -549,13 +560,14 @@ class GuichetBot:
             ev.room_id, ev.session_id
         ):
             target = Target(ev.room_id, ev.event_id, ev.room_id, None)
-            await self._send_notice(target, NOTICES["undecryptable"])
+            await self._send_notice(target, NOTICES["undecryptable"], pending=True)
             await self.state.set_notified(ev.event_id)
 
     async def _retry_undecryptable(self) -> None:
         for event_id, room_id, source in await self.state.pending_undecryptable():
             decrypted = self.matrix.try_decrypt(room_id, source)
             if decrypted is None:
+                logger.debug("event %s in %s still undecryptable", event_id, room_id)
                 continue
             await self.state.drop_undecryptable(event_id)
             ev = from_source(room_id, decrypted)

@@ -32,8 +32,9 @@ from nio import (
     RoomCreateError,
     RoomPreset,
     RoomSendResponse,
+    ToDeviceMessage,
+    ToDeviceResponse,
 )
-from nio.api import Api
 
 from bot.homeserver import LocalSynapse, RegisteredUser
 
@@ -291,12 +292,15 @@ class Agent:
         if not isinstance(resp, RoomSendResponse):
             raise AssertionError(f"send failed: {resp}")
 
+        assert held, "no room key to hold back"
+
         async def deliver() -> None:
             for _sharing_with, to_device in held:
-                method, path, data = Api.to_device(
-                    client.access_token, "m.room.encrypted", to_device, uuid.uuid4()
-                )
-                await client.send(method, path, data, {"Content-Type": "application/json"})
+                for user_id, devices in to_device["messages"].items():
+                    for device_id, payload in devices.items():
+                        message = ToDeviceMessage("m.room.encrypted", user_id, device_id, payload)
+                        resp = await client.to_device(message)
+                        assert isinstance(resp, ToDeviceResponse), resp
 
         return resp.event_id, deliver
 
