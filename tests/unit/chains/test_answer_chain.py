@@ -326,3 +326,16 @@ async def test_token_usage_is_reported(memory_retriever, settings):
     chain = build_answer_chain(memory_retriever, llm, settings)
     answer = await chain.ainvoke(AnswerRequest(question="Combien coûte un passeport majeur ?"))
     assert answer.tokens == {"input_tokens": 1200, "output_tokens": 80}
+
+
+async def test_direct_and_lcel_paths_give_the_same_answer(memory_retriever, settings):
+    chain = build_answer_chain(memory_retriever, None, settings)
+    req = AnswerRequest(question="Combien coûte un passeport pour un majeur ?")
+    direct = await chain.ainvoke(req)
+    cb = RunNames()
+    traced = await chain.ainvoke(req, config={"callbacks": [cb]})
+    assert "RelevanceGate" in cb.names
+    assert direct.text == traced.text
+    assert direct.sources == traced.sources
+    assert direct.checks == traced.checks
+    assert set(direct.timings_ms) == set(traced.timings_ms) == set(STEPS)
