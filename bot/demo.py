@@ -297,13 +297,13 @@ class Demo:
         lines = [
             "",
             "──────────────── Guichet : démo locale ────────────────",
-            f"  Synapse  {c.homeserver_url}   (journal {p.synapse / 'homeserver.log'})",
-            f"  Bot      {c.bot_user_id}, pid {self.bot.pid if self.bot else '?'}"
+            f"  Synapse   {c.homeserver_url}   (journal {p.synapse / 'homeserver.log'})",
+            f"  Bot       {c.bot_user_id}, pid {self.bot.pid if self.bot else '?'}"
             f"   (journal {p.bot_log})",
-            f"  Corpus   échantillon de {self.sample_fiches} fiches service-public.fr → {p.store}",
-            f"  Réponses {generator}",
+            f"  Corpus    échantillon de {self.sample_fiches} fiches service-public.fr → {p.store}",
+            f"  Réponses  {generator}",
             f"  Métriques http://127.0.0.1:{self.ops_port}/metrics   (et /healthz, /readyz)",
-            f"  Vous     {c.agent_user_id}, dans un DM chiffré de bout en bout avec le bot",
+            f"  Vous      {c.agent_user_id}, dans un DM chiffré de bout en bout avec le bot",
             "",
             "  Exemples :",
             *[f"    {q}" for q in EXAMPLE_QUESTIONS],
