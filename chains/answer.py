@@ -154,12 +154,17 @@ class QueryTerms:
 
     main: frozenset[str]
     acronyms: frozenset[str]
+    numbers: frozenset[str] = frozenset()  # cerfa and other identifiers: "13750", "12100"
+
+
+_NUMBER_RE = re.compile(r"(?<![\d,.])\d{4,}(?![\d,.])")
 
 
 def query_terms(query: str) -> QueryTerms:
     acronyms = frozenset(stem_set(" ".join(_ACRONYM_RE.findall(query))))
     main = frozenset(stem_set(_ACRONYM_RE.sub(" ", query))) - acronyms
-    return QueryTerms(main, acronyms)
+    numbers = frozenset(n for n in _NUMBER_RE.findall(query) if not 1900 <= int(n) <= 2100)
+    return QueryTerms(main, acronyms, numbers)
 
 
 def _doc_text(doc: Document) -> str:
@@ -194,6 +199,14 @@ def _stem_re(stem: str) -> re.Pattern:
     body = "".join(_ACCENTS.get(ch, re.escape(ch)) for ch in stem)
     tail = r"\w*" if len(stem) >= 4 else r"\w{0,2}"
     return re.compile(rf"\b{body}{tail}\b")
+
+
+def number_match(doc: Document, terms: QueryTerms) -> bool:
+    """A form or reference number of the question found in the fiche (cerfa 13750...)."""
+    if not terms.numbers:
+        return False
+    text = _doc_text(doc)
+    return any(n in text for n in terms.numbers)
 
 
 def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, int]:
@@ -341,7 +354,9 @@ class AnswerChain:
         for doc in docs:
             dense, share, matched = relevance(doc, terms)
             overlap_ok = matched >= 1 and (share >= s.gate_min_overlap or matched >= 3)
-            if dense is None:
+            if number_match(doc, terms):
+                ok = True
+            elif dense is None:
                 ok = overlap_ok
             else:
                 ok = dense >= s.gate_strong_dense or (dense >= s.gate_min_dense and overlap_ok)

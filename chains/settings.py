@@ -86,12 +86,14 @@ class ChainSettings(BaseSettings):
 
     # --- Relevance gate --------------------------------------------------------------------
     gate_min_dense: float = Field(
-        default=0.30,
+        default=0.35,
         ge=-1.0,
         le=1.0,
         description=(
             "A fiche passes the gate when its best chunk's cosine similarity to the question "
-            "reaches this value AND it shares enough terms with the question (below)."
+            "reaches this value AND it shares enough terms with the question (below). "
+            "Calibrated on the full 2020 corpus with USE embeddings: out-of-scope questions "
+            "mostly score 0.16-0.40, in-scope ones above 0.35."
         ),
     )
     gate_strong_dense: float = Field(

@@ -339,3 +339,33 @@ async def test_direct_and_lcel_paths_give_the_same_answer(memory_retriever, sett
     assert direct.sources == traced.sources
     assert direct.checks == traced.checks
     assert set(direct.timings_ms) == set(traced.timings_ms) == set(STEPS)
+
+
+async def test_form_number_passes_the_gate(settings):
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    class One(BaseRetriever):
+        def _get_relevant_documents(self, query, *, run_manager):
+            md = {
+                "fiche_id": "R13567",
+                "title": "Formulaire 13750*07 : Demande de certificat "
+                "d'immatriculation d'un véhicule",
+                "url": "https://www.service-public.fr/particuliers/vosdroits/R13567",
+                "dense_score": 0.29,
+                "chunks": [
+                    {
+                        "id": "R13567#0",
+                        "section": "",
+                        "text": "Numéro cerfa : 13750*07",
+                        "score": 1.0,
+                    }
+                ],
+            }
+            return [Document(page_content="Numéro cerfa : 13750*07", metadata=md)]
+
+    answer = await build_answer_chain(One(), None, settings).ainvoke(
+        AnswerRequest(question="cerfa 13750")
+    )
+    assert answer.status == "answered"
+    assert answer.sources[0].fiche_id == "R13567"
