@@ -48,16 +48,19 @@ _STOP = {_fold(w.lower()) for w in bm25s.stopwords.STOPWORDS_FRENCH} | _EXTRA_ST
 
 
 class FrenchAnalyzer:
-    """Lower-case, split on words, stem (Snowball French), fold accents, drop stop words."""
+    """Lower-case, split on words, fold accents, stem (Snowball French), drop stop words."""
 
     def __init__(self) -> None:
         self._stemmer = Stemmer.Stemmer("french")
         self._stem = lru_cache(maxsize=200_000)(self._stem_uncached)
 
     def _stem_uncached(self, word: str) -> str:
-        if _fold(word) in _STOP:
+        # Fold accents first: agents often type without them ("conge maternite"), and the
+        # stemmer must then see the same word as in the fiche ("congé maternité").
+        folded = _fold(word)
+        if folded in _STOP:
             return ""
-        return _fold(self._stemmer.stemWord(word))
+        return self._stemmer.stemWord(folded)
 
     def __call__(self, text: str) -> list[str]:
         out = []

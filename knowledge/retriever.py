@@ -80,6 +80,7 @@ ABBREVIATIONS: dict[str, str] = {
     "dpae": "déclaration préalable à l'embauche",
     "siret": "numéro Siret Siren",
     "apa": "allocation personnalisée d'autonomie",
+    "cerfa": "formulaire",
 }
 _ABBR_RE = re.compile(
     r"(?<![\w-])("

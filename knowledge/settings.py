@@ -78,7 +78,7 @@ class KnowledgeSettings(BaseSettings):
         description="Timeout in seconds of one embeddings HTTP request (backend 'openai').",
     )
     embed_max_chars: int = Field(
-        default=320,
+        default=160,
         ge=50,
         description=(
             "Characters of a chunk body embedded after its context (title › section path): "
@@ -139,7 +139,7 @@ class KnowledgeSettings(BaseSettings):
         default=1.0, ge=0, description="Weight of the lexical (BM25) ranking in the fusion."
     )
     fusion_rrf_k: float = Field(
-        default=20.0,
+        default=5.0,
         gt=0,
         description="Reciprocal-rank-fusion constant: score = sum(weight / (rrf_k + rank)).",
     )
