@@ -7,6 +7,7 @@ retriever or chat model through `build_bot_from_parts`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -28,9 +29,9 @@ STATE_FILE = "state.sqlite3"
 
 def check_data_dir(path: Path) -> None:
     """Fail early and clearly when the data directory cannot hold the keys and the state."""
+    probe = path / ".write-probe"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, b"x" * 4096)
@@ -39,6 +40,8 @@ def check_data_dir(path: Path) -> None:
             os.close(fd)
         probe.unlink()
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            probe.unlink()  # created before the write failed (disk full): leave nothing
         why = {
             errno.ENOSPC: "the disk is full",
             errno.EROFS: "the file system is read-only",
