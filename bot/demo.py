@@ -315,8 +315,30 @@ class Demo:
         ]
         return "\n".join(lines)
 
+    async def wait_bot_up(self) -> None:
+        """Until the bot's /healthz answers (it has opened the store and logged in)."""
+        import httpx
+
+        url = f"http://127.0.0.1:{self.ops_port}/healthz"
+        deadline = time.monotonic() + self.bot_start_timeout_s
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while True:
+                assert self.bot is not None
+                if self.bot.poll() is not None:
+                    await self.watch_bot()  # raises DemoError with the bot's log
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(url)).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    raise DemoError(
+                        f"the bot did not start within {self.bot_start_timeout_s:g} s; end of "
+                        f"{self.paths.bot_log}:\n" + tail(self.paths.bot_log)
+                    )
+                await asyncio.sleep(0.3)
+
     async def chat(self, *, stdin: TextIO | None = None) -> int:
         assert self.creds is not None
+        await self.wait_bot_up()
         config = chat_config(self.paths, self.creds, reply_timeout_s=self.reply_timeout_s)
         config.join_timeout_s = self.bot_start_timeout_s
         chat = asyncio.create_task(

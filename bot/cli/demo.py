@@ -59,7 +59,7 @@ def chat(
     bot: Annotated[str | None, typer.Option(help="The bot's Matrix ID")] = None,
     store_dir: Annotated[
         Path | None,
-        typer.Option(help="This client's encryption store (default <demo-dir>/chat)"),
+        typer.Option(help="This client's encryption store (default <demo-dir>/chat-cli)"),
     ] = None,
     reply_timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer")] = 120.0,
     log_level: Annotated[str, typer.Option(help="Level of <store-dir>/chat.log")] = "INFO",
@@ -76,8 +76,9 @@ def chat(
             config = chat_config(
                 paths, DemoCredentials.load(paths.credentials), reply_timeout_s=reply_timeout
             )
-            if store_dir is not None:
-                config.store_dir = store_dir
+            # Not the demo's own chat store: `guichet demo` may be using it right now, and two
+            # processes must never share one device's encryption store.
+            config.store_dir = store_dir or paths.root / "chat-cli"
         else:
             if not user or not bot:
                 raise typer.BadParameter("--homeserver needs --user and --bot too")

@@ -149,3 +149,64 @@ def test_rerun_reuses_the_data_dir_and_ctrl_c_stops_everything(demo_dir):
     assert "Arrêt du bot et de Synapse" in out
     assert not wait_gone(str(demo_dir)), "processes left behind after Ctrl-C"
     print(f"rerun to first answer: {rerun_s:.1f} s")  # noqa: T201
+
+
+def test_guichet_chat_joins_a_running_demo_with_its_own_device(demo_dir):
+    """`guichet chat` (no options but --demo-dir) talks to the bot of a running demo."""
+    demo = subprocess.Popen(
+        demo_command(demo_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        seen = ""
+        deadline = time.monotonic() + 300
+        while "Tapez une question" not in seen and time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert "Tapez une question" in seen, seen
+        chat = subprocess.run(
+            [sys.executable, "-m", "bot", "chat", "--demo-dir", str(demo_dir)],
+            input="Un étudiant a-t-il droit au RSA ?\n/quit\n",
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=clean_env(),
+            check=False,
+        )
+        assert chat.returncode == 0, chat.stdout[-3000:] + chat.stderr[-3000:]
+        assert SERVICE_PUBLIC.search(chat.stdout), chat.stdout
+        assert (demo_dir / "chat-cli" / "session.json").exists()
+        demo.stdin.write("/quit\n")
+        demo.stdin.flush()
+        demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 0
+    assert not wait_gone(str(demo_dir)), "processes left behind"
+
+
+def test_a_bot_that_cannot_start_is_reported_with_its_log(demo_dir):
+    """Bad settings for the bot: the demo says why (the bot's log) and stops Synapse."""
+    env = clean_env()
+    env["GUICHET_MAX_CONCURRENT_LLM"] = "0"  # invalid: must be >= 1
+    proc = subprocess.run(
+        demo_command(demo_dir),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "guichet demo: the bot stopped (exit 2)" in proc.stderr
+    assert "max_concurrent_llm" in proc.stderr  # the bot's own error, from bot.log
+    assert not wait_gone(str(demo_dir)), "processes left behind"
