@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 import httpx
@@ -38,6 +38,15 @@ class GuichetEmbeddings(Embeddings):
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts to an (n, dim) float32 array (what the ingest uses)."""
         return np.asarray(self.embed_documents(list(texts)), dtype=np.float32)
+
+    def submit_array(self, texts: Sequence[str]) -> Future:
+        """Start embedding texts; `.result()` gives the (n, dim) array (sync by default)."""
+        future: Future = Future()
+        try:
+            future.set_result(self.embed_array(texts))
+        except Exception as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+        return future
 
     def close(self) -> None:
         """Release worker processes / HTTP connections, if any."""
@@ -95,6 +104,18 @@ class UseEmbeddings(GuichetEmbeddings):
         results = list(pool.map(_worker_encode, batches))
         return np.concatenate(results, axis=0)
 
+    def submit_array(self, texts: Sequence[str]) -> Future:
+        """Embed in the worker processes without waiting (the ingest parses meanwhile)."""
+        texts = list(texts)
+        if self.workers <= 1 or len(texts) < 4 * self.batch_size:
+            return super().submit_array(texts)
+        pool = self._get_pool()
+        size = self.batch_size
+        parts = [
+            pool.submit(_worker_encode, texts[i : i + size]) for i in range(0, len(texts), size)
+        ]
+        return _Gathered(parts)
+
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing
@@ -122,6 +143,17 @@ class UseEmbeddings(GuichetEmbeddings):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+class _Gathered(Future):
+    """A future over several worker futures, concatenating their arrays in order."""
+
+    def __init__(self, parts: list[Future]) -> None:
+        super().__init__()
+        self._parts = parts
+
+    def result(self, timeout: float | None = None) -> np.ndarray:
+        return np.concatenate([p.result(timeout) for p in self._parts], axis=0)
 
 
 _ONE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

@@ -145,6 +145,17 @@ def ingest(
     bar = _progress(len(todo), progress)
     batch: list[_Pending] = []
     batch_chunks = 0
+    in_flight: _Submitted | None = None  # embedding in the workers while we parse on
+
+    def flush() -> None:
+        nonlocal in_flight, changed, batch, batch_chunks
+        submitted = _submit(kb, batch) if batch else None
+        if in_flight is not None:
+            changed |= _finish(kb, in_flight, summary, states)
+            bar.update(len(in_flight.batch))
+        in_flight = submitted
+        batch, batch_chunks = [], 0
+
     try:
         for fid, members in todo:
             parsed = []
@@ -162,23 +173,19 @@ def ingest(
                 continue
             (fiche,) = merge_all(parsed)
             raw_set = tuple(sorted({rf.raw_hash for rf, _ in members}))
-            state = states.get(fid)
-            pending = _Pending(fiche, raw_set, is_new=state is None)
-            batch.append(pending)
+            pending = _Pending(fiche, raw_set, is_new=fid not in states)
             chunks = chunk_fiche(fiche)
-            batch_chunks += len(chunks)
             pending.chunks = [
                 (c, et, _hash(et))
                 for c in chunks
                 for et in (embed_text(c, settings.embed_max_chars),)
             ]
+            batch.append(pending)
+            batch_chunks += len(chunks)
             if batch_chunks >= settings.ingest_batch_chunks:
-                changed |= _flush(kb, batch, summary, states)
-                bar.update(len(batch))
-                batch, batch_chunks = [], 0
-        if batch:
-            changed |= _flush(kb, batch, summary, states)
-            bar.update(len(batch))
+                flush()
+        flush()  # submit the last batch, finish the previous one
+        flush()  # finish the last batch
     finally:
         bar.close()
 
@@ -198,17 +205,19 @@ def ingest(
     return summary
 
 
-def _flush(
-    kb: KnowledgeBase,
-    batch: list[_Pending],
-    summary: IngestSummary,
-    states: dict[str, tuple[str, tuple[str, ...]]],
-) -> bool:
-    """Embed, upsert and commit one batch of changed fiches; True if anything changed."""
+@dataclass
+class _Submitted:
+    batch: list[_Pending]
+    old_fiches: dict[str, Any]
+    keys: list[str]
+    future: Any  # Future of the (n, dim) array for `keys`
+
+
+def _submit(kb: KnowledgeBase, batch: list[_Pending]) -> _Submitted:
+    """Work out what a batch must embed (changed chunks, identical texts once) and start it."""
     old = kb.catalog.chunks_of(p.fiche.id for p in batch)
     old_fiches = kb.catalog.fiches(p.fiche.id for p in batch)
-    texts: dict[str, str] = {}  # embed hash -> text (identical texts embedded once)
-    anything = False
+    texts: dict[str, str] = {}  # embed hash -> text
     for p in batch:
         previous = {c.id: c for c in old.get(p.fiche.id, [])}
         before = old_fiches.get(p.fiche.id)
@@ -223,13 +232,25 @@ def _flush(
                 texts.setdefault(ehash, etext)
         new_ids = {c.id for c, _, _ in p.chunks}
         p.stale_ids = [cid for cid in previous if cid not in new_ids]
+    keys = list(texts)
+    future = kb.embeddings.submit_array([texts[k] for k in keys]) if keys else None
+    return _Submitted(batch, old_fiches, keys, future)
 
+
+def _finish(
+    kb: KnowledgeBase,
+    sub: _Submitted,
+    summary: IngestSummary,
+    states: dict[str, tuple[str, tuple[str, ...]]],
+) -> bool:
+    """Upsert a batch's vectors, commit its catalog rows, drop its stale vectors."""
+    import numpy as np
+
+    batch, old_fiches = sub.batch, sub.old_fiches
     vectors: dict[str, Any] = {}
-    if texts:
-        keys = list(texts)
-        matrix = kb.embeddings.embed_array([texts[k] for k in keys])
-        vectors = dict(zip(keys, matrix, strict=True))
-
+    if sub.future is not None:
+        vectors = dict(zip(sub.keys, sub.future.result(), strict=True))
+    anything = False
     ids, vecs, metas, meta_ids, meta_metas = [], [], [], [], []
     for p in batch:
         vmeta = _vector_metadata(p.fiche.id, p.fiche.audiences)
@@ -242,8 +263,6 @@ def _flush(
             meta_ids.append(p.chunks[i][0].id)
             meta_metas.append(vmeta)
     if ids:
-        import numpy as np
-
         kb.upsert_vectors(ids, np.stack(vecs), metas)
     if meta_ids:
         kb.update_vector_metadata(meta_ids, meta_metas)
