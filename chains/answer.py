@@ -212,7 +212,7 @@ def number_match(doc: Document, terms: QueryTerms) -> bool:
 def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, int]:
     """(dense score or None, share of the query's terms found in the fiche, terms matched).
 
-    Terms are looked up as word prefixes in the folded text: no tokenising or stemming of
+    Terms are looked up as word prefixes in the lowercased text: no tokenising or stemming of
     the fiche text, so the gate costs well under a millisecond per fiche."""
     dense = doc.metadata.get("dense_score")
     text = _doc_text(doc)

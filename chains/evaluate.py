@@ -140,7 +140,10 @@ def score_item(item: EvalItem, answer: Answer) -> ItemResult:
         cited_ids = {s.fiche_id for s in cited} or {s.fiche_id for s in answer.sources}
         texts = [f"{c.section}\n{c.text}" for c in answer.chunks if c.fiche_id in cited_ids]
         texts += [s.excerpt for s in answer.sources if s.fiche_id in cited_ids]
-        texts += [s.title for s in answer.sources if s.fiche_id in cited_ids]
+        for s in answer.sources:
+            if s.fiche_id in cited_ids:
+                texts.append(s.title)
+                texts.extend(str(sv.get("title") or "") for sv in s.services)
         keys = figure_keys(texts)
         res.figures = (sum(f.key in keys for f in figures), len(figures))
     return res
