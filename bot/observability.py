@@ -415,10 +415,20 @@ class OpsServer:
         return app
 
     async def start(self) -> None:
+        from bot.errors import ConfigError
+
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigError(
+                f"cannot serve the ops endpoint on {self.host}:{self.port}: "
+                f"{exc.strerror or exc}. Set GUICHET_OPS_PORT to a free port (0 turns it off)."
+            ) from exc
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         if sockets:
             self.port = sockets[0].getsockname()[1]

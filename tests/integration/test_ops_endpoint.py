@@ -161,3 +161,11 @@ async def test_start_ops_server_builds_checks_from_the_configuration(upstream):
     assert ready.status_code == 200, ready.text
     assert set(ready.json()["checks"]) == {"homeserver", "store", "llm", "embeddings"}
     assert "guichet_store_chunks 7.0" in scrape.text
+
+
+async def test_port_in_use_is_a_clear_configuration_error():
+    from bot.errors import ConfigError
+
+    async with OpsServer(Metrics(), port=0) as first:
+        with pytest.raises(ConfigError, match=rf"127\.0\.0\.1:{first.port}: .*GUICHET_OPS_PORT"):
+            await OpsServer(Metrics(), port=first.port).start()
