@@ -1,6 +1,6 @@
 """Operations: Prometheus metrics, the health/readiness/metrics HTTP endpoint, logging setup.
 
-Nothing here runs at import time. The composition root (`bot.wiring`) builds:
+Nothing here runs at import time. `guichet run` (bot/cli/matrix.py) builds, from settings:
 
 - `Metrics()`: every metric of the bot, in its own `CollectorRegistry` (never the global one, so
   two bots in one process, or a test, never share counters). The bot reports events to it
@@ -9,6 +9,7 @@ Nothing here runs at import time. The composition root (`bot.wiring`) builds:
   and its event loop answer), `/readyz` (each readiness check run and reported: homeserver
   reachable, store open, LLM reachable) and `/metrics` (Prometheus text format). Bound to
   127.0.0.1 by default: put a reverse proxy or the orchestrator's probe in front of it.
+  `start_bot_ops(metrics, bot_settings, kb=..., ...)` builds it from the settings.
 - `setup_logging(level, json=...)`: one stderr handler on the root logger, plain or JSON lines,
   with `RedactSecrets`, a filter that masks access tokens, bearer tokens and API keys wherever
   they would appear in a log line. Message bodies are never logged at INFO: the bot logs them

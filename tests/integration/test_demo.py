@@ -9,6 +9,7 @@ is looked for in /proc.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -96,6 +97,14 @@ def test_first_run_answers_with_sources_then_stops_everything(demo_dir):
     assert "Brouillon à vérifier" in answer
     assert "Arrêt du bot et de Synapse" in out
     assert not wait_gone(str(demo_dir)), "processes left behind"
+    # The logs hold neither secrets nor what the agent asked (bodies only at DEBUG).
+    creds = json.loads((demo_dir / "demo.json").read_text())
+    token = json.loads((demo_dir / "bot" / "credentials.json").read_text())["access_token"]
+    for log in ("bot.log", "demo.log", "ingest.log"):
+        text = (demo_dir / log).read_text(encoding="utf-8")
+        for secret in (creds["bot_password"], creds["agent_password"], token):
+            assert secret not in text, f"a secret in {log}"
+        assert "passeport pour un enfant" not in text, f"a message body in {log}"
     print(f"first demo run: {elapsed:.1f} s")  # noqa: T201 - shown with -s
 
 
