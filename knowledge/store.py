@@ -304,6 +304,11 @@ class KnowledgeBase:
         self.collection = collection
         self.lexical_dir = store_dir / "lexical"
         self._lexical = LexicalIndexHandle(self.lexical_dir)
+        # Embedded Chroma loads its index once per process: when another process (an
+        # ingest) publishes a new generation, reopen the client so new vectors are seen.
+        self._dense_lock = threading.RLock()
+        current = LexicalIndex.current(self.lexical_dir)
+        self._dense_generation = int(current["generation"]) if current else 0
         self._masks_lock = threading.Lock()
         self._masks: tuple[int, dict[str, np.ndarray]] | None = None
 
@@ -384,6 +389,8 @@ class KnowledgeBase:
     def close(self) -> None:
         self.embeddings.close()
         self.catalog.close()
+        with contextlib.suppress(Exception):
+            self._client.close()
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -409,7 +416,31 @@ class KnowledgeBase:
         self.lexical()
 
     def lexical(self) -> LexicalIndex | None:
-        return self._lexical.get()
+        index = self._lexical.get()
+        if index is not None and index.generation > self._dense_generation:
+            self._refresh_vectors(index.generation)
+        return index
+
+    def _refresh_vectors(self, generation: int) -> None:
+        """Reopen an embedded Chroma after another process published `generation`."""
+        with self._dense_lock:
+            if generation <= self._dense_generation:
+                return
+            self._dense_generation = generation
+            if self.settings.chroma_url:
+                return  # a server always serves its latest state
+            log.info(
+                "store generation %d published by another process: reopening Chroma", generation
+            )
+            try:
+                with contextlib.suppress(Exception):
+                    self._client.close()
+                self._client = _chroma_client(self.settings, self.store_dir)
+                self.collection = self._collection(
+                    self._client, self.settings, self.embeddings, str(self.store_dir)
+                )
+            except Exception:
+                log.exception("could not reopen the embedded Chroma store; keeping the old view")
 
     def lexical_masks(self, index: LexicalIndex) -> dict[str, np.ndarray]:
         """Per-audience boolean masks over the lexical index's documents."""
@@ -430,17 +461,19 @@ class KnowledgeBase:
         self, vector: np.ndarray, n: int, *, audience: str | None = None
     ) -> list[tuple[str, float]]:
         """Top-n (chunk_id, cosine similarity) from Chroma."""
-        count = self.collection.count()
-        if count == 0:
-            return []
+        self.lexical()  # notices a generation published by another process
         where = {f"aud_{audience}": True} if audience else None
         try:
-            res = self.collection.query(
-                query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                n_results=min(n, count),
-                where=where,
-                include=["distances"],
-            )
+            with self._dense_lock:
+                count = self.collection.count()
+                if count == 0:
+                    return []
+                res = self.collection.query(
+                    query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                    n_results=min(n, count),
+                    where=where,
+                    include=["distances"],
+                )
         except Exception as exc:
             raise StoreError(f"Chroma query failed: {exc}") from exc
         ids = res["ids"][0]
@@ -567,6 +600,7 @@ class KnowledgeBase:
             generation=generation,
         )
         index.save(self.lexical_dir)
+        self._dense_generation = max(self._dense_generation, generation)  # our writes: seen
         self._lexical.set(index)
         return index
 

@@ -238,3 +238,32 @@ def test_chroma_server_store(chroma_server_url, tmp_path, sample_corpus_dir):
     assert client.get_collection("test-server", embedding_function=None).count() == (
         summary.chunks_total
     )
+
+
+# --- a reader process while another process ingests -----------------------------------
+
+
+def test_reader_sees_vectors_published_by_another_process(tmp_path, sample_corpus_dir):
+    part = sample_corpus_dir / "vdd-2020" / "particuliers"
+    first, later = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
+    later.mkdir()
+    for name in ("F14930.xml", "F1342.xml"):
+        shutil.copy(part / name, first / name)
+    shutil.copy(part / "F1604.xml", later / "F1604.xml")  # Vote par procuration
+    store = tmp_path / "store"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+    base = [GUICHET, "ingest", "--store", str(store), "--no-progress"]
+    subprocess.run([*base, str(first)], env=env, check=True, timeout=300, capture_output=True)
+    with KnowledgeBase.open(make_settings(store)) as reader:
+        retriever = reader.retriever(k=3)
+        before = retriever.invoke("vote par procuration")
+        assert "F1604" not in [d.metadata["fiche_id"] for d in before]
+        subprocess.run(
+            [*base, str(first), str(later)], env=env, check=True, timeout=300, capture_output=True
+        )
+        after = retriever.invoke("vote par procuration")
+        top = after[0].metadata
+        assert top["fiche_id"] == "F1604"
+        assert top["dense_score"] > 0.3  # found by the vectors too, not only by BM25
+        assert reader.stats()["vectors"] == reader.stats()["chunks"]
