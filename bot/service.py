@@ -133,6 +133,30 @@ def reply_txn_id(event_id: str, part: int) -> str:
     return f"guichet-{digest}-{part}"
 
 
+class _DelayedTyping:
+    """Typing notification only for answers slower than `delay`: a fast answer costs the
+    homeserver no typing requests at all."""
+
+    def __init__(self, matrix: MatrixClient, room_id: str, delay: float) -> None:
+        self.matrix = matrix
+        self.room_id = room_id
+        self.delay = delay
+        self.started = False
+        self.task: asyncio.Task | None = None
+
+    async def run(self) -> None:
+        await asyncio.sleep(self.delay)
+        self.started = True
+        await self.matrix.typing(self.room_id, True)
+
+    def stop(self, spawn: Callable[[Any], Any]) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        if self.started:
+            self.started = False
+            spawn(self.matrix.typing(self.room_id, False))
+
+
 class _Batch:
     __slots__ = ("next_batch", "pending")
 
@@ -449,29 +473,43 @@ class GuichetBot:
                 mode=mode,  # type: ignore[arg-type]
                 audience=self.settings.audience,
             )
-            self._spawn(self.matrix.typing(target.room_id, True))
-            t0 = time.perf_counter()
-            async with self.llm_slots:
-                answer = await self.answerer.answer(request)
-            chain_ms = (time.perf_counter() - t0) * 1000
-            if answer.status == "error":
-                self.counters["answer_errors"] += 1
-                notice = NOTICES["answer_error"].format(text=answer.text.strip())
-                event_ids = [await self._send_notice(target, notice)]
-            else:
-                event_ids = []
-                for part, rendered in enumerate(
-                    render_answer(answer, max_chars=self.settings.max_body_chars)
-                ):
-                    content = rendered.content("m.text")
-                    self._relate(content, target, ev.sender)
-                    event_ids.append(
-                        await self.matrix.send(
-                            target.room_id, content, txn_id=reply_txn_id(ev.event_id, part)
+            typing = _DelayedTyping(self.matrix, target.room_id, self.settings.typing_delay_s)
+            typing.task = self._spawn(typing.run())
+            try:
+                t0 = time.perf_counter()
+                async with self.llm_slots:
+                    answer = await self.answerer.answer(request)
+                chain_ms = (time.perf_counter() - t0) * 1000
+                if answer.status == "error":
+                    self.counters["answer_errors"] += 1
+                    notice = NOTICES["answer_error"].format(text=answer.text.strip())
+                    event_ids = [await self._send_notice(target, notice)]
+                else:
+                    event_ids = []
+                    for part, rendered in enumerate(
+                        render_answer(answer, max_chars=self.settings.max_body_chars)
+                    ):
+                        content = rendered.content("m.text")
+                        self._relate(content, target, ev.sender)
+                        event_ids.append(
+                            await self.matrix.send(
+                                target.room_id, content, txn_id=reply_txn_id(ev.event_id, part)
+                            )
                         )
-                    )
-            self.counters["answers"] += 1
-            self._spawn(self.matrix.typing(target.room_id, False))
+                self.counters["answers"] += 1
+                send_ms = (time.perf_counter() - t0) * 1000 - chain_ms
+                logger.info(
+                    "answered %s in %s: %s, %.0f ms after it was sent, chain %.0f ms, "
+                    "reply %.0f ms",
+                    ev.event_id,
+                    target.room_id,
+                    answer.status,
+                    self.clock() * 1000 - ev.ts if ev.ts else -1,
+                    chain_ms,
+                    send_ms,
+                )
+            finally:
+                typing.stop(self._spawn)
             await self.state.record_answer(
                 AnswerRecord(
                     event_id=event_ids[0],

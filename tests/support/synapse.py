@@ -212,9 +212,9 @@ class Agent:
                     raise TimeoutError(f"no device keys for {user_id}")
                 await asyncio.sleep(0.1)
 
-    async def dm(self, bot_user_id: str, *, encrypted: bool = True) -> str:
+    async def dm(self, bot_user_id: str, *, encrypted: bool = True, wait_s: float = 20.0) -> str:
         room_id = await self.create_room([bot_user_id], encrypted=encrypted, dm=True)
-        await self.wait_member(room_id, bot_user_id)
+        await self.wait_member(room_id, bot_user_id, wait_s)
         return room_id
 
     # -- sending ----------------------------------------------------------------------------
