@@ -427,16 +427,8 @@ def bot_env_settings(hs: LocalSynapse, bot_user: RegisteredUser, data_dir: Path,
 
 @pytest.fixture(scope="session")
 def bot_retriever(request: pytest.FixtureRequest) -> Any:
-    """The retriever the test bots answer from: the real sample store (tests.support.kb).
-
-    Until that fixture exists, the chain tests' in-memory retriever over real fiche text.
-    """
-    try:
-        return request.getfixturevalue("sample_retriever")
-    except pytest.FixtureLookupError:
-        from tests.unit.chains.memory import MemoryRetriever, load_fiches
-
-        return MemoryRetriever(fiches=load_fiches())
+    """The retriever the test bots answer from: the real sample store (tests.support.kb)."""
+    return request.getfixturevalue("sample_retriever")
 
 
 @dataclass
