@@ -112,8 +112,11 @@ def is_mention(event: TextMessage, policy: Policy) -> bool:
     body = strip_reply_fallback(event.body)
     if policy.bot_user_id.lower() in body.lower():
         return True
+    # The display name alone counts only when the message is addressed to it ("Guichet : ...",
+    # "@Guichet ..."): "guichet" is also a common French word ("le guichet de la mairie").
     name = policy.display_name.strip()
-    return bool(name) and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", body, re.IGNORECASE)
+    pattern = rf"^\s*@?{re.escape(name)}(?:\s*[:,]|\s+\S)"
+    return bool(name) and re.match(pattern, body, re.IGNORECASE) is not None
 
 
 def strip_mention(text: str, policy: Policy) -> str:

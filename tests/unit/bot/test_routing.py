@@ -108,6 +108,7 @@ def test_team_message_without_mention_is_ignored():
     assert isinstance(decide("team_plain", room=TEAM), Ignore)
     assert isinstance(decide("team_other_pill", room=TEAM), Ignore)
     assert isinstance(decide("team_name_in_word", room=TEAM), Ignore)
+    assert isinstance(decide("team_common_word", room=TEAM), Ignore)
     assert isinstance(decide("team_reply_to_human", room=TEAM), Ignore)
     assert isinstance(decide("team_other_thread", room=TEAM), Ignore)
     assert isinstance(decide("team_file_unaddressed", room=TEAM), Ignore)
@@ -119,6 +120,12 @@ def test_team_pill_mention_opens_a_thread_on_the_message():
     assert d.text == "quel est le montant du Smic ?"
     assert d.target.thread_root == "$t2"
     assert d.target.conversation == "!team:x|$t2"
+
+
+def test_display_name_addressing_the_bot():
+    d = decide("team_name_addressed", room=TEAM)
+    assert isinstance(d, Question)
+    assert d.text == "combien coûte un passeport ?"
 
 
 def test_url_encoded_pill_without_m_mentions():
