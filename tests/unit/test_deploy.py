@@ -167,6 +167,15 @@ def test_dockerfile_multistage_non_root_healthcheck_one_image():
     assert re.search(r"^HEALTHCHECK .*\n.*/healthz", runtime, re.M)
     assert 'ENTRYPOINT ["guichet"]' in runtime
     assert 'CMD ["run"]' in runtime  # `docker run guichet ingest ...` for the other use
+    # Every path a compose volume mounts exists in the image, owned by the non-root user
+    # (a named volume takes the ownership of the image's directory; a missing one is root's).
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    mkdir = re.search(r"mkdir -p ([^\\&]+)", runtime).group(1).split()
+    for name in ("chroma", "bot", "ingest"):
+        for volume in compose["services"][name].get("volumes", []):
+            target = volume.split(":")[1]
+            assert target in mkdir, f"{name} mounts {target}, not created in the image"
+    assert "chown -R guichet:guichet /var/lib/guichet" in runtime
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text()
     assert ignore.splitlines()[1] == "*"  # whitelist: nothing but what the wheel needs
 
