@@ -67,6 +67,18 @@ class _Sentence:
     has_amount: bool
     has_date: bool
     has_digit: bool
+    lead_in: bool = False
+
+
+_LABEL_PREFIXES = (
+    "teleservice :",
+    "formulaire :",
+    "simulateur :",
+    "ou s'adresser :",
+    "ou s’adresser :",
+    "modele de document :",
+    "service en ligne :",
+)
 
 
 @lru_cache(maxsize=16384)
@@ -86,6 +98,8 @@ def _analyse(text: str) -> tuple[_Sentence, ...]:
                 has_amount="amount" in kinds or "gratuit" in folded,
                 has_date="date" in kinds,
                 has_digit=_DIGIT_RE.search(sentence) is not None,
+                lead_in=sentence.rstrip().endswith(":")
+                or folded.lstrip("- ").startswith(_LABEL_PREFIXES),
             )
         )
     return tuple(out)
@@ -111,6 +125,8 @@ def _score(
         score += 0.6
     if len(s.text) > 400:
         score -= 0.5
+    if s.lead_in:  # "Pièces à fournir :", "Téléservice : …": says nothing by itself
+        score -= 2.0
     return score - 0.08 * chunk_pos - 0.03 * sent_pos
 
 
@@ -120,10 +136,11 @@ def _candidates(ctx: SourceContext, pos: int, profile) -> list[_Candidate]:
     seen: set[str] = set()
     chunks = ctx.chunks or []
     units = [(c.section, c.text) for c in chunks] or [(ctx.source.section, ctx.source.excerpt)]
+    title_key = fold(ctx.source.title)
     for ci, (section, text) in enumerate(units):
         section_stems = stem_set(section) if section else frozenset()
         for si, s in enumerate(_analyse(text)):
-            if s.key in seen or len(s.text) < 12:
+            if s.key in seen or len(s.text) < 12 or s.key.lstrip("- ") == title_key:
                 continue
             seen.add(s.key)
             sc = _score(s, section_stems, q, wants_amount, wants_delay, ci, si)
