@@ -166,3 +166,25 @@ def test_extractive_does_not_repeat_a_sentence_across_fiches(fiches, settings):
     ]
     assert quoted
     assert len(quoted) == len(set(quoted))
+
+
+def test_lead_ins_and_labels_are_not_quoted(settings):
+    src = Source(
+        n=1,
+        fiche_id="F1727",
+        title="Perte du permis de conduire",
+        url="https://www.service-public.fr/particuliers/vosdroits/F1727",
+    )
+    text = (
+        "Perte du permis de conduire\n"
+        "Permis de conduire perdu en France :\n"
+        "Téléservice : Suivez votre demande de permis de conduire\n"
+        "Si vous avez perdu votre permis de conduire, il faut faire une déclaration de perte "
+        "et une demande de renouvellement."
+    )
+    chunk = UsedChunk(id="F1727#0", fiche_id="F1727", section="", text=text, score=1.0)
+    out = compose("permis de conduire perdu", "question", [SourceContext(src, [chunk])], settings)
+    assert "- Si vous avez perdu votre permis de conduire" in out
+    assert "perdu en France :" not in out
+    assert "Téléservice : Suivez" not in out
+    assert "- Perte du permis de conduire [1]" not in out
