@@ -33,7 +33,7 @@ async def test_encrypted_dm_question_gets_answer_with_sources(env: BotEnv):
     )
     assert reply.sender == env.bot_id
     assert reply.msgtype == "m.text"
-    assert "service-public.fr" in reply.content["formatted_body"]
+    assert "https://www.service-public." in reply.content["formatted_body"]
     assert "Brouillon à vérifier" in reply.body
     assert reply.thread_root is None  # a DM reply is a plain message
 
@@ -73,7 +73,7 @@ async def test_commands_help_unknown_sources_reset_mode(env: BotEnv):
     await agent.ask(room, "Quel est le montant du Smic ?")
     sources = await agent.ask(room, "!sources")
     assert "Sources de la dernière réponse" in sources.body
-    assert "service-public.fr" in sources.body
+    assert "https://www.service-public." in sources.body
     assert "F2300" in sources.body
     reset = await agent.ask(room, "!reset")
     assert "oublié" in reset.body

@@ -41,7 +41,7 @@ async def test_llm_answer(env: BotEnv):
     reply = await agent.ask(room, "Comment faire une première demande de passeport ?")
     assert reply.msgtype == "m.text"
     assert "[1]" in reply.body
-    assert "service-public.fr" in reply.content["formatted_body"]
+    assert "https://www.service-public." in reply.content["formatted_body"]
 
 
 @pytest.mark.parametrize("mode", ["MODE_500", "MODE_429", "MODE_MALFORMED"])
