@@ -17,7 +17,7 @@ from tests.support.synapse import AgentFactory, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
-LLM_LATENCY = 4.0  # seconds per chat answer: the window in which the bot is killed
+LLM_LATENCY = 3.0  # seconds per chat answer: the window in which the bot is killed
 QUESTION = "Quel est le montant du Smic ?"
 
 
@@ -32,6 +32,15 @@ async def agents(synapse, tmp_path_factory):
     factory = AgentFactory(synapse, tmp_path_factory.mktemp("proc-agents"))
     yield factory
     await factory.close()
+
+
+@pytest.fixture(scope="module")
+def shared():
+    """The restarted bot of the first test, reused by the second (one start saved)."""
+    state: dict = {"procs": []}
+    yield state
+    for proc in state["procs"]:
+        proc.stop(timeout=15)
 
 
 async def _start_bot(synapse, tmp_path, tiny_store, llm, processes, agent):
@@ -53,7 +62,7 @@ async def _start_bot(synapse, tmp_path, tiny_store, llm, processes, agent):
 
 
 async def test_sigkill_while_answering_then_restart_answers_exactly_once(
-    synapse, agents, tiny_store, slow_llm, processes, tmp_path
+    synapse, agents, tiny_store, slow_llm, processes, shared, tmp_path
 ):
     agent = await agents.new()
     bot, _, room, env = await _start_bot(synapse, tmp_path, tiny_store, slow_llm, processes, agent)
@@ -72,7 +81,7 @@ async def test_sigkill_while_answering_then_restart_answers_exactly_once(
     assert agent.replies_to(asked) == [], "an answer left before the kill"
 
     restarted = GuichetProcess(env, tmp_path / "run", name="bot-restarted")
-    processes.append(restarted.start())
+    shared["procs"].append(restarted.start())
     replies = await agent.wait_reply(asked, wait_s=90)
     assert replies[0].msgtype == "m.text"
     assert "Smic" in replies[0].body
@@ -82,17 +91,21 @@ async def test_sigkill_while_answering_then_restart_answers_exactly_once(
     # one LLM call cut by the kill, one after the restart: nothing more
     assert slow_llm.count(path="/v1/chat/completions") == 2
     assert "restored login" in restarted.log()  # same device: keys and token kept
+    shared.update(bot=restarted, agent=agent, room=room)
 
 
 async def test_synapse_restart_while_bot_runs_reconnects_and_answers(
-    synapse, agents, tiny_store, slow_llm, processes, tmp_path
+    synapse, agents, tiny_store, slow_llm, processes, shared, tmp_path
 ):
     slow_llm.latency = 0.0
     try:
-        agent = await agents.new()
-        bot, _, room, _ = await _start_bot(
-            synapse, tmp_path, tiny_store, slow_llm, processes, agent
-        )
+        if shared.get("bot") is not None and shared["bot"].alive():
+            bot, agent, room = shared["bot"], shared["agent"], shared["room"]
+        else:  # run on its own
+            agent = await agents.new()
+            bot, _, room, _ = await _start_bot(
+                synapse, tmp_path, tiny_store, slow_llm, processes, agent
+            )
         first = await agent.ask(room, QUESTION, wait_s=90)
         assert first.msgtype == "m.text"
 
