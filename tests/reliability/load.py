@@ -100,10 +100,13 @@ async def run_load(
         }
         bot = GuichetProcess(bot_env(hs, bot_user, work / "data", store, **settings), work)
         bot.start()
-        people = [await agents.new() for _ in range(users)]
-        rooms = [await a.dm(bot_user.user_id, encrypted=True) for a in people]
-        for agent, room in zip(people, rooms, strict=True):  # warm-up: one answer each
-            await agent.ask(room, QUESTIONS[0], wait_s=reply_wait_s)
+        people = list(await asyncio.gather(*(agents.new() for _ in range(users))))
+        rooms = list(
+            await asyncio.gather(*(a.dm(bot_user.user_id, encrypted=True) for a in people))
+        )
+        # warm-up: one answer in each room (keys shared, model loaded), all at once
+        pairs = list(zip(people, rooms, strict=True))
+        await asyncio.gather(*(a.ask(r, QUESTIONS[0], wait_s=reply_wait_s) for a, r in pairs))
         result.rss_start_mb = bot.rss_kb() / 1024
 
         async def sample() -> None:
