@@ -79,13 +79,28 @@ class Printer:
     def __init__(self, stream: TextIO, *, color: bool | None = None) -> None:
         self.stream = stream
         self.color = stream.isatty() if color is None else color
+        self._status = False
 
     def _style(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
 
     def line(self, text: str = "") -> None:
+        self.clear_status()
         self.stream.write(text + "\n")
         self.stream.flush()
+
+    def status(self, text: str) -> None:
+        """A transient dimmed line (e.g. "Guichet rédige…"), on a terminal only."""
+        if not self.color:
+            return
+        self.stream.write("\r\033[K" + self._style(text, "2"))
+        self.stream.flush()
+        self._status = True
+
+    def clear_status(self) -> None:
+        if self._status:
+            self.stream.write("\r\033[K")
+            self._status = False
 
     def info(self, text: str) -> None:
         self.line(self._style(text, "2"))
@@ -399,6 +414,12 @@ class ChatClient:
         typing = self.config.bot_user_id in event.users
         if typing != self._bot_typing:
             self._bot_typing = typing
+            if typing:
+                name = room.user_name(self.config.bot_user_id) or self.config.bot_user_id
+                self.printer.status(f"… {name} rédige une réponse")
+            else:
+                self.printer.clear_status()
+                self.printer.stream.flush()
             self._bump()
 
     # ---- talking -----------------------------------------------------------------------------

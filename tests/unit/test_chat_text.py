@@ -53,3 +53,16 @@ def test_reply_fallback_removed():
     body = "> <@agent:localhost> passeport mineur\n> suite\n\nVoici la réponse"
     assert strip_reply_fallback(body) == "Voici la réponse"
     assert strip_reply_fallback("Pas de citation") == "Pas de citation"
+
+
+def test_typing_status_is_transient_and_terminal_only():
+    tty = io.StringIO()
+    printer = Printer(tty, color=True)
+    printer.status("… Guichet rédige une réponse")
+    printer.bot_message("Guichet", "Réponse", notice=False)
+    out = tty.getvalue()
+    assert out.startswith("\r\033[K\033[2m… Guichet rédige une réponse\033[0m\r\033[K")
+    assert "Réponse" in out
+    pipe = io.StringIO()
+    Printer(pipe).status("… Guichet rédige une réponse")
+    assert pipe.getvalue() == ""
