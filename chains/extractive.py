@@ -37,6 +37,10 @@ _AMOUNT_WORDS = {fold(w) for w in ("combien", "coût", "coute", "prix", "tarif",
 _AMOUNT_STEMS = stem_set("coût prix tarif montant payer gratuit")
 _DELAY_WORDS = {fold(w) for w in ("quand", "délai", "delai", "durée", "duree", "combien")}
 _DELAY_STEMS = stem_set("délai durée validité date")
+_SPECIAL_PLACES = stem_set(
+    "étranger Guyane Mayotte outre-mer Réunion Martinique Guadeloupe Calédonie Polynésie "
+    "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin"
+)
 
 
 @dataclass(slots=True)
@@ -50,9 +54,30 @@ class _Candidate:
     key: str = ""
 
 
-def _question_profile(question: str) -> tuple[set[str], bool, bool]:
+# Everyday words of agents and citizens -> the fiches' wording (the retriever has its own,
+# larger table; this one only helps pick sentences and fiches among those retrieved).
+_SYNONYMS = {
+    "adulte": "majeur",
+    "adultes": "majeurs",
+    "enfant": "mineur",
+    "enfants": "mineurs",
+    "fils": "mineur",
+    "fille": "mineur",
+    "bebe": "mineur",
+    "cni": "carte identité",
+    "apl": "aide personnalisée logement",
+    "prix": "coût",
+    "tarif": "coût",
+    "payer": "coût",
+}
+
+
+def _question_profile(question: str) -> tuple[frozenset[str], bool, bool]:
     q_words = {fold(w) for w in question.replace("’", "'").replace("'", " ").split()}
-    stems = stem_set(question)
+    extra = " ".join(
+        _SYNONYMS[w.strip("?!.,;:")] for w in q_words if w.strip("?!.,;:") in _SYNONYMS
+    )
+    stems = stem_set(f"{question} {extra}")
     wants_amount = bool(q_words & _AMOUNT_WORDS or stems & _AMOUNT_STEMS)
     wants_delay = bool(q_words & _DELAY_WORDS or stems & _DELAY_STEMS)
     return stems, wants_amount, wants_delay
@@ -127,6 +152,10 @@ def _score(
         score -= 0.5
     if s.lead_in:  # "Pièces à fournir :", "Téléservice : …": says nothing by itself
         score -= 2.0
+    if section_stems & _SPECIAL_PLACES and not q & _SPECIAL_PLACES:
+        score -= 0.8  # "À l'étranger", "En Guyane"...: not the general case asked about
+    elif not section_stems:
+        score += 0.3  # the introduction sums the fiche up
     return score - 0.08 * chunk_pos - 0.03 * sent_pos
 
 
