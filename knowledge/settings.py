@@ -136,7 +136,7 @@ class KnowledgeSettings(BaseSettings):
         default=1.0, ge=0, description="Weight of the dense (vector) ranking in the fusion."
     )
     fusion_lexical_weight: float = Field(
-        default=1.0, ge=0, description="Weight of the lexical (BM25) ranking in the fusion."
+        default=0.7, ge=0, description="Weight of the lexical (BM25) ranking in the fusion."
     )
     fusion_rrf_k: float = Field(
         default=5.0,
