@@ -296,6 +296,14 @@ class HitCounter:
         self.server.server_close()
 
 
+async def dm_with_process(agent: Any, bot_user_id: str, wait_s: float = 150.0) -> str:
+    """An encrypted DM with a bot that may still be starting (a `guichet run` loads its
+    embedding model first: slow on a busy machine)."""
+    room = await agent.create_room([bot_user_id], dm=True)
+    await agent.wait_member(room, bot_user_id, wait_s=wait_s)
+    return room
+
+
 async def settle(seconds: float) -> None:
     """Leave time for a duplicate to show up before asserting there is none."""
     await asyncio.sleep(seconds)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.conftest import GuichetProcess, bot_env
+from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process
 from tests.support.openai_server import FakeOpenAIServer
 from tests.support.synapse import AgentFactory, unique
 
@@ -101,9 +101,7 @@ async def run_load(
         bot = GuichetProcess(bot_env(hs, bot_user, work / "data", store, **settings), work)
         bot.start()
         people = list(await asyncio.gather(*(agents.new() for _ in range(users))))
-        rooms = list(
-            await asyncio.gather(*(a.dm(bot_user.user_id, encrypted=True) for a in people))
-        )
+        rooms = list(await asyncio.gather(*(dm_with_process(a, bot_user.user_id) for a in people)))
         # warm-up: one answer in each room (keys shared, model loaded), all at once
         pairs = list(zip(people, rooms, strict=True))
         await asyncio.gather(*(a.ask(r, QUESTIONS[0], wait_s=reply_wait_s) for a, r in pairs))

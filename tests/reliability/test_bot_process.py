@@ -11,7 +11,7 @@ import time
 import pytest
 import pytest_asyncio
 
-from tests.reliability.conftest import GuichetProcess, bot_env, settle
+from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process, settle
 from tests.support.openai_server import FakeOpenAIServer
 from tests.support.synapse import AgentFactory, unique
 
@@ -57,7 +57,7 @@ async def _start_bot(synapse, tmp_path, tiny_store, llm, processes, agent):
     )
     bot = GuichetProcess(env, tmp_path / "run")
     processes.append(bot.start())
-    room = await agent.dm(bot_user.user_id)  # the bot joins: it is logged in and syncing
+    room = await dm_with_process(agent, bot_user.user_id)  # joined: logged in and syncing
     return bot, bot_user, room, env
 
 

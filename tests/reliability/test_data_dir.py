@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from tests.reliability.conftest import GuichetProcess, bot_env
+from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process
 from tests.support.synapse import AgentFactory, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -116,7 +116,7 @@ async def test_full_then_read_only_data_dir_clear_error_keys_kept(
     first = GuichetProcess(env, run_dir, name="first")
     processes.append(first.start())
     agent = await agents.new()
-    room = await agent.dm(bot_user.user_id)
+    room = await dm_with_process(agent, bot_user.user_id)
     asked = await agent.ask(room, "Quel est le montant du Smic ?", wait_s=90)
     assert asked.msgtype == "m.text"
     assert first.stop() == 0
