@@ -197,6 +197,7 @@ class GuichetBot:
         self._batches: deque[_Batch] = deque()
         self._locks: dict[str, asyncio.Lock] = {}
         self._in_flight: set[str] = set()
+        self._answering = 0
         self._policy: Policy | None = None
         self._token: str | None = None
         self._committed: str | None = None
@@ -474,7 +475,10 @@ class GuichetBot:
                 audience=self.settings.audience,
             )
             typing = _DelayedTyping(self.matrix, target.room_id, self.settings.typing_delay_s)
-            typing.task = self._spawn(typing.run())
+            # Typing is cosmetic: under a burst it would double the homeserver's load.
+            if self._answering < self.settings.typing_max_concurrent:
+                typing.task = self._spawn(typing.run())
+            self._answering += 1
             try:
                 t0 = time.perf_counter()
                 async with self.llm_slots:
@@ -509,6 +513,7 @@ class GuichetBot:
                     send_ms,
                 )
             finally:
+                self._answering -= 1
                 typing.stop(self._spawn)
             await self.state.record_answer(
                 AnswerRecord(

@@ -102,6 +102,9 @@ class BotSettings(BaseSettings):
     typing_delay_s: float = Field(
         default=0.4, ge=0, description="Show 'typing' only when an answer takes longer than this"
     )
+    typing_max_concurrent: int = Field(
+        default=8, ge=0, description="No typing notifications while more answers are in progress"
+    )
     sync_timeout_ms: int = Field(default=30000, description="Long-poll timeout of /sync")
     send_retries: int = Field(default=5, ge=0, description="Retries of a failed send")
     max_body_chars: int = Field(
