@@ -311,6 +311,7 @@ class KnowledgeBase:
         self._dense_generation = int(current["generation"]) if current else 0
         self._masks_lock = threading.Lock()
         self._masks: tuple[int, dict[str, np.ndarray]] | None = None
+        self._audiences_cache: tuple[int, dict[str, frozenset[str]]] | None = None
 
     # --- opening -----------------------------------------------------------------------
 
@@ -457,28 +458,43 @@ class KnowledgeBase:
             self._masks = (id(index), masks)
             return masks
 
+    def fiche_audiences(self) -> dict[str, frozenset[str]]:
+        """{fiche_id: audiences}, cached per catalog generation (for audience filtering)."""
+        generation = self.catalog.generation()
+        cached = self._audiences_cache
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        rows = self.catalog.query("SELECT id, audiences FROM fiches")
+        mapping = {r[0]: frozenset(json.loads(r[1])) for r in rows}
+        self._audiences_cache = (generation, mapping)
+        return mapping
+
     def dense_search(
         self, vector: np.ndarray, n: int, *, audience: str | None = None
     ) -> list[tuple[str, float]]:
-        """Top-n (chunk_id, cosine similarity) from Chroma."""
+        """Top-n (chunk_id, cosine similarity) from Chroma.
+
+        The audience filter is applied after the vector search (over 4x more candidates):
+        Chroma's metadata `where` pre-filter costs ~0.5 s on the full corpus.
+        """
         self.lexical()  # notices a generation published by another process
-        where = {f"aud_{audience}": True} if audience else None
+        fetch = n if audience is None else n * 4
         try:
             with self._dense_lock:
-                count = self.collection.count()
-                if count == 0:
-                    return []
                 res = self.collection.query(
                     query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                    n_results=min(n, count),
-                    where=where,
+                    n_results=fetch,
                     include=["distances"],
                 )
         except Exception as exc:
             raise StoreError(f"Chroma query failed: {exc}") from exc
-        ids = res["ids"][0]
-        dists = res["distances"][0]
-        return [(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+        ids = res["ids"][0] if res["ids"] else []
+        dists = res["distances"][0] if res["distances"] else []
+        hits = [(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+        if audience is not None:
+            auds = self.fiche_audiences()
+            hits = [h for h in hits if audience in auds.get(h[0].split("#", 1)[0], ())][:n]
+        return hits
 
     def lexical_search(
         self, query: str, n: int, *, audience: str | None = None
