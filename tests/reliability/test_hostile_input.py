@@ -11,11 +11,13 @@ jailbroken model would. What reaches the agent must still be clean.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -395,3 +397,6 @@ async def test_urls_in_messages_are_never_fetched(env, dm):
             await agent.wait_reply(event_id, wait_s=60)
         await settle(2)
         assert trap.hits == [], trap.hits
+        # the trap itself works: a fetch we make is counted
+        await asyncio.to_thread(httpx.get, f"{trap.url}/selftest", timeout=5)
+        assert [path for _, path, _ in trap.hits] == ["/selftest"]
