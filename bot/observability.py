@@ -287,9 +287,10 @@ class MetricsObserver:
         self._safe(self.metrics.record_question, room_kind, mode)
 
     def answer_sent(
-        self, status: str, timings: dict[str, float], usage: Mapping[str, int] | None = None
+        self, status: str, timings: dict[str, float], tokens: Mapping[str, int] | None = None
     ) -> None:
-        self._safe(self.metrics.record_answer, status, timings, usage)
+        """`tokens`: the chain's `Answer.tokens` (input_tokens, output_tokens when reported)."""
+        self._safe(self.metrics.record_answer, status, timings, tokens)
 
     def error(self, kind: str) -> None:
         self._safe(self.metrics.record_error, kind)

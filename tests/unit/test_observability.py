@@ -135,10 +135,13 @@ def test_observer_implements_the_bot_seam_and_never_raises():
     obs.question_received("dm", "question")
     obs.answer_sent("answered", {"Retrieve": 12.0, "chain_ms": 40.0})
     obs.answer_sent("answered", {"Retrieve": "not a number"})  # logged, never raised
+    obs.answer_sent("answered", {}, {"input_tokens": 800, "output_tokens": 120})
+    assert value(m, "guichet_llm_tokens_total", kind="prompt") == 800
+    assert value(m, "guichet_llm_tokens_total", kind="completion") == 120
     obs.feedback("👎")
     obs.error("send_failed")
     assert value(m, "guichet_questions_total", room_kind="dm", mode="question") == 1
-    assert value(m, "guichet_answers_total", status="answered") == 2
+    assert value(m, "guichet_answers_total", status="answered") == 3
     assert value(m, "guichet_feedback_total", value="down") == 1
     assert value(m, "guichet_errors_total", kind="send_failed") == 1
 
