@@ -62,7 +62,9 @@ class Observer(Protocol):
 
     def question_received(self, room_kind: str, mode: str) -> None: ...
 
-    def answer_sent(self, status: str, timings: dict[str, float]) -> None: ...
+    def answer_sent(
+        self, status: str, timings: dict[str, float], tokens: dict[str, int] | None = None
+    ) -> None: ...
 
     def error(self, kind: str) -> None: ...
 
@@ -73,7 +75,9 @@ class NullObserver:
     def question_received(self, room_kind: str, mode: str) -> None:
         pass
 
-    def answer_sent(self, status: str, timings: dict[str, float]) -> None:
+    def answer_sent(
+        self, status: str, timings: dict[str, float], tokens: dict[str, int] | None = None
+    ) -> None:
         pass
 
     def error(self, kind: str) -> None:
@@ -536,7 +540,7 @@ class GuichetBot:
             timings = dict(answer.timings_ms)
             timings["chain_ms"] = chain_ms
             timings["total_ms"] = (self.clock() - ev.ts / 1000) * 1000 if ev.ts else chain_ms
-            self.observer.answer_sent(answer.status, timings)
+            self.observer.answer_sent(answer.status, timings, dict(answer.tokens))
 
     def _relate(self, content: dict[str, Any], target: Target, asker: str) -> None:
         content["org.guichet.reply_to"] = target.event_id
