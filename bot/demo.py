@@ -161,6 +161,13 @@ class Demo:
     # ---- the parts ---------------------------------------------------------------------------
 
     def start_homeserver(self) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("synapse") is None:
+            raise DemoError(
+                "the demo's local homeserver needs matrix-synapse, which is not installed: "
+                "pip install 'guichet[demo]' (or `make demo`, which installs it)"
+            )
         self.paths.root.mkdir(parents=True, exist_ok=True)
         first = not self.synapse.config_path.exists()
         self.say("Démarrage de Synapse" + (" (première fois : configuration)…" if first else "…"))

@@ -82,3 +82,15 @@ def test_chat_cli_errors_are_clear(tmp_path):
     result = runner.invoke(app, ["chat", "--homeserver", "http://127.0.0.1:1"])
     assert result.exit_code == 2
     assert "--homeserver needs --user and --bot too" in result.output
+
+
+def test_missing_synapse_is_named_with_the_install_command(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "synapse" else real(name, *a)
+    )
+    with pytest.raises(DemoError, match=r"pip install 'guichet\[demo\]'"):
+        Demo(tmp_path / "d").start_homeserver()
+    assert not (tmp_path / "d").exists()  # nothing created
