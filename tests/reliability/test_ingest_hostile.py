@@ -2,8 +2,8 @@
 one good fiche, as one run of the real CLI: every bad file named with its reason, the good
 fiche ingested, time and memory bounded, and the store still usable.
 
-The parser and source reader are unit-tested by the knowledge helper (tests/unit/test_dila.py
-bad-input fixtures, tests/unit/knowledge_base/test_kb_sources.py zip bomb); this is the
+The parser and source reader are unit-tested (tests/unit/knowledge/test_dila.py
+bad-input fixtures, tests/unit/knowledge/test_kb_sources.py zip bomb); this is the
 end-to-end check through the command an operator runs.
 """
 

@@ -13,7 +13,7 @@ from knowledge.dila import fiche_hash, merge, merge_all, parse_fiche
 from knowledge.errors import KnowledgeError, ParseError
 from knowledge.paths import sample_corpus_dir, sample_questions_path
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "dila"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dila"
 SAMPLE = sample_corpus_dir()
 
 

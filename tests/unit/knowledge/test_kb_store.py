@@ -1,7 +1,7 @@
 """KnowledgeBase + ingest + retriever on real sample fiches with deterministic fake embeddings.
 
 Fast (no USE model): the same code paths as production, only the vectors are fake. The
-real-USE versions of these checks are in tests/integration/knowledge_base/.
+real-USE versions of these checks are in tests/integration/knowledge/.
 """
 
 from __future__ import annotations
