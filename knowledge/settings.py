@@ -78,7 +78,7 @@ class KnowledgeSettings(BaseSettings):
         description="Timeout in seconds of one embeddings HTTP request (backend 'openai').",
     )
     embed_max_chars: int = Field(
-        default=160,
+        default=120,
         ge=50,
         description=(
             "Characters of a chunk body embedded after its context (title › section path): "

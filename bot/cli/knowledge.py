@@ -57,10 +57,20 @@ def ingest_command(
         bool, typer.Option("--no-progress", help="No progress bar on stderr.")
     ] = False,
     as_json: JsonOpt = False,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            help="Write this run's metrics (Prometheus text format) to this file, for "
+            "node_exporter's textfile collector: the scheduled job's stats reach Prometheus.",
+        ),
+    ] = None,
 ) -> None:
     """Ingest DILA fiches (incremental: unchanged fiches are skipped)."""
+    from bot.observability import write_ingest_textfile
     from knowledge.errors import KnowledgeError
     from knowledge.ingest import ingest
+    from knowledge.models import IngestSummary
     from knowledge.store import KnowledgeBase
 
     _quiet_logs()
@@ -69,7 +79,11 @@ def ingest_command(
             summary = ingest(kb, inputs, prune=prune, progress=not no_progress)
             location = kb.location
     except KnowledgeError as exc:
+        if metrics_file is not None:
+            write_ingest_textfile(IngestSummary(), str(metrics_file), ok=False)
         raise _fail(exc) from exc
+    if metrics_file is not None:
+        write_ingest_textfile(summary, str(metrics_file), ok=True)
     data = {
         "files_read": summary.files_read,
         "fiches_new": summary.fiches_new,

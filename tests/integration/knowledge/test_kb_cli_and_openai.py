@@ -112,10 +112,24 @@ def test_ingest_cli_summary(runner, tmp_path, sample_corpus_dir):
     summary = json.loads(res.stdout)
     assert summary["fiches_new"] == len(list(corpus.glob("*.xml"))) - 1
     assert [s["source"].rsplit("/", 1)[-1] for s in summary["skipped"]] == ["broken.xml"]
-    text = runner.invoke(app, ["ingest", str(corpus), "--store", store, "--no-progress"])
+    metrics = tmp_path / "guichet_ingest.prom"
+    text = runner.invoke(
+        app, ["ingest", str(corpus), "--store", store, "--no-progress", "--metrics-file", metrics]
+    )
     assert text.exit_code == 0
     assert "0 new, 0 updated" in text.stdout
     assert "broken.xml" in text.stdout
+    prom = metrics.read_text()
+    unchanged = summary["fiches_new"]
+    assert 'guichet_ingest_runs_total{result="ok"} 1.0' in prom
+    assert f'guichet_ingest_fiches_total{{change="unchanged"}} {float(unchanged)}' in prom
+    assert 'guichet_ingest_fiches_total{change="skipped"} 1.0' in prom
+    assert "guichet_ingest_last_success_timestamp_seconds" in prom
+    failed = runner.invoke(
+        app, ["ingest", str(tmp_path / "missing"), "--store", store, "--metrics-file", metrics]
+    )
+    assert failed.exit_code != 0
+    assert 'guichet_ingest_runs_total{result="error"} 1.0' in metrics.read_text()
 
 
 # --- OpenAI-compatible embeddings -------------------------------------------------------
