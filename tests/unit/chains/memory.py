@@ -17,6 +17,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field
 
+from chains.models import Source, UsedChunk
+from chains.prompts import SourceContext
 from chains.text import stem_set
 
 DATA = Path(__file__).parent / "data" / "fiches.json"
@@ -93,3 +95,26 @@ class MemoryRetriever(BaseRetriever):
                 )
             )
         return docs
+
+
+def source_context(fiche: dict, n: int, n_chunks: int = 2) -> SourceContext:
+    """A `SourceContext` of one of the recorded fiches, as the chain builds it."""
+    chunks = [
+        UsedChunk(
+            id=f"{fiche['fiche_id']}#{i}",
+            fiche_id=fiche["fiche_id"],
+            section=c["section"],
+            text=c["text"],
+            score=1.0,
+        )
+        for i, c in enumerate(fiche["chunks"][:n_chunks])
+    ]
+    src = Source(
+        n=n,
+        fiche_id=fiche["fiche_id"],
+        title=fiche["title"],
+        url=fiche["url"],
+        date=fiche["date"],
+        services=fiche["services"],
+    )
+    return SourceContext(source=src, chunks=chunks)

@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 
-from chains.models import Source, UsedChunk
 from chains.postcheck import (
     check_citations,
     check_figures,
@@ -15,28 +14,11 @@ from chains.postcheck import (
     postcheck,
 )
 from chains.prompts import SourceContext
+from tests.unit.chains.memory import source_context
 
 
 def _ctx(fiche: dict, n: int, n_chunks: int = 20) -> SourceContext:
-    chunks = [
-        UsedChunk(
-            id=f"{fiche['fiche_id']}#{i}",
-            fiche_id=fiche["fiche_id"],
-            section=c["section"],
-            text=c["text"],
-            score=1.0,
-        )
-        for i, c in enumerate(fiche["chunks"][:n_chunks])
-    ]
-    src = Source(
-        n=n,
-        fiche_id=fiche["fiche_id"],
-        title=fiche["title"],
-        url=fiche["url"],
-        date=fiche["date"],
-        services=fiche["services"],
-    )
-    return SourceContext(source=src, chunks=chunks)
+    return source_context(fiche, n, n_chunks)
 
 
 @pytest.fixture

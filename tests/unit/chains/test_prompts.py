@@ -3,30 +3,13 @@ from __future__ import annotations
 import pytest
 
 from chains import prompts
-from chains.models import Source, Turn, UsedChunk
+from chains.models import Turn
 from chains.prompts import SourceContext, build_answer_messages, fence, format_context
+from tests.unit.chains.memory import source_context
 
 
 def _ctx(fiche: dict, n: int, n_chunks: int = 2) -> SourceContext:
-    chunks = [
-        UsedChunk(
-            id=f"{fiche['fiche_id']}#{i}",
-            fiche_id=fiche["fiche_id"],
-            section=c["section"],
-            text=c["text"],
-            score=1.0,
-        )
-        for i, c in enumerate(fiche["chunks"][:n_chunks])
-    ]
-    src = Source(
-        n=n,
-        fiche_id=fiche["fiche_id"],
-        title=fiche["title"],
-        url=fiche["url"],
-        date=fiche["date"],
-        services=fiche["services"],
-    )
-    return SourceContext(source=src, chunks=chunks)
+    return source_context(fiche, n, n_chunks)
 
 
 @pytest.mark.parametrize("mode", ["question", "brouillon"])
