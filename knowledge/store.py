@@ -128,6 +128,16 @@ class Catalog:
             else:
                 self._conn.execute("COMMIT")
 
+    def query_in(self, sql: str, ids: Iterable[str], *, batch: int = 500) -> list[tuple]:
+        """`sql` with its `IN ({})` filled for `ids` (deduplicated), in batches under SQLite's
+        parameter limit."""
+        ids = list(dict.fromkeys(ids))
+        rows: list[tuple] = []
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            rows.extend(self.query(sql.format(",".join("?" * len(part))), part))
+        return rows
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
@@ -156,47 +166,35 @@ class Catalog:
         return {r[0]: (r[1], tuple(json.loads(r[2]))) for r in rows}
 
     def fiches(self, ids: Iterable[str]) -> dict[str, FicheRow]:
-        ids = list(dict.fromkeys(ids))
-        out: dict[str, FicheRow] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for r in self.query(
-                f"SELECT id, hash, raw_hashes, metadata, audiences FROM fiches "
-                f"WHERE id IN ({marks})",
-                part,
-            ):
-                out[r[0]] = FicheRow(
-                    r[0], r[1], tuple(json.loads(r[2])), json.loads(r[3]), tuple(json.loads(r[4]))
-                )
-        return out
+        rows = self.query_in(
+            "SELECT id, hash, raw_hashes, metadata, audiences FROM fiches WHERE id IN ({})", ids
+        )
+        return {
+            r[0]: FicheRow(
+                r[0], r[1], tuple(json.loads(r[2])), json.loads(r[3]), tuple(json.loads(r[4]))
+            )
+            for r in rows
+        }
 
     def chunks(self, ids: Iterable[str]) -> dict[str, ChunkRow]:
-        ids = list(dict.fromkeys(ids))
         out: dict[str, ChunkRow] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for r in self.query(
-                f"SELECT id, fiche_id, hash, embed_hash, text, context, section, ord "
-                f"FROM chunks WHERE id IN ({marks})",
-                part,
-            ):
-                out[r[0]] = ChunkRow(*r)
+        for r in self.query_in(
+            "SELECT id, fiche_id, hash, embed_hash, text, context, section, ord "
+            "FROM chunks WHERE id IN ({})",
+            ids,
+        ):
+            out[r[0]] = ChunkRow(*r)
         return out
 
     def chunks_of(self, fiche_ids: Iterable[str]) -> dict[str, list[ChunkRow]]:
         ids = list(dict.fromkeys(fiche_ids))
         out: dict[str, list[ChunkRow]] = {f: [] for f in ids}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for r in self.query(
-                f"SELECT id, fiche_id, hash, embed_hash, text, context, section, ord "
-                f"FROM chunks WHERE fiche_id IN ({marks}) ORDER BY fiche_id, ord",
-                part,
-            ):
-                out[r[1]].append(ChunkRow(*r))
+        for r in self.query_in(
+            "SELECT id, fiche_id, hash, embed_hash, text, context, section, ord "
+            "FROM chunks WHERE fiche_id IN ({}) ORDER BY fiche_id, ord",
+            ids,
+        ):
+            out[r[1]].append(ChunkRow(*r))
         return out
 
     def fiches_ids(self) -> set[str]:
