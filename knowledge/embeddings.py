@@ -39,6 +39,10 @@ class GuichetEmbeddings(Embeddings):
         """Embed texts to an (n, dim) float32 array (what the ingest uses)."""
         return np.asarray(self.embed_documents(list(texts)), dtype=np.float32)
 
+    def embed_queries_array(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries to an (n, dim) float32 array in one call (batched searches)."""
+        return np.asarray(self.embed_documents(list(texts)), dtype=np.float32)
+
     def submit_array(self, texts: Sequence[str]) -> Future:
         """Start embedding texts; `.result()` gives the (n, dim) array (sync by default)."""
         future: Future = Future()
@@ -92,6 +96,9 @@ class UseEmbeddings(GuichetEmbeddings):
 
     def embed_query_array(self, text: str) -> np.ndarray:
         return self._encode([text])[0]
+
+    def embed_queries_array(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(list(texts))  # in-process: one batch is ~2x cheaper than singles
 
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

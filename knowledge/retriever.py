@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.callbacks import (
@@ -26,7 +28,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from knowledge.models import AUDIENCES
 from knowledge.store import ChunkRow, KnowledgeBase
@@ -100,8 +102,81 @@ def expand_query(query: str) -> str:
     return f"{query} ({' ; '.join(extra)})" if extra else query
 
 
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """One query of a batch (`HybridRetriever.search_many`)."""
+
+    query: str
+    k: int | None = None
+    audience: str | None = None
+
+
+class _Batcher:
+    """Gathers the searches started on one event loop into batches run in a thread.
+
+    A search arriving while no batch runs starts one after a single loop turn (the other
+    questions of that sync batch join it); searches arriving while a batch runs wait for
+    the next one. Idle, a query is searched alone, as before; in a burst, 50 questions cost
+    one embedding call and one Chroma query instead of 50 of each, and one thread hop.
+    """
+
+    def __init__(self, run: Callable[[list[SearchRequest]], list[list[Document]]]) -> None:
+        self.run = run
+        self.pending: list[tuple[SearchRequest, asyncio.Future]] = []
+        self.draining = False
+
+    async def submit(self, request: SearchRequest) -> list[Document]:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((request, future))
+        if not self.draining:
+            self.draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            await asyncio.sleep(0)
+            while self.pending:
+                batch = self.pending[:MAX_BATCH]
+                del self.pending[:MAX_BATCH]
+                batch = [(r, f) for r, f in batch if not f.done()]  # drop cancelled searches
+                if not batch:
+                    continue
+                try:
+                    results = await asyncio.to_thread(self.run, [r for r, _ in batch])
+                except Exception as exc:  # every search of the batch sees the failure
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), docs in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(docs)
+        finally:
+            self.draining = False
+
+
+MAX_BATCH = 64
+
+
+@dataclass(slots=True)
+class _Fused:
+    """One query's fusion: the top fiches and the scores shown in each Document."""
+
+    top: list[tuple[str, float]]
+    chunk_score: dict[str, float]
+    dense_best: dict[str, float]
+    lex_best: dict[str, float]
+    chunk_dense: dict[str, float]
+    chunk_lex: dict[str, float]
+
+
 class HybridRetriever(BaseRetriever):
-    """Top-k distinct fiches for a query (`invoke(q, k=..., audience=...)` works too)."""
+    """Top-k distinct fiches for a query (`invoke(q, k=..., audience=...)` works too).
+
+    `search_many` runs several queries at once (one embedding call, one Chroma query);
+    `ainvoke` batches the searches that run concurrently on an event loop through it.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -114,6 +189,7 @@ class HybridRetriever(BaseRetriever):
     rrf_k: float | None = None
     chunks_per_fiche: int | None = None
     expand_abbreviations: bool = True
+    _batchers: weakref.WeakKeyDictionary = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
 
     # --- LangChain entry points ----------------------------------------------------------
 
@@ -125,109 +201,155 @@ class HybridRetriever(BaseRetriever):
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        # CPU-bound (embedding + BM25 + HNSW): keep it off the event loop.
-        return await asyncio.to_thread(self.search, query, **kwargs)
+        # CPU-bound (embedding + BM25 + HNSW): off the event loop, batched with the others.
+        request = self._request(query, kwargs.get("k"), kwargs.get("audience"))
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            batcher = self._batchers[loop] = _Batcher(self.search_many)
+        return await batcher.submit(request)
 
     # --- the search itself -------------------------------------------------------------
+
+    @staticmethod
+    def _request(query: str, k: int | None, audience: str | None) -> SearchRequest:
+        if audience is not None and audience not in AUDIENCES:
+            raise ValueError(f"unknown audience {audience!r}; expected one of {AUDIENCES}")
+        return SearchRequest(query, None if k is None else int(k), audience)
 
     def search(
         self, query: str, *, k: int | None = None, audience: str | None = None, **_: Any
     ) -> list[Document]:
+        return self.search_many([self._request(query, k, audience)])[0]
+
+    def search_many(self, requests: Sequence[SearchRequest]) -> list[list[Document]]:
+        """The top-k fiches of each request, in order (what `search` does, for many)."""
         started = time.perf_counter()
-        k = int(k or self.k)
-        if audience is not None and audience not in AUDIENCES:
-            raise ValueError(f"unknown audience {audience!r}; expected one of {AUDIENCES}")
         s = self.kb.settings
         n = self.candidates or s.retrieval_candidates
         wd = s.fusion_dense_weight if self.dense_weight is None else self.dense_weight
         wl = s.fusion_lexical_weight if self.lexical_weight is None else self.lexical_weight
         rk = s.fusion_rrf_k if self.rrf_k is None else self.rrf_k
         per_fiche = self.chunks_per_fiche or s.chunks_per_fiche
-        query = query.strip()
-        if not query:
-            return []
-        q = expand_query(query) if self.expand_abbreviations else query
+        queries = [r.query.strip() for r in requests]
+        expanded = [expand_query(q) if self.expand_abbreviations else q for q in queries]
+        live = [i for i, q in enumerate(queries) if q]
 
-        dense: list[tuple[str, float]] = []
-        lexical: list[tuple[str, float]] = []
-        if self.mode in ("hybrid", "dense"):
-            vector = self.kb.embeddings.embed_query_array(q)
-            dense = self.kb.dense_search(vector, n, audience=audience)
-        if self.mode in ("hybrid", "lexical"):
-            lexical = self.kb.lexical_search(q, n, audience=audience)
-
-        rows = self.kb.catalog.chunks([c for c, _ in dense] + [c for c, _ in lexical])
-        # Chunks the catalog does not know (an ingest is under way elsewhere) are ignored.
-        dense = [(c, sc) for c, sc in dense if c in rows]
-        lexical = [(c, sc) for c, sc in lexical if c in rows]
-
-        fiche_score: dict[str, float] = {}
-        chunk_score: dict[str, float] = {}
-        dense_best: dict[str, float] = {}
-        lex_best: dict[str, float] = {}
-        chunk_dense: dict[str, float] = {}
-        chunk_lex: dict[str, float] = {}
-        for hits, weight, best, per_chunk in (
-            (dense, wd, dense_best, chunk_dense),
-            (lexical, wl, lex_best, chunk_lex),
-        ):
-            rank = 0
-            for pos, (cid, sc) in enumerate(hits):
-                fid = rows[cid].fiche_id
-                per_chunk[cid] = sc
-                chunk_score[cid] = chunk_score.get(cid, 0.0) + weight / (rk + pos + 1)
-                if fid not in best:
-                    rank += 1
-                    best[fid] = sc
-                    fiche_score[fid] = fiche_score.get(fid, 0.0) + weight / (rk + rank)
-
-        ranked = sorted(fiche_score.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        fiches = self.kb.catalog.fiches(f for f, _ in ranked)
-        by_fiche: dict[str, list[ChunkRow]] = {}
-        for cid in sorted(chunk_score, key=lambda c: -chunk_score[c]):
-            by_fiche.setdefault(rows[cid].fiche_id, []).append(rows[cid])
-
-        docs = []
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        for fid, score in ranked:
-            fiche = fiches.get(fid)
-            if fiche is None:  # deleted between the two catalog reads
-                continue
-            best = by_fiche.get(fid, [])[:per_fiche]
-            meta = fiche.metadata
-            docs.append(
-                Document(
-                    id=fid,
-                    page_content=_page_content(best),
-                    metadata={
-                        "fiche_id": fid,
-                        "title": meta.get("title", ""),
-                        "url": meta.get("url", ""),
-                        "section": best[0].section if best else "",
-                        "score": round(score, 6),
-                        "dense_score": round(dense_best.get(fid, 0.0), 6),
-                        "lexical_score": round(lex_best.get(fid, 0.0), 6),
-                        "date": meta.get("date"),
-                        "audiences": list(fiche.audiences),
-                        "kind": meta.get("kind", fid[:1]),
-                        "type": meta.get("type", ""),
-                        "services": meta.get("services", []),
-                        "chunks": [
-                            {
-                                "id": c.id,
-                                "section": c.section,
-                                "text": c.text,
-                                "score": round(chunk_score[c.id], 6),
-                                "dense_score": round(chunk_dense.get(c.id, 0.0), 6),
-                                "lexical_score": round(chunk_lex.get(c.id, 0.0), 6),
-                            }
-                            for c in best
-                        ],
-                        "retrieval_ms": round(elapsed_ms, 2),
-                    },
-                )
+        dense: dict[int, list[tuple[str, float]]] = {i: [] for i in live}
+        lexical: dict[int, list[tuple[str, float]]] = {i: [] for i in live}
+        if live and self.mode in ("hybrid", "dense"):
+            vectors = self.kb.embeddings.embed_queries_array([expanded[i] for i in live])
+            hits = self.kb.dense_search_many(
+                vectors, n, audiences=[requests[i].audience for i in live]
             )
-        return docs
+            dense.update(zip(live, hits, strict=True))
+        if self.mode in ("hybrid", "lexical"):
+            for i in live:
+                lexical[i] = self.kb.lexical_search(expanded[i], n, audience=requests[i].audience)
+
+        rows = self.kb.catalog.chunks(
+            {c for i in live for hits in (dense[i], lexical[i]) for c, _ in hits}
+        )
+        ranked = {
+            i: _fuse(dense[i], lexical[i], rows, wd, wl, rk, requests[i].k or self.k) for i in live
+        }
+        fiches = self.kb.catalog.fiches({f for fused in ranked.values() for f, _ in fused.top})
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        out: list[list[Document]] = []
+        for i in range(len(requests)):
+            fused = ranked.get(i)
+            out.append(
+                [] if fused is None else _documents(fused, rows, fiches, per_fiche, elapsed_ms)
+            )
+        return out
+
+
+def _fuse(
+    dense: list[tuple[str, float]],
+    lexical: list[tuple[str, float]],
+    rows: dict[str, ChunkRow],
+    wd: float,
+    wl: float,
+    rk: float,
+    k: int,
+) -> _Fused:
+    """Weighted RRF over distinct fiches; chunks the catalog does not know (an ingest is
+    under way elsewhere) are ignored."""
+    fiche_score: dict[str, float] = {}
+    chunk_score: dict[str, float] = {}
+    dense_best: dict[str, float] = {}
+    lex_best: dict[str, float] = {}
+    chunk_dense: dict[str, float] = {}
+    chunk_lex: dict[str, float] = {}
+    for hits, weight, best, per_chunk in (
+        (dense, wd, dense_best, chunk_dense),
+        (lexical, wl, lex_best, chunk_lex),
+    ):
+        rank = 0
+        for pos, (cid, sc) in enumerate(c for c in hits if c[0] in rows):
+            fid = rows[cid].fiche_id
+            per_chunk[cid] = sc
+            chunk_score[cid] = chunk_score.get(cid, 0.0) + weight / (rk + pos + 1)
+            if fid not in best:
+                rank += 1
+                best[fid] = sc
+                fiche_score[fid] = fiche_score.get(fid, 0.0) + weight / (rk + rank)
+    top = sorted(fiche_score.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return _Fused(top, chunk_score, dense_best, lex_best, chunk_dense, chunk_lex)
+
+
+def _documents(
+    fused: _Fused,
+    rows: dict[str, ChunkRow],
+    fiches: dict[str, Any],
+    per_fiche: int,
+    elapsed_ms: float,
+) -> list[Document]:
+    """One Document per top fiche: its best chunks, its metadata and the scores."""
+    chunk_score = fused.chunk_score
+    by_fiche: dict[str, list[ChunkRow]] = {}
+    for cid in sorted(chunk_score, key=lambda c: -chunk_score[c]):
+        by_fiche.setdefault(rows[cid].fiche_id, []).append(rows[cid])
+    docs = []
+    for fid, score in fused.top:
+        fiche = fiches.get(fid)
+        if fiche is None:  # deleted between the two catalog reads
+            continue
+        best = by_fiche.get(fid, [])[:per_fiche]
+        meta = fiche.metadata
+        docs.append(
+            Document(
+                id=fid,
+                page_content=_page_content(best),
+                metadata={
+                    "fiche_id": fid,
+                    "title": meta.get("title", ""),
+                    "url": meta.get("url", ""),
+                    "section": best[0].section if best else "",
+                    "score": round(score, 6),
+                    "dense_score": round(fused.dense_best.get(fid, 0.0), 6),
+                    "lexical_score": round(fused.lex_best.get(fid, 0.0), 6),
+                    "date": meta.get("date"),
+                    "audiences": list(fiche.audiences),
+                    "kind": meta.get("kind", fid[:1]),
+                    "type": meta.get("type", ""),
+                    "services": meta.get("services", []),
+                    "chunks": [
+                        {
+                            "id": c.id,
+                            "section": c.section,
+                            "text": c.text,
+                            "score": round(chunk_score[c.id], 6),
+                            "dense_score": round(fused.chunk_dense.get(c.id, 0.0), 6),
+                            "lexical_score": round(fused.chunk_lex.get(c.id, 0.0), 6),
+                        }
+                        for c in best
+                    ],
+                    "retrieval_ms": round(elapsed_ms, 2),
+                },
+            )
+        )
+    return docs
 
 
 def _page_content(chunks: Sequence[ChunkRow]) -> str:

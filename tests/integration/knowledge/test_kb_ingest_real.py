@@ -70,6 +70,21 @@ def test_real_retrieval_finds_the_fiche(sample_retriever, sample_kb, query, expe
     assert expected in ids
 
 
+def test_batched_search_ranks_like_single_searches(sample_retriever, sample_corpus_dir):
+    """A burst of questions is searched as one batch (one USE call, one Chroma query): each
+    question gets the fiches it gets alone."""
+    from knowledge.retriever import SearchRequest
+
+    lines = (sample_corpus_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines[:40]]
+    batched = sample_retriever.search_many([SearchRequest(q, 5) for q in questions])
+    for question, docs in zip(questions, batched, strict=True):
+        alone = sample_retriever.search(question, k=5)
+        assert [d.id for d in docs] == [d.id for d in alone], question
+        for a, b in zip(docs, alone, strict=True):
+            assert a.metadata["score"] == pytest.approx(b.metadata["score"], abs=1e-6)
+
+
 def test_shared_fiche_has_merged_audiences(sample_kb, sample_corpus_dir):
     by_aud: dict[str, set[str]] = {}
     for p in sample_corpus_dir.joinpath("vdd-2020").rglob("*.xml"):

@@ -169,3 +169,88 @@ async def test_retriever_async(kb, corpus):
     docs = await kb.retriever(k=3).ainvoke("subvention", audience="Associations")
     assert docs
     assert all("Associations" in d.metadata["audiences"] for d in docs)
+
+
+def _ids(docs) -> list[tuple[str, float]]:
+    return [(d.metadata["fiche_id"], d.metadata["score"]) for d in docs]
+
+
+QUERIES = [
+    ("dissolution d'une association", None),
+    ("subvention", "Associations"),
+    ("   ", None),
+    ("assemblée générale ag", "Particuliers"),
+    ("déclaration en préfecture", None),
+]
+
+
+def test_search_many_gives_what_search_gives(kb, corpus):
+    from knowledge.retriever import SearchRequest
+
+    ingest(kb, [str(corpus)], progress=False)
+    retriever = kb.retriever(k=4)
+    many = retriever.search_many([SearchRequest(q, 3, a) for q, a in QUERIES])
+    assert len(many) == len(QUERIES)
+    for (q, a), docs in zip(QUERIES, many, strict=True):
+        assert _ids(docs) == _ids(retriever.search(q, k=3, audience=a))
+    assert many[2] == []  # a blank query among others
+    assert 1 <= len(many[0]) <= 3
+
+
+async def test_concurrent_searches_share_one_batch(kb, corpus, monkeypatch):
+    import asyncio
+
+    ingest(kb, [str(corpus)], progress=False)
+    retriever = kb.retriever(k=3)
+    expected = [_ids(retriever.search(q, audience=a)) for q, a in QUERIES]
+    calls: list[int] = []
+    embed = kb.embeddings.embed_queries_array
+
+    def counting(texts):
+        calls.append(len(texts))
+        return embed(texts)
+
+    monkeypatch.setattr(kb.embeddings, "embed_queries_array", counting)
+    results = await asyncio.gather(*(retriever.ainvoke(q, audience=a) for q, a in QUERIES))
+    assert [_ids(d) for d in results] == expected
+    assert calls == [4]  # one embedding call for the four non-blank queries
+
+    # Idle: one query is searched at once, alone.
+    calls.clear()
+    assert _ids(await retriever.ainvoke(QUERIES[0][0])) == expected[0]
+    assert calls == [1]
+
+
+async def test_batched_search_failure_reaches_every_caller_and_the_next_batch_works(
+    kb, corpus, monkeypatch
+):
+    import asyncio
+
+    ingest(kb, [str(corpus)], progress=False)
+    retriever = kb.retriever(k=3)
+
+    def broken(*args, **kwargs):
+        raise StoreError("Chroma query failed: connection refused")
+
+    monkeypatch.setattr(kb, "dense_search_many", broken)
+    results = await asyncio.gather(
+        *(retriever.ainvoke(q) for q in ("subvention", "dissolution")), return_exceptions=True
+    )
+    assert [type(r) for r in results] == [StoreError, StoreError]
+    monkeypatch.undo()
+    assert await retriever.ainvoke("subvention")
+    with pytest.raises(ValueError, match="unknown audience"):  # checked before batching
+        await retriever.ainvoke("subvention", audience="Martiens")
+
+
+async def test_cancelled_search_does_not_break_its_batch(kb, corpus):
+    import asyncio
+
+    ingest(kb, [str(corpus)], progress=False)
+    retriever = kb.retriever(k=3)
+    doomed = asyncio.ensure_future(retriever.ainvoke("subvention"))
+    kept = asyncio.ensure_future(retriever.ainvoke("dissolution d'une association"))
+    await asyncio.sleep(0)
+    doomed.cancel()
+    assert await kept
+    assert doomed.cancelled()
