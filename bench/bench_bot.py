@@ -107,6 +107,16 @@ def rss_kib(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, its reaped children included."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def load_questions(n: int, seed: int = 7) -> list[str]:
     if QUESTIONS.exists():
         lines = [json.loads(x)["question"] for x in QUESTIONS.read_text().splitlines() if x]
@@ -175,10 +185,13 @@ async def run(args: argparse.Namespace) -> dict:
     base = Path(tempfile.mkdtemp(prefix="bench-bot-"))
     # Synapse's SQLite on tmpfs: its own fsyncs are not what is measured here.
     hs_dir = Path(tempfile.mkdtemp(prefix="bench-synapse-", dir=args.synapse_tmp))
-    hs = LocalSynapse(hs_dir, encrypt_by_default="all")
+    hs = LocalSynapse(hs_dir, encrypt_by_default="all", log_level=args.synapse_log_level)
     procs: list[Proc] = []
     agent = None
-    results: dict = {"store": str(store), "machine": "2 cores, shared with other work (noisy)"}
+    results: dict = {
+        "store": str(store),
+        "machine": f"{os.cpu_count()} cores",
+    }
     try:
         await asyncio.to_thread(hs.start)
         agent_user = hs.register("bench-agent", "pw-agent")
@@ -258,12 +271,25 @@ async def run(args: argparse.Namespace) -> dict:
         for room in rooms:  # one warm-up message each, so every room's Megolm session exists
             await timed_ask(agent, room, "!aide")
         conc_q = load_questions(args.rooms, seed=11)
+        pids = {"synapse": hs.pid, "bot": bot.p.pid, "llm_server": llm.p.pid, "agent": os.getpid()}
+        cpu0 = {name: cpu_s(pid) for name, pid in pids.items() if pid}
+        spies = []
+        if args.py_spy:  # sampled profiles of the burst (collapsed stacks, in the kept dir)
+            for name in ("bot", "synapse"):
+                out = str(base / f"profile-{name}.txt")
+                cmd = [args.py_spy, "record", "-p", str(pids[name]), "-d", "8", "-r", "200",
+                       "--gil", "--format", "raw", "-o", out, "--nonblocking"]  # fmt: skip
+                spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))  # noqa: ASYNC220
+            await asyncio.sleep(1.0)
         t0 = time.perf_counter()
         ids = await asyncio.gather(*(agent.send(r, q) for r, q in zip(rooms, conc_q, strict=True)))
         sent_ms = (time.perf_counter() - t0) * 1000
         with contextlib.suppress(TimeoutError):
             await agent.wait_until(lambda: all(agent.replies_to(i) for i in ids), wait_s=60)
         wall = time.perf_counter() - t0
+        cpu = {name: round(cpu_s(pids[name]) - c0, 2) for name, c0 in cpu0.items()}
+        for spy in spies:
+            spy.wait(30)
         ts = {e.event_id: e.source.get("origin_server_ts", 0) for e in agent.events}
         server_ms = sorted(
             ts[i] and max(r.source.get("origin_server_ts", 0) for r in agent.replies_to(i)) - ts[i]
@@ -288,6 +314,7 @@ async def run(args: argparse.Namespace) -> dict:
             "send_all_ms": round(sent_ms, 1),
             "wall_s": round(wall, 2),
             "target_wall_s": 3.0,
+            "cpu_s_during_burst": cpu,
             "server_first_question_to_last_reply_s": round((last_r - first_q) / 1000, 2),
             "server_question_to_reply_p50_ms": server_ms[len(server_ms) // 2]
             if server_ms
@@ -303,6 +330,8 @@ async def run(args: argparse.Namespace) -> dict:
         for proc in reversed(procs):
             proc.stop()
         hs.stop()
+        if args.keep:
+            shutil.copy(hs.log_path, base / "synapse.log")
         shutil.rmtree(hs_dir, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
@@ -324,6 +353,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "bot.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     parser.add_argument("--bot-log-level", default="WARNING")
+    parser.add_argument(
+        "--synapse-log-level", default="WARNING", help="INFO logs every request (with --keep)"
+    )
+    parser.add_argument("--py-spy", help="path of py-spy: profile the bot and Synapse (--keep)")
     parser.add_argument("--skip-overhead", action="store_true", help="only the concurrency part")
     parser.add_argument("--synapse-tmp", default="/dev/shm" if Path("/dev/shm").is_dir() else None)
     args = parser.parse_args()

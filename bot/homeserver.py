@@ -268,6 +268,11 @@ class LocalSynapse:
     # -- process -----------------------------------------------------------------------------
 
     @property
+    def pid(self) -> int | None:
+        """The Synapse process ID while it runs (benchmarks read its CPU time)."""
+        return self._process.pid if self.running else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -463,6 +463,7 @@ class GuichetBot:
                 await self._send_notice(target, NOTICES["rate_limited"].format(wait=int(wait)))
             await self.state.mark_processed(ev.event_id, ev.room_id, "rate_limited")
             return
+        t_received = time.perf_counter()
         conversation = target.conversation
         lock = self._locks.setdefault(conversation, asyncio.Lock())
         async with lock:
@@ -507,13 +508,15 @@ class GuichetBot:
                 self.counters["answers"] += 1
                 send_ms = (time.perf_counter() - t0) * 1000 - chain_ms
                 logger.info(
-                    "answered %s in %s: %s, %.0f ms after it was sent, chain %.0f ms, "
-                    "reply %.0f ms",
+                    "answered %s in %s: %s, %.0f ms after it was sent (waited %.0f ms), "
+                    "chain %.0f ms (%s), reply %.0f ms",
                     ev.event_id,
                     target.room_id,
                     answer.status,
                     self.clock() * 1000 - ev.ts if ev.ts else -1,
+                    (t0 - t_received) * 1000,
                     chain_ms,
+                    " ".join(f"{k}={v:.0f}" for k, v in answer.timings_ms.items()),
                     send_ms,
                 )
             finally:
