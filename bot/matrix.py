@@ -63,6 +63,12 @@ def _check(resp: Any, what: str) -> Any:
     return resp
 
 
+def _secret(value: Any) -> str | None:
+    """The secret's text, or None when it is unset or blank (`GUICHET_ACCESS_TOKEN=`)."""
+    text = value.get_secret_value().strip() if value is not None else ""
+    return text or None
+
+
 class MatrixClient:
     """A logged-in nio client for the bot, built from settings; `await start()` before use."""
 
@@ -133,8 +139,10 @@ class MatrixClient:
             request_timeout=60,
         )
         saved = self._load_credentials()
+        token = _secret(self.settings.access_token)
+        password = self.settings.password.get_secret_value() if self.settings.password else None
         user_id = (saved or {}).get("user_id") or self.settings.user_id
-        if not user_id:
+        if not user_id and token is None:
             raise ConfigError("GUICHET_USER_ID is not set (the bot's Matrix ID)")
         client = AsyncClient(
             self.settings.homeserver_url,
@@ -148,21 +156,14 @@ class MatrixClient:
             if saved:
                 client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
                 logger.info("restored login of %s, device %s", saved["user_id"], saved["device_id"])
-            elif self.settings.access_token is not None:
-                client.access_token = self.settings.access_token.get_secret_value()
-                who = await self._call("whoami", client.whoami())
-                if not isinstance(who, WhoamiResponse) or not who.device_id:
-                    raise ConfigError("the access token has no device: log in with a password")
-                client.restore_login(who.user_id, who.device_id, client.access_token)
-                self._save_credentials(who.user_id, who.device_id, client.access_token)
+            elif token is not None:
+                who = await self._whoami(client, token)
+                client.restore_login(who.user_id, who.device_id, token)
+                self._save_credentials(who.user_id, who.device_id, token)
                 logger.info("logged in by token as %s, device %s", who.user_id, who.device_id)
-            elif self.settings.password is not None:
+            elif password:
                 resp = await self._call(
-                    "login",
-                    client.login(
-                        self.settings.password.get_secret_value(),
-                        device_name=self.settings.device_name,
-                    ),
+                    "login", client.login(password, device_name=self.settings.device_name)
                 )
                 assert isinstance(resp, LoginResponse)
                 self._save_credentials(resp.user_id, resp.device_id, resp.access_token)
@@ -177,6 +178,31 @@ class MatrixClient:
         except BaseException:
             await client.close()
             raise
+
+    async def _whoami(self, client: AsyncClient, token: str) -> WhoamiResponse:
+        """The owner and device of GUICHET_ACCESS_TOKEN, or a ConfigError saying what is wrong."""
+        client.access_token = token
+        try:
+            who = await self._call("whoami", client.whoami())
+        except MatrixError as exc:
+            if exc.status_code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "401"):
+                raise ConfigError(
+                    f"GUICHET_ACCESS_TOKEN was refused by {self.settings.homeserver_url} "
+                    f"({exc.status_code}: {exc.message}): it is wrong, expired or logged out; "
+                    "set a valid token or GUICHET_PASSWORD"
+                ) from exc
+            raise
+        if not isinstance(who, WhoamiResponse) or not who.device_id:
+            raise ConfigError(
+                "GUICHET_ACCESS_TOKEN has no device (an appservice token?): "
+                "use a user's token or log in with GUICHET_PASSWORD"
+            )
+        if self.settings.user_id and who.user_id != self.settings.user_id:
+            raise ConfigError(
+                f"GUICHET_ACCESS_TOKEN belongs to {who.user_id}, not to GUICHET_USER_ID "
+                f"{self.settings.user_id}: fix one of them"
+            )
+        return who
 
     async def _upload_filter(self) -> str | None:
         assert self.client is not None
