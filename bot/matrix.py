@@ -235,6 +235,14 @@ class MatrixClient:
             resp = await awaitable
         except _NETWORK_ERRORS as exc:
             raise MatrixError(what, "network", f"{type(exc).__name__}: {exc}") from exc
+        unknown_token = isinstance(resp, ErrorResponse) and resp.status_code == "M_UNKNOWN_TOKEN"
+        if unknown_token and what != "whoami":  # whoami checks the settings' token: _whoami
+            resp.message = (
+                f"{resp.message or ''} (the login saved in {self.credentials_path} is no "
+                "longer valid: logged out or device deleted; stop the bot, move "
+                "credentials.json and nio/ aside and log in again with GUICHET_PASSWORD or a "
+                "new GUICHET_ACCESS_TOKEN (deploy/README.md: Rotating the bot's access token))"
+            ).strip()
         return _check(resp, what)
 
     # -- sync --------------------------------------------------------------------------------

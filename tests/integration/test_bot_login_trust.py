@@ -2,7 +2,8 @@
 
 - GUICHET_ACCESS_TOKEN alone (no password, no user ID): whoami, credentials.json (0600) with the
   token's device, the token never logged; a restart with no secret at all reuses the file and
-  keeps decrypting; a wrong token or a token of another user is a clear ConfigError.
+  keeps decrypting; a wrong token or a token of another user is a clear ConfigError; a saved
+  token that was logged out stops the bot with an error naming credentials.json.
 - A credentials.json of another user or homeserver is refused before any request.
 - GUICHET_TRUST: the default leaves the agents' devices unverified (and still answers);
   trust_all marks them verified in the bot's nio device store; a bad value is a settings error.
@@ -15,11 +16,12 @@ import json
 import logging
 import stat
 
+import httpx
 import pytest
 import pytest_asyncio
 from pydantic import ValidationError
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, MatrixError
 from bot.matrix import CREDENTIALS_FILE, MatrixClient
 from bot.settings import BotSettings
 from tests.support.synapse import (
@@ -269,3 +271,33 @@ def test_bad_trust_value_is_a_clear_settings_error(monkeypatch, tmp_path, value)
     assert result.exit_code == 2
     assert "invalid settings" in result.output
     assert "trust" in result.output
+
+
+async def test_saved_token_logged_out_is_a_clear_error(synapse, bot_retriever, tmp_path):
+    bot_user = await _register(synapse)
+    data_dir = tmp_path / "bot"
+    runner = BotRunner(
+        lambda: bot_env_settings(
+            synapse, bot_user, data_dir, password=None, access_token=bot_user.access_token
+        ),
+        extractive_answerer(bot_retriever),
+    )
+    await runner.start()
+    await runner.stop()
+    runner.settings_factory = lambda: bot_env_settings(
+        synapse, bot_user, data_dir, password=None, access_token=None
+    )
+    async with httpx.AsyncClient(base_url=synapse.url, timeout=10) as http:
+        out = await http.post(
+            "/_matrix/client/v3/logout",
+            headers={"Authorization": f"Bearer {bot_user.access_token}"},
+        )
+        assert out.status_code == 200, out.text
+    with pytest.raises(MatrixError) as err:
+        await runner.start(wait_s=20)  # an error, not a bot that syncs in vain
+    assert err.value.status_code == "M_UNKNOWN_TOKEN"
+    message = str(err.value)
+    assert str(data_dir / CREDENTIALS_FILE) in message
+    assert "no longer valid" in message
+    assert "GUICHET_PASSWORD" in message
+    assert bot_user.access_token not in message
