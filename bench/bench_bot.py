@@ -58,15 +58,28 @@ async def echo_main(args: argparse.Namespace) -> None:
     os.makedirs(args.store_dir, exist_ok=True)
     client.restore_login(args.user, args.device, args.token)
 
-    async def on_text(room, event) -> None:
-        if event.sender == client.user_id:
-            return
+    tasks: set[asyncio.Task] = set()
+
+    async def reply(room_id: str, event) -> None:
+        if args.delay:
+            await asyncio.sleep(args.delay)  # an ideal LLM: no CPU, every room in parallel
         await client.room_send(
-            room.room_id,
+            room_id,
             "m.room.message",
             {"msgtype": "m.text", "body": event.body, "org.guichet.reply_to": event.event_id},
             ignore_unverified_devices=True,
         )
+
+    async def on_text(room, event) -> None:
+        if event.sender == client.user_id:
+            return
+        if not args.delay:
+            await reply(room.room_id, event)
+            return
+        # nio runs callbacks one after the other: one task per message, or 50 s for 50.
+        task = asyncio.create_task(reply(room.room_id, event))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def on_invite(room, event) -> None:
         if event.state_key == client.user_id and event.membership == "invite":
@@ -145,6 +158,9 @@ class Proc:
                 self.p.wait(5)
 
 
+EXTRA_BOT_ENV: dict[str, str] = {}  # --bot-env K=V
+
+
 def bot_env(hs, user, data_dir: Path, store: Path, agent_id: str, llm_url: str = "") -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     env.update(
@@ -160,6 +176,7 @@ def bot_env(hs, user, data_dir: Path, store: Path, agent_id: str, llm_url: str =
             "GUICHET_LLM_URL": llm_url,
             "GUICHET_LLM_MODEL": "guichet-test",
             "GUICHET_LLM_API_KEY": "bench",
+            **EXTRA_BOT_ENV,
         }
     )
     return env
@@ -170,6 +187,59 @@ async def timed_ask(agent, room: str, text: str, wait_s: float = 60.0) -> float:
     event_id = await agent.send(room, text)
     await agent.wait_reply(event_id, wait_s=wait_s)
     return (time.perf_counter() - t0) * 1000
+
+
+async def burst(
+    agent, rooms: list[str], questions: list[str], pids: dict, args, base: Path, label: str
+) -> dict:
+    """Send one question in each room at once; wait for every reply; what it cost."""
+    cpu0 = {name: cpu_s(pid) for name, pid in pids.items() if pid}
+    spies = []
+    if args.py_spy:  # sampled profiles of the burst (collapsed stacks, in the kept dir)
+        for name in ("bot", "synapse"):
+            out = str(base / f"profile-{label}-{name}.txt")
+            cmd = [args.py_spy, "record", "-p", str(pids[name]), "-d", "8", "-r", "200",
+                   "--gil", "--format", "raw", "-o", out, "--nonblocking"]  # fmt: skip
+            spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))  # noqa: ASYNC220
+        await asyncio.sleep(1.0)
+    t0 = time.perf_counter()
+    ids = await asyncio.gather(*(agent.send(r, q) for r, q in zip(rooms, questions, strict=True)))
+    sent_ms = (time.perf_counter() - t0) * 1000
+    with contextlib.suppress(TimeoutError):
+        await agent.wait_until(lambda: all(agent.replies_to(i) for i in ids), wait_s=60)
+    wall = time.perf_counter() - t0
+    cpu = {name: round(cpu_s(pids[name]) - c0, 2) for name, c0 in cpu0.items()}
+    for spy in spies:
+        spy.wait(30)
+    ts = {e.event_id: e.source.get("origin_server_ts", 0) for e in agent.events}
+    server_ms = sorted(
+        ts[i] and max(r.source.get("origin_server_ts", 0) for r in agent.replies_to(i)) - ts[i]
+        for i in ids
+        if agent.replies_to(i) and i in ts
+    )
+    first_q = min((ts[i] for i in ids if i in ts), default=0)
+    last_r = max(
+        (r.source.get("origin_server_ts", 0) for i in ids for r in agent.replies_to(i)),
+        default=0,
+    )
+    answered = sum(1 for i in ids if agent.replies_to(i))
+    texts = sum(1 for i in ids if any(r.msgtype == "m.text" for r in agent.replies_to(i)))
+    duplicates = sum(1 for i in ids if len(agent.replies_to(i)) > 1)
+    return {
+        "questions": args.rooms,
+        "rooms": args.rooms,
+        "llm_latency_s": args.latency,
+        "answered": answered,
+        "answered_as_text": texts,
+        "duplicates": duplicates,
+        "send_all_ms": round(sent_ms, 1),
+        "wall_s": round(wall, 2),
+        "target_wall_s": 3.0,
+        "cpu_s_during_burst": cpu,
+        "server_first_question_to_last_reply_s": round((last_r - first_q) / 1000, 2),
+        "server_question_to_reply_p50_ms": server_ms[len(server_ms) // 2] if server_ms else None,
+        "server_question_to_reply_max_ms": server_ms[-1] if server_ms else None,
+    }
 
 
 # -- the benchmark ----------------------------------------------------------------------------
@@ -197,6 +267,7 @@ async def run(args: argparse.Namespace) -> dict:
         agent_user = hs.register("bench-agent", "pw-agent")
         bot_user = hs.register("guichet", "pw-guichet")
         echo_user = hs.register("echo", "pw-echo")
+        slow_user = hs.register("echo-slow", "pw-echo-slow")
         agent = Agent(hs, agent_user, base / "agent-store")
         await agent.start()
 
@@ -244,9 +315,33 @@ async def run(args: argparse.Namespace) -> dict:
         results["rss_extractive"] = rss_kib(bot.p.pid)
         print(json.dumps(results["overhead"]), flush=True)
 
-        # -- concurrency with a 1 s LLM ------------------------------------------------------
         bot.stop()
         echo.stop()
+        # -- the same burst against a bare nio bot that waits 1 s then echoes ------------------
+        # (first, so that the agent's growing number of rooms weighs on Guichet, not on it)
+        conc_q = load_questions(args.rooms, seed=11)
+        slow = Proc(
+            "echo-slow",
+            [sys.executable, __file__, "echo", "--url", hs.url, "--user", slow_user.user_id,
+             "--token", slow_user.access_token, "--device", slow_user.device_id,
+             "--store-dir", str(base / "echo-slow-store"), "--delay", str(args.latency)],
+            dict(os.environ),
+            base / "echo-slow.log",
+        )  # fmt: skip
+        procs.append(slow)
+        slow_rooms = [await agent.dm(slow_user.user_id) for _ in range(args.rooms)]
+        await asyncio.gather(*(timed_ask(agent, room, "bonjour") for room in slow_rooms))
+        pids = {"synapse": hs.pid, "bot": slow.p.pid, "agent": os.getpid()}
+        results["concurrency_bare_bot"] = await burst(
+            agent, slow_rooms, conc_q, pids, args, base, "echo-slow"
+        )
+        results["concurrency_bare_bot"]["what"] = (
+            f"bare matrix-nio bot: sleeps {args.latency} s (an ideal LLM) then echoes"
+        )
+        slow.stop()
+        print(json.dumps(results["concurrency_bare_bot"]), flush=True)
+
+        # -- concurrency with a 1 s LLM ------------------------------------------------------
         port = free_port()
         llm = Proc(
             "llm",
@@ -270,59 +365,14 @@ async def run(args: argparse.Namespace) -> dict:
         rooms = [await agent.dm(bot_user.user_id) for _ in range(args.rooms)]
         for room in rooms:  # one warm-up message each, so every room's Megolm session exists
             await timed_ask(agent, room, "!aide")
-        conc_q = load_questions(args.rooms, seed=11)
         pids = {"synapse": hs.pid, "bot": bot.p.pid, "llm_server": llm.p.pid, "agent": os.getpid()}
-        cpu0 = {name: cpu_s(pid) for name, pid in pids.items() if pid}
-        spies = []
-        if args.py_spy:  # sampled profiles of the burst (collapsed stacks, in the kept dir)
-            for name in ("bot", "synapse"):
-                out = str(base / f"profile-{name}.txt")
-                cmd = [args.py_spy, "record", "-p", str(pids[name]), "-d", "8", "-r", "200",
-                       "--gil", "--format", "raw", "-o", out, "--nonblocking"]  # fmt: skip
-                spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))  # noqa: ASYNC220
-            await asyncio.sleep(1.0)
-        t0 = time.perf_counter()
-        ids = await asyncio.gather(*(agent.send(r, q) for r, q in zip(rooms, conc_q, strict=True)))
-        sent_ms = (time.perf_counter() - t0) * 1000
-        with contextlib.suppress(TimeoutError):
-            await agent.wait_until(lambda: all(agent.replies_to(i) for i in ids), wait_s=60)
-        wall = time.perf_counter() - t0
-        cpu = {name: round(cpu_s(pids[name]) - c0, 2) for name, c0 in cpu0.items()}
-        for spy in spies:
-            spy.wait(30)
-        ts = {e.event_id: e.source.get("origin_server_ts", 0) for e in agent.events}
-        server_ms = sorted(
-            ts[i] and max(r.source.get("origin_server_ts", 0) for r in agent.replies_to(i)) - ts[i]
-            for i in ids
-            if agent.replies_to(i) and i in ts
-        )
-        first_q = min((ts[i] for i in ids if i in ts), default=0)
-        last_r = max(
-            (r.source.get("origin_server_ts", 0) for i in ids for r in agent.replies_to(i)),
-            default=0,
-        )
-        answered = sum(1 for i in ids if agent.replies_to(i))
-        texts = sum(1 for i in ids if any(r.msgtype == "m.text" for r in agent.replies_to(i)))
-        duplicates = sum(1 for i in ids if len(agent.replies_to(i)) > 1)
-        results["concurrency"] = {
-            "questions": args.rooms,
-            "rooms": args.rooms,
-            "llm_latency_s": args.latency,
-            "answered": answered,
-            "answered_as_text": texts,
-            "duplicates": duplicates,
-            "send_all_ms": round(sent_ms, 1),
-            "wall_s": round(wall, 2),
-            "target_wall_s": 3.0,
-            "cpu_s_during_burst": cpu,
-            "server_first_question_to_last_reply_s": round((last_r - first_q) / 1000, 2),
-            "server_question_to_reply_p50_ms": server_ms[len(server_ms) // 2]
-            if server_ms
-            else None,
-            "server_question_to_reply_max_ms": server_ms[-1] if server_ms else None,
-        }
+        results["concurrency"] = await burst(agent, rooms, conc_q, pids, args, base, "guichet")
         results["rss_llm"] = rss_kib(bot.p.pid)
+        results["concurrency"]["wall_ratio_vs_bare_bot"] = round(
+            results["concurrency"]["wall_s"] / results["concurrency_bare_bot"]["wall_s"], 2
+        )
         print(json.dumps(results["concurrency"]), flush=True)
+
         return results
     finally:
         if agent is not None:
@@ -345,6 +395,7 @@ def main() -> None:
     echo = sub.add_parser("echo", help="(internal) run the bare echo bot")
     for name in ("--url", "--user", "--token", "--device", "--store-dir"):
         echo.add_argument(name, required=True)
+    echo.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
     parser.add_argument("--store", default="/work/store-full")
     parser.add_argument("--n", type=int, default=40, help="timed questions per bot")
     parser.add_argument("--warmup", type=int, default=3)
@@ -356,6 +407,9 @@ def main() -> None:
     parser.add_argument(
         "--synapse-log-level", default="WARNING", help="INFO logs every request (with --keep)"
     )
+    parser.add_argument(
+        "--bot-env", action="append", default=[], help="extra GUICHET_X=value for the bot"
+    )
     parser.add_argument("--py-spy", help="path of py-spy: profile the bot and Synapse (--keep)")
     parser.add_argument("--skip-overhead", action="store_true", help="only the concurrency part")
     parser.add_argument("--synapse-tmp", default="/dev/shm" if Path("/dev/shm").is_dir() else None)
@@ -363,6 +417,7 @@ def main() -> None:
     if args.cmd == "echo":
         asyncio.run(echo_main(args))
         return
+    EXTRA_BOT_ENV.update(kv.split("=", 1) for kv in args.bot_env)
     results = asyncio.run(run(args))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
