@@ -255,7 +255,12 @@ async def run(args: argparse.Namespace) -> dict:
     base = Path(tempfile.mkdtemp(prefix="bench-bot-"))
     # Synapse's SQLite on tmpfs: its own fsyncs are not what is measured here.
     hs_dir = Path(tempfile.mkdtemp(prefix="bench-synapse-", dir=args.synapse_tmp))
-    hs = LocalSynapse(hs_dir, encrypt_by_default="all", log_level=args.synapse_log_level)
+    hs = LocalSynapse(
+        hs_dir,
+        encrypt_by_default="all",
+        log_level=args.synapse_log_level,
+        extra_config=json.loads(args.synapse_config),
+    )
     procs: list[Proc] = []
     agent = None
     results: dict = {
@@ -406,6 +411,9 @@ def main() -> None:
     parser.add_argument("--bot-log-level", default="WARNING")
     parser.add_argument(
         "--synapse-log-level", default="WARNING", help="INFO logs every request (with --keep)"
+    )
+    parser.add_argument(
+        "--synapse-config", default="{}", help="JSON of homeserver.yaml keys to override"
     )
     parser.add_argument(
         "--bot-env", action="append", default=[], help="extra GUICHET_X=value for the bot"

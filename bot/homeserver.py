@@ -132,15 +132,18 @@ class LocalSynapse:
         log_level: str = "WARNING",
         start_timeout: float = 60.0,
         encrypt_by_default: str = "all",
+        extra_config: dict | None = None,
     ) -> None:
         """`encrypt_by_default`: Synapse's encryption_enabled_by_default_for_room_type ("all",
-        "invite": private rooms only, "off")."""
+        "invite": private rooms only, "off"). `extra_config`: more homeserver.yaml keys, applied
+        last (benchmarks try Synapse settings with it)."""
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self._port = port
         self.log_level = log_level
         self.start_timeout = start_timeout
         self.encrypt_by_default = encrypt_by_default
+        self.extra_config = dict(extra_config or {})
         self._process: subprocess.Popen | None = None
 
     # -- configuration -----------------------------------------------------------------------
@@ -261,6 +264,7 @@ class LocalSynapse:
                 **_rate_limits(),
             }
         )
+        config.update(self.extra_config)
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=True), encoding="utf-8")
         overrides.update({"port": port, "registration_shared_secret": secret})
         self._save_overrides(overrides)
