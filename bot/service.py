@@ -304,6 +304,13 @@ class GuichetBot:
                     await self.state.mark_processed(ev.guichet_reply_to, ev.room_id, "seen-reply")
             elif isinstance(ev, Membership) and ev.target == me and ev.membership == "join":
                 await self.state.set_joined(ev.room_id, ev.ts)
+            elif isinstance(ev, Membership) and ev.target == me and ev.membership == "invite":
+                # What was sent from the invite on is for the bot (an agent types straight
+                # into a new DM, before the bot has joined); a team room's history is not.
+                # An old invite (a room left and rejoined) never reopens old history.
+                recent = ev.ts >= self.clock() * 1000 - self.settings.catchup_max_age_s * 1000
+                if ev.ts and recent and ev.ts < (self.state.joined_ts(ev.room_id) or ev.ts + 1):
+                    await self.state.set_joined(ev.room_id, ev.ts, overwrite=True)
         if not skip_timeline:
             for ev in events:
                 if not self._needs_work(ev):
@@ -581,6 +588,8 @@ class GuichetBot:
     async def _on_invite(self, room_id: str, inviter: str) -> None:
         try:
             if inviter and self.access.is_allowed(inviter):
+                # Until the invite event itself shows up in the joined room's timeline (see
+                # _dispatch), only what comes from now on is for the bot.
                 await self.state.set_joined(room_id, int(self.clock() * 1000), overwrite=True)
                 await self.matrix.join(room_id)
                 logger.info("joined %s (invited by an allowed user)", room_id)

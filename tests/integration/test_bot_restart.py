@@ -151,3 +151,18 @@ async def test_synapse_restart_while_running(env: BotEnv):
     await asyncio.to_thread(env.hs.restart)
     reply = await agent.ask(room, "Quel est le montant du Smic ?", wait_s=60)
     assert reply.msgtype == "m.text"
+
+
+async def test_message_typed_into_a_new_dm_before_the_bot_joins_is_answered(env: BotEnv):
+    """An agent opens a DM and types at once: the question predates the bot's join (here the
+    bot is down), but not the invite, so it is for the bot."""
+    agent = await env.agents.new()
+    await env.runner.stop()
+    room = await agent.create_room([env.bot_id], encrypted=True, dm=True)
+    await agent.wait_devices(env.bot_id)  # Element encrypts for invited members too
+    early = await agent.send(room, "Comment faire une première demande de passeport ?")
+    await env.runner.start()
+    replies = await agent.wait_reply(early, wait_s=45)
+    assert len(replies) == 1
+    assert replies[0].msgtype == "m.text", replies[0].body
+    assert "https://www.service-public." in replies[0].content["formatted_body"]

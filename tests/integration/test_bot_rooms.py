@@ -133,3 +133,23 @@ async def test_invite_from_outside_the_allowlist_is_declined(env: BotEnv):
         await outsider.wait_until(lambda: not bot_invited(), wait_s=20)
         assert bot_left()
         assert room not in env.runner.bot.matrix.joined_room_ids()
+
+
+async def test_team_room_history_from_before_the_invite_is_not_answered(env: BotEnv):
+    """Invited into a room with a past, the bot answers what comes after the invite only."""
+    carol = await env.agents.new(name="carol")
+    dave = await env.agents.new(name="dave")
+    # Unencrypted: the old message is readable by the bot, only the rule keeps it out.
+    room = await carol.create_room([dave.user_id], name="Equipe ancienne", encrypted=False)
+    await dave.join(room)
+    pill = f'<a href="https://matrix.to/#/{env.bot_id}">Guichet</a> : montant du Smic ?'
+    old = await carol.send(
+        room, "Guichet : montant du Smic ?", formatted=pill, mentions=[env.bot_id]
+    )
+    await carol.client.room_invite(room, env.bot_id)
+    await carol.wait_member(room, env.bot_id)
+    new = await carol.send(
+        room, "Guichet : montant du Smic ?", formatted=pill, mentions=[env.bot_id]
+    )
+    await carol.wait_reply(new)
+    await carol.assert_no_reply(old, wait=2.0)

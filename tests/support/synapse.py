@@ -201,16 +201,20 @@ class Agent:
             return bool(room and user_id in room.users and user_id not in room.invited_users)
 
         await self.wait_until(joined, wait_s)
-        room = self.client.rooms[room_id]
-        if room.encrypted:
-            deadline = time.monotonic() + wait_s
-            while not list(self.client.device_store.active_user_devices(user_id)):
-                if self.client.should_query_keys:
-                    with contextlib.suppress(Exception):
-                        await self.client.keys_query()
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no device keys for {user_id}")
-                await asyncio.sleep(0.1)
+        if self.client.rooms[room_id].encrypted:
+            await self.wait_devices(user_id, wait_s)
+
+    async def wait_devices(self, user_id: str, wait_s: float = 20.0) -> None:
+        """Wait until the device keys of `user_id` are known (as Element fetches those of the
+        members it invites into an encrypted room, so its first message is for them too)."""
+        deadline = time.monotonic() + wait_s
+        while not list(self.client.device_store.active_user_devices(user_id)):
+            if self.client.should_query_keys:
+                with contextlib.suppress(Exception):
+                    await self.client.keys_query()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no device keys for {user_id}")
+            await asyncio.sleep(0.1)
 
     async def dm(self, bot_user_id: str, *, encrypted: bool = True, wait_s: float = 20.0) -> str:
         room_id = await self.create_room([bot_user_id], encrypted=encrypted, dm=True)
