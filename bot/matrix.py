@@ -55,6 +55,17 @@ class SyncBatch:
     room_keys_received: int = 0
 
 
+BACKFILL_MAX_EVENTS = 1000  # per room and sync: the catch-up after a long downtime
+
+
+def _source(ev: Any) -> dict[str, Any]:
+    """The raw event dict of a nio event (an undecryptable one keeps its encrypted type)."""
+    source = dict(ev.source) if isinstance(ev.source, dict) else {}
+    if isinstance(ev, MegolmEvent):
+        source.setdefault("type", "m.room.encrypted")
+    return source
+
+
 def _check(resp: Any, what: str) -> Any:
     """Raise MatrixError for nio's ErrorResponse values; return anything else unchanged."""
     if isinstance(resp, ErrorResponse):
@@ -77,6 +88,7 @@ class MatrixClient:
         self.data_dir = Path(settings.data_dir)
         self.client: AsyncClient | None = None
         self._filter_id: str | None = None
+        self._state_loaded = False
 
     # -- login -------------------------------------------------------------------------------
 
@@ -250,12 +262,19 @@ class MatrixClient:
     async def sync(self, since: str | None, timeout_ms: int) -> SyncBatch:
         """One /sync. Encrypted events come back decrypted when the keys are known."""
         assert self.client is not None
+        # nio keeps no room state across restarts: the first sync of a process asks for the
+        # full state of every room (members: a team room must not pass for a DM), together
+        # with the timeline since the saved token.
         resp = await self._call(
             "sync",
             self.client.sync(
-                timeout=timeout_ms, since=since, sync_filter=self._filter_id, full_state=None
+                timeout=timeout_ms,
+                since=since,
+                sync_filter=self._filter_id,
+                full_state=None if self._state_loaded else True,
             ),
         )
+        self._state_loaded = True
         batch = SyncBatch(next_batch=resp.next_batch)
         for event in resp.to_device_events:
             logger.debug("to-device %s from %s", type(event).__name__, event.sender)
@@ -268,15 +287,47 @@ class MatrixClient:
                     inviter = ev.sender
             batch.invites.append((room_id, inviter))
         for room_id, info in resp.rooms.join.items():
-            if info.timeline.limited:
+            if info.timeline.limited and since is not None and info.timeline.prev_batch:
+                # More happened in this room than one sync returns (the bot was down):
+                # fetch the older events back to where the last sync stopped, nothing lost.
+                older, complete = await self._backfill(room_id, info.timeline.prev_batch, since)
+                batch.timeline.extend((room_id, source) for source in older)
+                if not complete:
+                    batch.limited_rooms.append(room_id)
+            elif info.timeline.limited:
                 batch.limited_rooms.append(room_id)
             for ev in info.timeline.events:
-                source = dict(ev.source) if isinstance(ev.source, dict) else {}
-                if isinstance(ev, MegolmEvent):
-                    source = dict(ev.source)
-                    source.setdefault("type", "m.room.encrypted")
-                batch.timeline.append((room_id, source))
+                batch.timeline.append((room_id, _source(ev)))
         return batch
+
+    async def _backfill(
+        self, room_id: str, start: str, since: str
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The events between the last sync (`since`) and a limited timeline's `start`,
+        oldest first (decrypted when possible), and whether that is all of them."""
+        assert self.client is not None
+        newest_first: list[dict[str, Any]] = []
+        complete = False
+        while len(newest_first) < BACKFILL_MAX_EVENTS:
+            try:
+                resp = await self._call(
+                    "backfill", self.client.room_messages(room_id, start, end=since, limit=100)
+                )
+            except MatrixError as exc:
+                logger.warning("could not fetch the older events of %s: %s", room_id, exc)
+                break
+            newest_first.extend(_source(ev) for ev in resp.chunk)
+            if not resp.chunk or not resp.end or resp.end == start:
+                complete = True
+                break
+            start = resp.end
+        if complete:
+            logger.info("fetched the %d older events of %s", len(newest_first), room_id)
+        else:
+            logger.warning(
+                "fetched %d older events of %s, older ones skipped", len(newest_first), room_id
+            )
+        return newest_first[::-1], complete
 
     async def after_sync(self) -> None:
         """The housekeeping nio's sync_forever does: to-device messages and key management."""

@@ -166,3 +166,29 @@ async def test_message_typed_into_a_new_dm_before_the_bot_joins_is_answered(env:
     assert len(replies) == 1
     assert replies[0].msgtype == "m.text", replies[0].body
     assert "https://www.service-public." in replies[0].content["formatted_body"]
+
+
+async def test_question_buried_under_more_than_one_sync_of_chatter_is_answered(env: BotEnv):
+    """While the bot is down, a team room gets a mention then 120 other messages: the sync
+    after the restart is limited to 100 events, the bot fetches the older ones and answers."""
+    erin = await env.agents.new(name="erin")
+    fred = await env.agents.new(name="fred")
+    room = await erin.create_room([env.bot_id, fred.user_id], name="Equipe bavarde")
+    await fred.join(room)
+    await erin.wait_member(room, env.bot_id)
+    await erin.wait_member(room, fred.user_id)
+    await env.runner.stop()
+    pill = f'<a href="https://matrix.to/#/{env.bot_id}">Guichet</a> : montant du Smic ?'
+    asked = await erin.send(room, "Guichet : montant du Smic ?", formatted=pill)
+    chatter = [await fred.send(room, f"Message d'équipe n° {i}") for i in range(120)]
+    await env.runner.start()
+    replies = await erin.wait_reply(asked, wait_s=45)
+    assert len(replies) == 1
+    assert replies[0].msgtype == "m.text"
+    assert replies[0].thread_root == asked
+    await env.runner.restart()  # and not a second time after another restart
+    after = await fred.send(room, "On se retrouve à 14 h ?")
+    await asyncio.sleep(2.0)
+    assert len(erin.replies_to(asked)) == 1
+    # Still a team room after two restarts: chatter without a mention is never answered.
+    assert [e for e in [*chatter, after] if erin.replies_to(e)] == []
