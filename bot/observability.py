@@ -472,12 +472,24 @@ class OpsServer:
         return response
 
 
+def synced_check(is_synced: Callable[[], bool]) -> Check:
+    """Ready once the bot has logged in and handled its first sync (caught up)."""
+
+    async def check() -> CheckResult:
+        if is_synced():
+            return CheckResult(True, "first sync handled")
+        return CheckResult(False, "not synced yet: logging in or catching up")
+
+    return check
+
+
 async def start_ops_server(
     metrics: Metrics,
     *,
     host: str,
     port: int,
     homeserver_url: str,
+    bot_synced: Callable[[], bool] | None = None,
     store_stats: Callable[[], Mapping[str, Any]] | None = None,
     llm_url: str | None = None,
     llm_api_key: Any = None,
@@ -486,11 +498,14 @@ async def start_ops_server(
 ) -> OpsServer:
     """Build the readiness checks from what the bot uses, and start the endpoint.
 
-    Checks: `homeserver` always; `store` when `store_stats` is given (it is also exported as
-    `guichet_store_*` gauges); `llm` (OK without an LLM: extractive); `embeddings` when an
-    OpenAI-compatible embeddings server is configured.
+    Checks: `homeserver` always; `bot` when `bot_synced` is given (the bot's first sync is
+    handled); `store` when `store_stats` is given (it is also exported as `guichet_store_*`
+    gauges); `llm` (OK without an LLM: extractive); `embeddings` when an OpenAI-compatible
+    embeddings server is configured.
     """
     checks: dict[str, Check] = {"homeserver": homeserver_check(homeserver_url)}
+    if bot_synced is not None:
+        checks["bot"] = synced_check(bot_synced)
     if store_stats is not None:
         checks["store"] = store_check(store_stats)
         metrics.watch_store(store_stats)
@@ -509,10 +524,12 @@ async def start_bot_ops(
     kb: Any = None,
     knowledge_settings: Any = None,
     chain_settings: Any = None,
+    bot: Any = None,
 ) -> OpsServer | None:
     """The endpoint of `guichet run`, from its settings (None when `ops_port` is 0).
 
-    `settings` is a `BotSettings`; `kb` the open `KnowledgeBase` (its `stats()` feeds the
+    `settings` is a `BotSettings`; `bot` the `GuichetBot` (its `ready` event feeds the `bot`
+    check); `kb` the open `KnowledgeBase` (its `stats()` feeds the
     `store` check and the `guichet_store_*` gauges); the chain and knowledge settings name the
     LLM and embeddings servers to check.
     """
@@ -528,6 +545,7 @@ async def start_bot_ops(
         host=settings.ops_host,
         port=settings.ops_port,
         homeserver_url=settings.homeserver_url,
+        bot_synced=bot.ready.is_set if bot is not None else None,
         store_stats=kb.stats if kb is not None else None,
         llm_url=getattr(chain_settings, "llm_url", None),
         llm_api_key=getattr(chain_settings, "llm_api_key", None),

@@ -87,6 +87,7 @@ async def _run_bot(settings=None, knowledge_settings=None, chain_settings=None) 
             kb=app.kb,
             knowledge_settings=knowledge_settings,
             chain_settings=chain_settings,
+            bot=app.bot,
         )
     except BaseException:
         await app.stack.aclose()

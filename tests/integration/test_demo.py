@@ -137,7 +137,7 @@ def test_rerun_reuses_the_data_dir_and_ctrl_c_stops_everything(demo_dir):
         assert ops, seen
         ready = httpx.get(ops.group(1) + "/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
-        assert set(ready.json()["checks"]) == {"homeserver", "store", "llm"}
+        assert set(ready.json()["checks"]) == {"homeserver", "bot", "store", "llm"}
         scrape = httpx.get(ops.group(1) + "/metrics", timeout=10).text
         assert 'guichet_questions_total{mode="question",room_kind="dm"} 1.0' in scrape
         assert 'guichet_answers_total{status="answered"} 1.0' in scrape

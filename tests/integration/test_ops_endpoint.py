@@ -142,11 +142,13 @@ async def test_bound_to_loopback_by_default():
 async def test_start_ops_server_builds_checks_from_the_configuration(upstream):
     base, _ = upstream
     metrics = Metrics()
+    synced = asyncio.Event()  # as GuichetBot.ready: set once its first sync is handled
     server = await start_ops_server(
         metrics,
         host="127.0.0.1",
         port=0,
         homeserver_url=base,
+        bot_synced=synced.is_set,
         store_stats=lambda: {"chunks": 7},
         llm_url=base + "/v1",
         llm_api_key=SecretStr("good-key"),
@@ -155,12 +157,18 @@ async def test_start_ops_server_builds_checks_from_the_configuration(upstream):
     )
     try:
         async with httpx.AsyncClient() as client:
+            catching_up = await client.get(server.url + "/readyz")
+            synced.set()
             ready = await client.get(server.url + "/readyz")
             scrape = await client.get(server.url + "/metrics")
     finally:
         await server.stop()
+    assert catching_up.status_code == 503
+    assert catching_up.json()["checks"]["bot"]["ok"] is False
+    assert catching_up.json()["checks"]["store"]["ok"] is True
     assert ready.status_code == 200, ready.text
-    assert set(ready.json()["checks"]) == {"homeserver", "store", "llm", "embeddings"}
+    assert set(ready.json()["checks"]) == {"homeserver", "bot", "store", "llm", "embeddings"}
+    assert ready.json()["checks"]["bot"] == {"ok": True, "detail": "first sync handled"}
     assert "guichet_store_chunks 7.0" in scrape.text
 
 
