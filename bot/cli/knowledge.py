@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,11 +75,15 @@ def ingest_command(
     from knowledge.store import KnowledgeBase
 
     _quiet_logs()
+    settings = _settings(store)
+    new_store = not Path(settings.store_dir).exists()
     try:
-        with KnowledgeBase.open(_settings(store), create=True, for_ingest=True) as kb:
+        with KnowledgeBase.open(settings, create=True, for_ingest=True) as kb:
             summary = ingest(kb, inputs, prune=prune, progress=not no_progress)
             location = kb.location
     except KnowledgeError as exc:
+        if new_store:  # a failed first ingest leaves no empty store behind
+            shutil.rmtree(settings.store_dir, ignore_errors=True)
         if metrics_file is not None:
             write_ingest_textfile(IngestSummary(), str(metrics_file), ok=False)
         raise _fail(exc) from exc

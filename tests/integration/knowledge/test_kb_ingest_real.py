@@ -175,6 +175,7 @@ def test_cli_errors_for_non_zip_and_empty_zip(tmp_path):
         )
         assert proc.returncode == 1, proc.stderr
         assert message in proc.stderr
+        assert not (tmp_path / "s").exists()  # no empty store left behind by a failed first run
 
 
 # --- kill -9 in the middle of an ingest ------------------------------------------------
