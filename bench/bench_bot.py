@@ -4,10 +4,17 @@
    over the store given by --store, by default the full 2020 corpus) against a bare matrix-nio
    echo bot on the same Synapse, interleaved; p50/p95 and the p50 ratio (target ≤ 1.5);
 2. concurrency: 50 questions sent at once from 50 DMs, the LLM being the OpenAI-compatible test
-   server answering in exactly --latency s (1 s): all answered? wall time (target ≤ 3 s);
+   server answering in exactly --latency s (1 s): all answered? wall time (target ≤ 3 s); first
+   the same burst against a bare nio bot that sleeps --latency s then echoes (one task per
+   message): the floor any bot can reach on this Synapse and machine, and Guichet's ratio to it;
+   CPU seconds of Synapse, the bot, the LLM server and the agent during each burst;
 3. the bot's RSS (process and its children) with the store loaded.
 
-    /work/venv/bin/python bench/bench_bot.py --store /work/store-full
+Diagnostics: --keep (logs, with per-answer timings at --bot-log-level INFO), --py-spy PATH
+(profiles of the bot and Synapse during the bursts), --synapse-log-level INFO (every request),
+--synapse-config JSON (homeserver.yaml overrides), --bot-env GUICHET_X=value.
+
+    /work/venv/bin/python bench/bench_bot.py --store /work/store-full   # ~4 min
 
 Results go to bench/results/bot.json. Both bots and the LLM server run as subprocesses; the agent
 driving them runs here (a real nio client with its own E2E store).
