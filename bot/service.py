@@ -302,15 +302,8 @@ class GuichetBot:
             if isinstance(ev, TextMessage) and ev.sender == me and ev.guichet_reply_to:
                 if not self.state.is_processed(ev.guichet_reply_to):
                     await self.state.mark_processed(ev.guichet_reply_to, ev.room_id, "seen-reply")
-            elif isinstance(ev, Membership) and ev.target == me and ev.membership == "join":
-                await self.state.set_joined(ev.room_id, ev.ts)
-            elif isinstance(ev, Membership) and ev.target == me and ev.membership == "invite":
-                # What was sent from the invite on is for the bot (an agent types straight
-                # into a new DM, before the bot has joined); a team room's history is not.
-                # An old invite (a room left and rejoined) never reopens old history.
-                recent = ev.ts >= self.clock() * 1000 - self.settings.catchup_max_age_s * 1000
-                if ev.ts and recent and ev.ts < (self.state.joined_ts(ev.room_id) or ev.ts + 1):
-                    await self.state.set_joined(ev.room_id, ev.ts, overwrite=True)
+            elif isinstance(ev, Membership) and ev.target == me:
+                await self._on_own_membership(ev)
         if not skip_timeline:
             for ev in events:
                 if not self._needs_work(ev):
@@ -320,6 +313,21 @@ class GuichetBot:
                 self._spawn(self._run_event(ev, entry))
         self._batches.append(entry)
         await self._advance()
+
+    async def _on_own_membership(self, ev: Membership) -> None:
+        """Where a room's "for the bot" starts: its invite when seen, else its join.
+
+        What was sent from the invite on is for the bot (an agent types straight into a new
+        DM, before the bot has joined); a team room's history is not. An old invite (a room
+        left and rejoined) never reopens old history.
+        """
+        if ev.membership == "join":
+            await self.state.set_joined(ev.room_id, ev.ts)
+        elif ev.membership == "invite" and ev.ts:
+            since = self.state.joined_ts(ev.room_id)
+            recent = ev.ts >= (self.clock() - self.settings.catchup_max_age_s) * 1000
+            if recent and (since is None or ev.ts < since):
+                await self.state.set_joined(ev.room_id, ev.ts, overwrite=True)
 
     def _needs_work(self, ev: ChatEvent) -> bool:
         if isinstance(ev, Membership) or not ev.event_id:
@@ -514,18 +522,19 @@ class GuichetBot:
                         )
                 self.counters["answers"] += 1
                 send_ms = (time.perf_counter() - t0) * 1000 - chain_ms
-                logger.info(
-                    "answered %s in %s: %s, %.0f ms after it was sent (waited %.0f ms), "
-                    "chain %.0f ms (%s), reply %.0f ms",
-                    ev.event_id,
-                    target.room_id,
-                    answer.status,
-                    self.clock() * 1000 - ev.ts if ev.ts else -1,
-                    (t0 - t_received) * 1000,
-                    chain_ms,
-                    " ".join(f"{k}={v:.0f}" for k, v in answer.timings_ms.items()),
-                    send_ms,
-                )
+                if logger.isEnabledFor(logging.INFO):  # the timings line costs nothing otherwise
+                    logger.info(
+                        "answered %s in %s: %s, %.0f ms after it was sent (waited %.0f ms), "
+                        "chain %.0f ms (%s), reply %.0f ms",
+                        ev.event_id,
+                        target.room_id,
+                        answer.status,
+                        self.clock() * 1000 - ev.ts if ev.ts else -1,
+                        (t0 - t_received) * 1000,
+                        chain_ms,
+                        " ".join(f"{k}={v:.0f}" for k, v in answer.timings_ms.items()),
+                        send_ms,
+                    )
             finally:
                 self._answering -= 1
                 typing.stop(self._spawn)

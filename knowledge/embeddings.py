@@ -94,9 +94,6 @@ class UseEmbeddings(GuichetEmbeddings):
     def embed_query(self, text: str) -> list[float]:
         return self._encode([text])[0].tolist()
 
-    def embed_query_array(self, text: str) -> np.ndarray:
-        return self._encode([text])[0]
-
     def embed_queries_array(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(list(texts))  # in-process: one batch is ~2x cheaper than singles
 
@@ -240,9 +237,6 @@ class OpenAIEmbeddings(GuichetEmbeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
-
-    def embed_query_array(self, text: str) -> np.ndarray:
-        return np.asarray(self.embed_query(text), dtype=np.float32)
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         out: list[list[float]] = []

@@ -467,12 +467,6 @@ class KnowledgeBase:
         self._audiences_cache = (generation, mapping)
         return mapping
 
-    def dense_search(
-        self, vector: np.ndarray, n: int, *, audience: str | None = None
-    ) -> list[tuple[str, float]]:
-        """Top-n (chunk_id, cosine similarity) from Chroma."""
-        return self.dense_search_many(np.asarray([vector]), n, audiences=[audience])[0]
-
     def dense_search_many(
         self, vectors: np.ndarray, n: int, *, audiences: Sequence[str | None]
     ) -> list[list[tuple[str, float]]]:

@@ -52,11 +52,6 @@ class HashEmbeddings:
             def embed_query(self, text: str) -> list[float]:
                 return self._vec(text)
 
-            def embed_query_array(self, text: str):
-                import numpy as np
-
-                return np.asarray(self._vec(text), dtype=np.float32)
-
         return _Hash()
 
 
