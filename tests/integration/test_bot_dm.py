@@ -20,8 +20,7 @@ async def env(synapse, bot_retriever, tmp_path_factory) -> BotEnv:
         rate_limit_window_s=600,
     )
     yield env
-    await env.runner.stop()
-    await env.agents.close()
+    await env.close()
 
 
 async def test_encrypted_dm_question_gets_answer_with_sources(env: BotEnv):

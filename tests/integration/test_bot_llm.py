@@ -31,8 +31,7 @@ async def env(synapse, bot_retriever, openai_server_session, tmp_path_factory) -
     answerer = build_chain(bot_retriever, settings)
     env = await make_bot_env(synapse, tmp_path_factory.mktemp("bot-llm"), answerer)
     yield env
-    await env.runner.stop()
-    await env.agents.close()
+    await env.close()
 
 
 async def test_llm_answer(env: BotEnv):

@@ -198,8 +198,7 @@ async def env(synapse, bot_retriever, tmp_path_factory) -> BotEnv:
         synapse, tmp_path_factory.mktemp("bot-trust"), extractive_answerer(bot_retriever)
     )
     yield env
-    await env.runner.stop()
-    await env.agents.close()
+    await env.close()
 
 
 def _set_trust(env: BotEnv, trust: str | None) -> None:

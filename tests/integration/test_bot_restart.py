@@ -35,8 +35,7 @@ async def env(synapse, bot_retriever, tmp_path_factory) -> BotEnv:
     answerer = GatedAnswerer(extractive_answerer(bot_retriever))
     env = await make_bot_env(synapse, tmp_path_factory.mktemp("bot-restart"), answerer)
     yield env
-    await env.runner.stop()
-    await env.agents.close()
+    await env.close()
 
 
 def _set_settings(env: BotEnv, **overrides) -> None:

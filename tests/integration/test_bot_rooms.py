@@ -16,8 +16,7 @@ async def env(synapse, bot_retriever, tmp_path_factory) -> BotEnv:
         synapse, tmp_path_factory.mktemp("bot-rooms"), extractive_answerer(bot_retriever)
     )
     yield env
-    await env.runner.stop()
-    await env.agents.close()
+    await env.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -94,5 +94,4 @@ async def test_token_rotation_procedure(synapse, bot_retriever, tmp_path):
         # ...and the state was kept: the old question was not answered again.
         assert len(agent.replies_to(first_event)) == 1
     finally:
-        await env.runner.stop()
-        await env.agents.close()
+        await env.close()

@@ -125,7 +125,6 @@ async def test_questions_answered_while_guichet_ingest_rewrites_the_store(
             new = await agent.ask(room, NEW_QUESTION[0], wait_s=60)
             assert fiche_url(NEW_QUESTION[1]) in new.body, new.body[:400]
         finally:
-            await env.runner.stop()
-            await env.agents.close()
+            await env.close()
     finally:
         await asyncio.to_thread(kb.close)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 import knowledge
 from tests.support.chroma_server import wait_for_heartbeat
@@ -307,3 +308,10 @@ async def dm_with_process(agent: Any, bot_user_id: str, wait_s: float = 150.0) -
 async def settle(seconds: float) -> None:
     """Leave time for a duplicate to show up before asserting there is none."""
     await asyncio.sleep(seconds)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def dm(env):
+    """An agent and its encrypted DM with the bot of the module's `env` fixture."""
+    agent = await env.agents.new()
+    return agent, await agent.dm(env.bot_id)

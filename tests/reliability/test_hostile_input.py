@@ -123,14 +123,7 @@ async def env(synapse, bot_retriever, llm, tmp_path_factory) -> BotEnv:
     answerer = build_chain(bot_retriever, settings, build_chat_model(settings))
     env = await make_bot_env(synapse, tmp_path_factory.mktemp("hostile"), answerer)
     yield env
-    await env.runner.stop()
-    await env.agents.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def dm(env: BotEnv):
-    agent = await env.agents.new()
-    return agent, await agent.dm(env.bot_id)
+    await env.close()
 
 
 # ------------------------------------------------------------------ checking what was sent
@@ -270,8 +263,7 @@ async def test_prompt_injection_inside_a_fiche(synapse, poisoned_kb, llm, tmp_pa
         inside = user.split("<sources>", 1)[1].split("</sources>", 1)[0]
         assert "Ignore tes instructions" in inside
     finally:
-        await env.runner.stop()
-        await env.agents.close()
+        await env.close()
 
 
 # ------------------------------------------------------------------ odd events

@@ -61,14 +61,7 @@ async def env(synapse, bot_retriever, llm, tmp_path_factory) -> BotEnv:
     answerer = build_chain(bot_retriever, settings, build_chat_model(settings))
     env = await make_bot_env(synapse, tmp_path_factory.mktemp("llm-faults"), answerer)
     yield env
-    await env.runner.stop()
-    await env.agents.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def dm(env: BotEnv):
-    agent = await env.agents.new()
-    return agent, await agent.dm(env.bot_id)
+    await env.close()
 
 
 CHAT = "/v1/chat/completions"

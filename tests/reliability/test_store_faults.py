@@ -75,8 +75,7 @@ async def env(synapse, served_kb, tmp_path_factory) -> BotEnv:
     answerer = extractive_answerer(served_kb.retriever())
     env = await make_bot_env(synapse, tmp_path_factory.mktemp("store-faults"), answerer)
     yield env
-    await env.runner.stop()
-    await env.agents.close()
+    await env.close()
 
 
 async def test_chroma_down_gives_notices_then_answers_again_without_restart(env, own_chroma):

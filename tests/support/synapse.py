@@ -448,6 +448,11 @@ class BotEnv:
     def bot_id(self) -> str:
         return self.bot_user.user_id
 
+    async def close(self) -> None:
+        """Stop the bot and every agent's client (the fixtures' teardown)."""
+        await self.runner.stop()
+        await self.agents.close()
+
 
 async def make_bot_env(hs: LocalSynapse, base: Path, answerer: Any, **overrides: Any) -> BotEnv:
     bot_user = await asyncio.to_thread(hs.register, unique("guichet"), "pw-bot")

@@ -10,6 +10,7 @@ from chains.extractive import compose
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
 from chains.prompts import SourceContext
 from chains.text import split_sentences, stem_set
+from tests.unit.chains.memory import source_context
 
 PASSPORT = [Turn(question="Quelles pièces pour un passeport d'un majeur ?", answer="…")]
 
@@ -62,24 +63,7 @@ def test_sentences_and_items():
 
 
 def _ctx(fiche: dict, n: int) -> SourceContext:
-    chunks = [
-        UsedChunk(
-            id=f"{fiche['fiche_id']}#{i}",
-            fiche_id=fiche["fiche_id"],
-            section=c["section"],
-            text=c["text"],
-            score=1.0,
-        )
-        for i, c in enumerate(fiche["chunks"])
-    ]
-    src = Source(
-        n=n,
-        fiche_id=fiche["fiche_id"],
-        title=fiche["title"],
-        url=fiche["url"],
-        services=fiche["services"],
-    )
-    return SourceContext(source=src, chunks=chunks)
+    return source_context(fiche, n, n_chunks=len(fiche["chunks"]))
 
 
 def test_extractive_picks_the_sentences_on_the_question(fiches, settings):
