@@ -553,6 +553,28 @@ def _see_also(root: Any) -> tuple[Link, ...]:
     return tuple(links.values())
 
 
+def _abbreviations(root: Any) -> tuple[tuple[str, str], ...]:
+    """(short, long) of each `Abreviation` (Sigle, Acronyme) marked up in the fiche."""
+    found: dict[str, str] = {}
+    for el in root.iter("Abreviation"):
+        short = _text(el.find("Titre"))
+        long = _flat_text(el.find("Texte")) if el.find("Texte") is not None else ""
+        if short and long and len(short) <= 20 and short.lower() != long.lower():
+            found.setdefault(short, long[:200])
+    return tuple(found.items())
+
+
+def _anchors(root: Any, fiche_id: str) -> tuple[Link, ...]:
+    """Inline links (`LienInterne`) to other publications, with their anchor text."""
+    found: dict[tuple[str, str], Link] = {}
+    for el in root.iter("LienInterne"):
+        target = el.get("LienPublication") or ""
+        text = _text(el)
+        if _ID_RE.fullmatch(target) and target != fiche_id and 2 < len(text) <= 150:
+            found.setdefault((target, text.lower()), Link(title=text, target_id=target))
+    return tuple(found.values())
+
+
 def _children(root: Any) -> tuple[tuple[str, tuple[Link, ...]], ...]:
     """An N dossier's (or theme's) child fiches, grouped by SousDossier/SousTheme title."""
     groups: list[tuple[str, tuple[Link, ...]]] = []
@@ -720,6 +742,8 @@ def parse_fiche(data: bytes, source: str) -> Fiche:
         sections=tuple(Section(path=p, paragraphs=tuple(ps)) for p, ps in body.sections),
         schema=schema_m.group(1) if schema_m else None,
         children=tuple(link for _, links in kids for link in links),
+        abbreviations=_abbreviations(root),
+        anchors=_anchors(root, fiche_id),
     )
     fiche.content_hash = fiche_hash(fiche)
     return fiche

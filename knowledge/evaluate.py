@@ -1,8 +1,10 @@
 """Retrieval quality on a JSONL question file, and the baselines the bench compares with.
 
-FILE lines are `{"question": str, "expected": [fiche IDs]}` (other keys ignored). A hit@k
-counts when any expected ID is among the top-k distinct fiches; MRR@k uses the rank of the
-first expected ID found.
+FILE lines are `{"question": str, "expected": [fiche IDs]}`; the agents-dev format is read
+too (`"message"` for a citizen's message, `"kind"`, `"id"`); items without an expected
+fiche (out of scope) are left out. A hit@k counts when any expected ID is among the top-k
+distinct fiches; MRR@k uses the rank of the first expected ID found. Results come per
+`kind` when the file has several.
 """
 
 from __future__ import annotations
@@ -40,35 +42,66 @@ def load_questions(path: str | Path) -> list[dict]:
             obj = json.loads(line)
         except ValueError as exc:
             raise QuestionFileError(f"{path}:{n}: not JSON: {exc}") from exc
-        q = obj.get("question") if isinstance(obj, dict) else None
-        expected = obj.get("expected") if isinstance(obj, dict) else None
+        if not isinstance(obj, dict):
+            raise QuestionFileError(f'{path}:{n}: expected a JSON object {{"question": ...}}')
+        q = obj.get("question", obj.get("message"))
+        expected = obj.get("expected")
         if isinstance(expected, str):
             expected = [expected]
         if not isinstance(q, str) or not q.strip() or not isinstance(expected, list):
             raise QuestionFileError(
                 f'{path}:{n}: expected {{"question": str, "expected": [fiche IDs]}}'
             )
-        out.append({"question": q, "expected": [str(e) for e in expected]})
+        if not expected:
+            continue  # out of scope: nothing to find
+        out.append(
+            {
+                "id": str(obj.get("id", f"line-{n}")),
+                "kind": str(obj.get("kind", "question")),
+                "question": q,
+                "expected": [str(e) for e in expected],
+            }
+        )
     if not out:
         raise QuestionFileError(f"{path}: no question")
     return out
 
 
-def evaluate(search: SearchFn, questions: Sequence[dict], *, k: int = 10) -> dict:
+def evaluate(
+    search: SearchFn,
+    questions: Sequence[dict],
+    *,
+    k: int = 10,
+    misses: list | None = None,
+    times: list | None = None,
+) -> dict:
     """hit@1/5/10, mrr@10 (and hit@k, mrr@k) and latency of `search(question, k) -> IDs`.
 
     The search always goes at least 10 deep so that hit@10 and mrr@10 mean what they say.
+    `misses`, when given, receives each question whose first result is not expected:
+    {id, question, expected, rank of the first expected fiche (None: not in the top k),
+    top: the first IDs returned}.
     """
     depth = max(k, 10)
     hits = {1: 0, 5: 0, 10: 0, k: 0}
     rr = {10: 0.0, k: 0.0}
-    times = []
+    times = [] if times is None else times
     for q in questions:
         t = time.perf_counter()
         ids = search(q["question"], depth)[:depth]
         times.append((time.perf_counter() - t) * 1000)
         expected = set(q["expected"])
         rank = next((i for i, fid in enumerate(ids, 1) if fid in expected), None)
+        if misses is not None and rank != 1:
+            misses.append(
+                {
+                    "id": q.get("id"),
+                    "question": q["question"],
+                    "expected": q["expected"],
+                    "rank": rank,
+                    "top": ids[:3],
+                }
+            )
         if rank is not None:
             for cut in rr:
                 if rank <= cut:
@@ -94,11 +127,25 @@ def retriever_search(retriever: HybridRetriever, audience: str | None = None) ->
     return search
 
 
-def evaluate_retrieval(kb: KnowledgeBase, path: str | Path, *, k: int = 10) -> dict:
-    """What `guichet eval retrieval FILE --k K` prints."""
+def by_kind(questions: Sequence[dict]) -> dict[str, list[dict]]:
+    """The questions grouped by `kind`, in first-seen order."""
+    groups: dict[str, list[dict]] = {}
+    for q in questions:
+        groups.setdefault(q.get("kind", "question"), []).append(q)
+    return groups
+
+
+def evaluate_retrieval(
+    kb: KnowledgeBase, path: str | Path, *, k: int = 10, misses: list | None = None
+) -> dict:
+    """What `guichet eval retrieval FILE --k K` prints: the figures, per kind if several."""
     questions = load_questions(path)
     kb.warmup()
-    return evaluate(retriever_search(kb.retriever(k=k)), questions, k=k)
+    search = retriever_search(kb.retriever(k=k))
+    groups = by_kind(questions)
+    if len(groups) == 1:
+        return evaluate(search, questions, k=k, misses=misses)
+    return {kind: evaluate(search, qs, k=k, misses=misses) for kind, qs in groups.items()}
 
 
 class FicheBM25Baseline:

@@ -72,6 +72,11 @@ def fiche_metadata(fiche: Fiche) -> dict[str, Any]:
             {"title": s.title, "url": s.url, "kind": s.kind, "cerfa": s.cerfa}
             for s in fiche.services
         ],
+        # What the fiche-level index (knowledge.fiche_index) learns from: the questions the
+        # fiche lists, the abbreviations it defines, its inline links' anchor texts.
+        "related": [[link.title, link.target_id] for link in fiche.related],
+        "abbreviations": [list(pair) for pair in fiche.abbreviations],
+        "anchors": [[link.title, link.target_id] for link in fiche.anchors],
     }
 
 

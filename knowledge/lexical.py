@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -38,13 +39,14 @@ _EXTRA_STOP = {
 }  # fmt: skip
 
 
-def _fold(word: str) -> str:
+def fold_word(word: str) -> str:
+    """The word without accents (case kept)."""
     if word.isascii():
         return word
     return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
-_STOP = {_fold(w.lower()) for w in bm25s.stopwords.STOPWORDS_FRENCH} | _EXTRA_STOP
+_STOP = {fold_word(w.lower()) for w in bm25s.stopwords.STOPWORDS_FRENCH} | _EXTRA_STOP
 
 
 class FrenchAnalyzer:
@@ -57,7 +59,7 @@ class FrenchAnalyzer:
     def _stem_uncached(self, word: str) -> str:
         # Fold accents first: agents often type without them ("conge maternite"), and the
         # stemmer must then see the same word as in the fiche ("congé maternité").
-        folded = _fold(word)
+        folded = fold_word(word)
         if folded in _STOP:
             return ""
         return self._stemmer.stemWord(folded)
@@ -79,6 +81,9 @@ class LexicalIndex:
         self.doc_ids = doc_ids
         self.generation = generation
         self.analyzer = FrenchAnalyzer()
+        # The fiche-level index of the same catalog generation (knowledge.fiche_index),
+        # saved and swapped with this one.
+        self.fiches: Any = None
 
     @classmethod
     def build(
@@ -120,6 +125,18 @@ class LexicalIndex:
 
     # --- persistence -------------------------------------------------------------------
 
+    def save_into(self, folder: Path) -> None:
+        """Write the BM25 matrices into `folder` (a part of a bigger saved index)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.bm25 is not None:
+            self.bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load_from(cls, folder: Path, doc_ids: list[str]) -> LexicalIndex:
+        """Read what `save_into` wrote (the caller keeps the document IDs)."""
+        has = (folder / "params.index.json").exists()
+        return cls(bm25s.BM25.load(str(folder), load_corpus=False) if has else None, doc_ids, 0)
+
     def save(self, root: Path) -> None:
         """Write a new generation folder under root, then atomically point CURRENT at it."""
         root.mkdir(parents=True, exist_ok=True)
@@ -130,6 +147,8 @@ class LexicalIndex:
         if self.bm25 is not None:
             self.bm25.save(str(tmp), show_progress=False)
         (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids), encoding="utf-8")
+        if self.fiches is not None:
+            self.fiches.save(tmp / "fiches")
         final = root / name
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -171,10 +190,18 @@ class LexicalIndex:
                     if (folder / "params.index.json").exists()
                     else None
                 )
+                index = cls(bm25, doc_ids, int(info["generation"]))
+                index.fiches = _load_fiches(folder / "fiches")
             except FileNotFoundError:
                 continue
-            return cls(bm25, doc_ids, int(info["generation"]))
+            return index
         raise StoreError(f"lexical index under {root} keeps changing or is incomplete")
+
+
+def _load_fiches(folder: Path) -> Any:
+    from knowledge.fiche_index import FicheIndex  # the fiche index builds on this module
+
+    return FicheIndex.load(folder) if folder.exists() else None
 
 
 class LexicalIndexHandle:

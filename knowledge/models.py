@@ -71,6 +71,12 @@ class Fiche:
     schema: str | None = None  # "3.3", "3.4" when known
     content_hash: str = ""  # sha256 of the normalised content, set by the parser
     children: tuple[Link, ...] = ()  # N dossiers/themes: their child fiches (SousDossier/Fiche)
+    # Vocabulary the DILA marks up: (short form, long form) of each Abreviation (sigle,
+    # acronyme) the fiche defines, e.g. ("CDD", "Contrat à durée déterminée").
+    abbreviations: tuple[tuple[str, str], ...] = ()
+    # Inline links to other publications (LienInterne): the anchor text says what the
+    # target is about ("l'autorité parentale" -> F18605), like anchor text on the web.
+    anchors: tuple[Link, ...] = ()
 
     def all_urls(self) -> set[str]:
         """The fiche URL and every URL of its online services (what a draft may link to)."""
@@ -138,4 +144,7 @@ DOC_METADATA_KEYS = {
     "type": "str: the fiche type",
     "services": "list[dict]: online services/forms {title, url, kind, cerfa}",
     "chunks": "list[dict]: the fiche's best chunks {id, section, text, score}, best first",
+    "requests": "list[str]: the requests found in a citizen's message (knowledge.query)",
+    "request": "int: the request this fiche answers best (-1: the whole text)",
+    "outline": "list[dict]: for the first fiches, every chunk {id, section, text} in order",
 }

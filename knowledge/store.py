@@ -34,10 +34,17 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from knowledge.embeddings import GuichetEmbeddings, build_embeddings
+from knowledge.embeddings import E5Embeddings, GuichetEmbeddings, build_embeddings
 from knowledge.errors import EmbeddingModelMismatch, StoreError
+from knowledge.fiche_index import (
+    FICHE_INDEX_VERSION,
+    FicheIndex,
+    fiche_index_version,
+    lowercase_word_counts,
+)
 from knowledge.lexical import LexicalIndex, LexicalIndexHandle
 from knowledge.models import AUDIENCES
+from knowledge.rerank import RemoteReranker
 from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger(__name__)
@@ -310,6 +317,18 @@ class KnowledgeBase:
         self._masks_lock = threading.Lock()
         self._masks: tuple[int, dict[str, np.ndarray]] | None = None
         self._audiences_cache: tuple[int, dict[str, frozenset[str]]] | None = None
+        # The second stage's offline model (vectors of fiche cards at ingest, of queries at
+        # search time); None when switched off.
+        self.e5: E5Embeddings | None = E5Embeddings() if settings.e5_second_stage else None
+        self.reranker: RemoteReranker | None = None
+        if settings.rerank_url:
+            key = settings.rerank_api_key
+            self.reranker = RemoteReranker(
+                settings.rerank_url,
+                model=settings.rerank_model,
+                api_key=key.get_secret_value() if key else None,
+                timeout=settings.rerank_timeout,
+            )
 
     # --- opening -----------------------------------------------------------------------
 
@@ -387,6 +406,8 @@ class KnowledgeBase:
 
     def close(self) -> None:
         self.embeddings.close()
+        if self.reranker is not None:
+            self.reranker.close()
         self.catalog.close()
         with contextlib.suppress(Exception):
             self._client.close()
@@ -606,17 +627,35 @@ class KnowledgeBase:
         return {"orphans_deleted": len(orphans), "missing_marked": len(missing)}
 
     def lexical_is_current(self) -> bool:
+        """The lexical and fiche indexes reflect the catalog (and this code's index format)."""
         info = LexicalIndex.current(self.lexical_dir)
-        return info is not None and int(info["generation"]) == self.catalog.generation()
+        if info is None or int(info["generation"]) != self.catalog.generation():
+            return False
+        return fiche_index_version(self.lexical_dir / info["dir"] / "fiches") == (
+            FICHE_INDEX_VERSION,
+            self.e5 is not None,
+        )
 
     def rebuild_lexical(self) -> LexicalIndex:
-        """Build the lexical index from the catalog and swap it in atomically."""
+        """Build the lexical and fiche-level indexes from the catalog; swap them in atomically."""
         generation = self.catalog.generation()
         rows = self.catalog.query("SELECT id, context, text FROM chunks ORDER BY fiche_id, ord")
         index = LexicalIndex.build(
             [r[0] for r in rows],
             [f"{r[1]}\n{r[2]}" for r in rows],
             generation=generation,
+        )
+        fiche_rows = [
+            (r[0], json.loads(r[1]))
+            for r in self.catalog.query("SELECT id, metadata FROM fiches ORDER BY id")
+        ]
+        previous = self._lexical.get()
+        index.fiches = FicheIndex.build(
+            fiche_rows,
+            embed=self.embeddings.embed_array,
+            e5=self.e5,
+            previous=previous.fiches if previous is not None else None,
+            word_counts=lowercase_word_counts(r[2] for r in rows),
         )
         index.save(self.lexical_dir)
         self._dense_generation = max(self._dense_generation, generation)  # our writes: seen

@@ -194,25 +194,49 @@ def stats_command(as_json: JsonOpt = False, store: StoreOpt = None) -> None:
 def eval_retrieval_command(
     file: Annotated[Path, typer.Argument(help='JSONL: {"question": ..., "expected": [IDs]}')],
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="Depth of the search.")] = 10,
+    show_misses: Annotated[
+        bool,
+        typer.Option(
+            "--misses", help="Print each question whose first fiche is not an expected one."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """hit@1/5/10, MRR@10 and latency of the retriever on a question file."""
+    """hit@1/5/10, MRR@10 and latency of the retriever on a question file (per kind)."""
     from knowledge.errors import KnowledgeError
     from knowledge.evaluate import evaluate_retrieval
     from knowledge.store import KnowledgeBase
 
     _quiet_logs()
+    misses: list[dict] | None = [] if show_misses else None
     try:
         with KnowledgeBase.open(_settings(store)) as kb:
-            result = evaluate_retrieval(kb, file, k=k)
+            result = evaluate_retrieval(kb, file, k=k, misses=misses)
+            titles = (
+                {
+                    f: r.metadata.get("title", "")
+                    for f, r in kb.catalog.fiches(
+                        {i for m in misses for i in (*m["expected"], *m["top"])}
+                    ).items()
+                }
+                if misses
+                else {}
+            )
     except KnowledgeError as exc:
         raise _fail(exc) from exc
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps({**result, "misses": misses} if misses is not None else result))
         return
     for key, value in result.items():
         typer.echo(f"{key}: {value}")
+    for m in misses or []:
+        rank = "not in the top" if m["rank"] is None else f"rank {m['rank']}"
+        typer.echo(f"\nMISS {m['id']} ({rank}): {m['question'][:300]}")
+        for fid in m["expected"]:
+            typer.echo(f"  expected {fid} {titles.get(fid, '?')}")
+        for fid in m["top"]:
+            typer.echo(f"  got      {fid} {titles.get(fid, '?')}")
 
 
 def register(

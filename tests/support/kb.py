@@ -64,6 +64,9 @@ def make_settings(store_dir: Path, **overrides: Any):
         "chroma_url": None,
         "embeddings_backend": "use",
         "chroma_collection": "guichet-fiches",
+        # e5 costs ~15 s per 300 fiches at ingest: on for the shared sample store (the
+        # product's path), off for the many small stores tests build for themselves.
+        "e5_second_stage": False,
     }
     values.update(overrides)
     return KnowledgeSettings(_env_file=None, **values)
@@ -84,7 +87,9 @@ def _sample_kb_and_summary(
     from knowledge.store import KnowledgeBase
 
     store_dir = tmp_path_factory.mktemp("sample-kb") / "store"
-    kb = KnowledgeBase.open(make_settings(store_dir), create=True, for_ingest=True)
+    kb = KnowledgeBase.open(
+        make_settings(store_dir, e5_second_stage=True), create=True, for_ingest=True
+    )
     try:
         summary = ingest(kb, [str(sample_corpus_dir)], progress=False)
         kb.embeddings.close()  # stop the ingest worker processes; queries run in-process

