@@ -137,8 +137,9 @@ def split_text(text: str, limit: int) -> list[str]:
 def render_answer(answer: Answer, *, max_chars: int = 12000) -> list[Rendered]:
     """The messages of one answer: text parts, then the sources and the draft reminder."""
     tail_md = ""
-    if answer.sources:
-        tail_md += "**Sources :**\n\n" + sources_markdown(answer.sources)
+    shown = [s for s in answer.sources if s.cited] or answer.sources  # only those used
+    if shown:
+        tail_md += "**Sources :**\n\n" + sources_markdown(shown)
     if answer.flagged:
         tail_md += "\n\n*À vérifier : " + ", ".join(html.escape(f) for f in answer.flagged) + "*"
     if answer.status == "answered":

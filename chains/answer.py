@@ -1,4 +1,4 @@
-"""The answer chain: Condense → Retrieve → RelevanceGate → Prompt → Generate → PostCheck.
+"""The answer chain: Scope → Condense → Retrieve → RelevanceGate → Prompt → Generate → PostCheck.
 
 An LCEL sequence of named steps (`run_name`) passing one state dict along. The sources of the
 answer are data, built from the retrieved Documents (never parsed out of generated text).
@@ -13,8 +13,6 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from langchain_core.documents import Document
@@ -26,18 +24,18 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, R
 from chains import extractive, prompts
 from chains.condense import condense_deterministic
 from chains.errors import GenerationFailed
+from chains.gate import is_relevant, query_terms, scope
 from chains.llm import classify_llm_error, overall_deadline
 from chains.models import Answer, AnswerRequest, Source, UsedChunk
 from chains.postcheck import postcheck
 from chains.prompts import SourceContext
 from chains.settings import ChainSettings
-from chains.text import stem_set
 
 logger = logging.getLogger(__name__)
 
 State = dict[str, Any]
 StepFn = Callable[[State], Awaitable[State]]
-STEPS = ("Condense", "Retrieve", "RelevanceGate", "Prompt", "Generate", "PostCheck")
+STEPS = ("Scope", "Condense", "Retrieve", "RelevanceGate", "Prompt", "Generate", "PostCheck")
 
 _WORD_RE = re.compile(r"\w{2,}")
 _THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
@@ -121,6 +119,43 @@ def _meta_chunks(doc: Document, limit: int) -> list[UsedChunk]:
     return chunks
 
 
+def _outline(doc: Document) -> list[UsedChunk]:
+    """The fiche's whole text in reading order, when the retriever gave it."""
+    fiche_id = str(doc.metadata.get("fiche_id", ""))
+    return [
+        UsedChunk(
+            id=str(c.get("id", f"{fiche_id}#{i}")),
+            fiche_id=fiche_id,
+            section=str(c.get("section") or ""),
+            text=str(c.get("text") or ""),
+            score=0.0,
+        )
+        for i, c in enumerate(doc.metadata.get("outline") or [])
+        if c.get("text")
+    ]
+
+
+def _used_chunks(contexts: list[SourceContext]) -> list[UsedChunk]:
+    """The chunks the answer was built on: each source's best chunks, then its outline."""
+    out: list[UsedChunk] = []
+    seen: set[str] = set()
+    for ctx in contexts:
+        for c in (*ctx.chunks, *ctx.outline):
+            if c.id not in seen:
+                seen.add(c.id)
+                out.append(c)
+    return out
+
+
+def _requests(docs: list[Document]) -> list[str]:
+    """The requests the retriever found in the question (a citizen's message)."""
+    for doc in docs:
+        found = doc.metadata.get("requests")
+        if isinstance(found, list):
+            return [str(r) for r in found]
+    return []
+
+
 def _excerpt(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -143,87 +178,6 @@ def _source(n: int, doc: Document, chunks: list[UsedChunk]) -> Source:
     )
 
 
-_ACRONYM_RE = re.compile(r"\b[A-Z][A-Z0-9-]{1,5}\b")
-
-
-@dataclass(frozen=True, slots=True)
-class QueryTerms:
-    """The query's content stems, acronyms (CNI, APL, K-BIS) apart: the retriever expands
-    them and fiches often spell them out, so an acronym missing from a fiche is not held
-    against it (it counts only when the fiche has it)."""
-
-    main: frozenset[str]
-    acronyms: frozenset[str]
-    numbers: frozenset[str] = frozenset()  # cerfa and other identifiers: "13750", "12100"
-
-
-_NUMBER_RE = re.compile(r"(?<![\d,.])\d{4,}(?![\d,.])")
-
-
-def query_terms(query: str) -> QueryTerms:
-    acronyms = frozenset(stem_set(" ".join(_ACRONYM_RE.findall(query))))
-    main = frozenset(stem_set(_ACRONYM_RE.sub(" ", query))) - acronyms
-    numbers = frozenset(n for n in _NUMBER_RE.findall(query) if not 1900 <= int(n) <= 2100)
-    return QueryTerms(main, acronyms, numbers)
-
-
-def _doc_text(doc: Document) -> str:
-    """The lowercased text a fiche is judged on: title, sections and best chunks."""
-    md = doc.metadata
-    parts = [str(md.get("title", "")), str(md.get("section", ""))]
-    chunks = md.get("chunks") or []
-    for c in chunks:
-        parts.append(str(c.get("section", "")))
-        parts.append(str(c.get("text", "")))
-    if not chunks:
-        parts.append(doc.page_content)
-    return " ".join(parts).lower()
-
-
-_ACCENTS = {
-    "a": "[aàâä]",
-    "c": "[cç]",
-    "e": "[eéèêë]",
-    "i": "[iîï]",
-    "o": "[oôö]",
-    "u": "[uùûü]",
-    "y": "[yÿ]",
-}
-
-
-@lru_cache(maxsize=4096)
-def _stem_re(stem: str) -> re.Pattern:
-    # A (folded) stem matches a lowercased word it begins, accents or not ("cout" → "coût",
-    # "renouvel" → "renouvellement"); a short stem only with a short ending ("ag" → "âge",
-    # not "agent").
-    body = "".join(_ACCENTS.get(ch, re.escape(ch)) for ch in stem)
-    tail = r"\w*" if len(stem) >= 4 else r"\w{0,2}"
-    return re.compile(rf"\b{body}{tail}\b")
-
-
-def number_match(doc: Document, terms: QueryTerms) -> bool:
-    """A form or reference number of the question found in the fiche (cerfa 13750...)."""
-    if not terms.numbers:
-        return False
-    text = _doc_text(doc)
-    return any(n in text for n in terms.numbers)
-
-
-def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, int]:
-    """(dense score or None, share of the query's terms found in the fiche, terms matched).
-
-    Terms are looked up as word prefixes in the lowercased text: no tokenising or stemming of
-    the fiche text, so the gate costs well under a millisecond per fiche."""
-    dense = doc.metadata.get("dense_score")
-    text = _doc_text(doc)
-    matched_main = sum(1 for t in terms.main if _stem_re(t).search(text))
-    matched_acr = sum(1 for t in terms.acronyms if _stem_re(t).search(text))
-    denom = len(terms.main) + matched_acr
-    matched = matched_main + matched_acr
-    share = matched / denom if denom else 0.0
-    return (float(dense) if dense is not None else None), share, matched
-
-
 class AnswerChain:
     """The answer chain. `await chain.ainvoke(AnswerRequest(...))` → `Answer`."""
 
@@ -237,6 +191,7 @@ class AnswerChain:
         self.steps: list[tuple[str, StepFn]] = [
             (name, _timed(name, fn))
             for name, fn in (
+                ("Scope", self._scope),
                 ("Condense", self._condense),
                 ("Retrieve", self._retrieve),
                 ("RelevanceGate", self._gate),
@@ -286,6 +241,30 @@ class AnswerChain:
 
     # ------------------------------------------------------------------ steps
 
+    async def _scope(self, state: State) -> State:
+        """Decline what no fiche covers, before any search (chains.gate.scope)."""
+        req: AnswerRequest = state["request"]
+        decision = scope(req.question)
+        if decision.kind == "in_scope":
+            if decision.question and decision.question != req.question:
+                state["checks"]["injection_ignored"] = 1
+                state["request"] = req.model_copy(update={"question": decision.question})
+            return state
+        state["checks"]["declined_" + decision.kind] = 1
+        text = {
+            "injection": prompts.DECLINE_INJECTION,
+            "emergency": prompts.DECLINE_EMERGENCY,
+        }.get(decision.kind, prompts.DECLINE_OUT_OF_SCOPE.format(category=decision.category))
+        logger.info("request declined before search: %s", decision.category)
+        state["final"] = Answer(
+            status="no_source",
+            text=text,
+            checks=dict(state["checks"]),
+            mode=req.mode,
+            generator=self.generator,
+        )
+        return state
+
     async def _condense(self, state: State) -> State:
         req: AnswerRequest = state["request"]
         history = req.history[-self.settings.history_turns :] if self.settings.history_turns else []
@@ -307,7 +286,7 @@ class AnswerChain:
         try:
             msg = await asyncio.wait_for(
                 self.llm.ainvoke(messages, config={"run_name": "CondenseLLM"}),
-                timeout=overall_deadline(self.settings),
+                timeout=self._llm_time_left(state),
             )
             text = _message_text(msg).splitlines()[0].strip().strip("«»\"' ") if msg else ""
         except Exception as exc:
@@ -347,22 +326,12 @@ class AnswerChain:
         return state
 
     async def _gate(self, state: State) -> State:
-        s = self.settings
         docs: list[Document] = state["docs"]
         terms = query_terms(state["standalone"])
         relevant: list[Document] = []
         for doc in docs:
-            dense, share, matched = relevance(doc, terms)
-            overlap_ok = matched >= 1 and (share >= s.gate_min_overlap or matched >= 3)
-            if number_match(doc, terms):
-                ok = True
-            elif dense is None:
-                ok = overlap_ok
-            else:
-                ok = dense >= s.gate_strong_dense or (dense >= s.gate_min_dense and overlap_ok)
-            state.setdefault("gate", []).append(
-                {"fiche_id": doc.metadata.get("fiche_id"), "dense": dense, "overlap": share}
-            )
+            ok, figures = is_relevant(doc, terms, self.settings)
+            state.setdefault("gate", []).append(figures)
             if ok:
                 relevant.append(doc)
         state["checks"]["gate_passed"] = len(relevant)
@@ -377,8 +346,16 @@ class AnswerChain:
         contexts: list[SourceContext] = []
         for n, doc in enumerate(state["relevant"], start=1):
             chunks = _meta_chunks(doc, self.settings.context_chunks_per_source)
-            contexts.append(SourceContext(source=_source(n, doc, chunks), chunks=chunks))
+            contexts.append(
+                SourceContext(
+                    source=_source(n, doc, chunks),
+                    chunks=chunks,
+                    outline=_outline(doc),
+                    request=int(doc.metadata.get("request", -1)),
+                )
+            )
         state["contexts"] = contexts
+        state["requests"] = _requests(state["relevant"])
         if self.llm is not None:
             state["messages"] = prompts.build_answer_messages(
                 req.mode, req.question, contexts, self.settings.context_max_chars
@@ -389,13 +366,15 @@ class AnswerChain:
         req: AnswerRequest = state["request"]
         if self.llm is None:
             query = state["standalone"]
-            state["draft"] = extractive.compose(query, req.mode, state["contexts"], self.settings)
+            state["draft"] = extractive.compose(
+                query, req.mode, state["contexts"], self.settings, state.get("requests", [])
+            )
             return state
         messages: list[BaseMessage] = state["messages"]
         try:
             msg = await asyncio.wait_for(
                 self.llm.ainvoke(messages, config={"run_name": "ChatModel"}),
-                timeout=overall_deadline(self.settings),
+                timeout=self._llm_time_left(state),
             )
         except Exception as exc:
             failure = classify_llm_error(exc)
@@ -426,7 +405,7 @@ class AnswerChain:
             status="answered",
             text=result.text,
             sources=result.sources,
-            chunks=[c for ctx in contexts for c in ctx.chunks],
+            chunks=_used_chunks(contexts),
             checks=dict(state["checks"]),
             flagged=result.flagged,
             standalone_question=state["standalone"],
@@ -436,12 +415,19 @@ class AnswerChain:
         )
         return state
 
+    def _llm_time_left(self, state: State) -> float:
+        """Seconds left of the answer's LLM deadline, which starts at its first LLM call
+        (condensing and generating share it)."""
+        started = state.setdefault("llm_started", time.monotonic())
+        return max(0.0, overall_deadline(self.settings) - (time.monotonic() - started))
+
     # ------------------------------------------------------------------ final answers
 
     def _error(self, req: AnswerRequest, state: State, kind: str) -> Answer:
+        deadline = overall_deadline(self.settings) if self.llm is not None else None
         return Answer(
             status="error",
-            text=prompts.error_message(kind),
+            text=prompts.error_message(kind, deadline_s=deadline),
             checks=dict(state.get("checks", {})),
             standalone_question=state.get("standalone", ""),
             mode=req.mode,

@@ -1,11 +1,27 @@
-"""The embedded default generator: no model, the draft is made of the fiches' own sentences.
+"""The embedded default generator: no model, a draft composed from the fiches' own text.
 
-Each sentence (or list item) of the retrieved chunks is scored against the question: shared
-French stems (Snowball, PyStemmer), a bonus when the section title matches the question
-(e.g. "Coût" for "combien coûte…"), a bonus for figures when the question asks for an amount
-or a deadline, and a small penalty for position (later chunk, later sentence). The best
-sentences are kept in their reading order, grouped by source, each cited [n]; the online
-services and cerfa forms of the source are listed with their links. Deterministic, a few ms.
+It reads the first fiches as the fiche gives them (`outline`: every chunk in reading order,
+with its section path) and builds **units**: whole sentences, and whole lists with the
+sentence that introduces them ("Vous devez fournir les documents suivants :" + its items).
+Each unit is scored against the question:
+
+- the question's content words found in the unit and in its section path (the situation or
+  case it belongs to: "Demande en France", "Entre 12 et 13 ans");
+- what the question asks for: an amount ("combien", "coût", "montant") favours units with a
+  euro amount or "gratuit"; a delay or a date ("délai", "quand", "durée") units with
+  durations and dates; a list ("pièces", "documents", "conditions", "démarches") whole lists
+  under a matching heading; a place or an office ("où", "auprès de") the "Où s'adresser"
+  units;
+- a unit from a special case the question does not mention ("À l'étranger", "En Guyane")
+  loses weight; the introduction, which sums the fiche up, gains a little.
+
+Question mode: the best unit first (the direct answer), then the others in reading order,
+grouped by case when they come from several cases; whole sentences only, none twice; the
+online service or form of the fiche; a second fiche only when it answers another request
+of the message or matches about as well. Brouillon mode (a reply to a citizen): greeting,
+an acknowledgement that promises nothing, what to do for each request of the message (a
+request no fiche answers is left to the agent, said so), the links, a closing formula.
+Citations [n] follow the order of use. Deterministic, a few milliseconds.
 """
 
 from __future__ import annotations
@@ -18,13 +34,15 @@ from functools import lru_cache
 
 from chains.postcheck import find_figures
 from chains.prompts import (
+    BROUILLON_ACK,
     BROUILLON_CLOSING,
     BROUILLON_GREETING,
-    BROUILLON_INTRO,
+    BROUILLON_LEFT_TO_AGENT,
+    BROUILLON_LINKS,
     BROUILLON_SITUATION,
+    EXTRACTIVE_CASES,
     EXTRACTIVE_LABEL_BROUILLON,
     EXTRACTIVE_LABEL_QUESTION,
-    EXTRACTIVE_SITUATION_NOTE,
     SourceContext,
     format_service,
 )
@@ -32,260 +50,390 @@ from chains.text import content_stems, fold, split_sentences, stem_set
 
 NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
-
-_AMOUNT_WORDS = {fold(w) for w in ("combien", "coût", "coute", "prix", "tarif", "montant")}
-_AMOUNT_STEMS = stem_set("coût prix tarif montant payer gratuit")
-_DELAY_WORDS = {fold(w) for w in ("quand", "délai", "delai", "durée", "duree", "combien")}
-_DELAY_STEMS = stem_set("délai durée validité date")
-_SPECIAL_PLACES = stem_set(
-    "étranger Guyane Mayotte outre-mer Réunion Martinique Guadeloupe Calédonie Polynésie "
-    "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin"
+_DURATION_RE = re.compile(
+    r"\b\d+\s*(?:jours?|semaines?|mois|ans?|années?|heures?|h)\b|\bavant le\b|\bdans un délai\b"
+    r"|\bà partir du\b|\bjusqu'au\b",
+    re.IGNORECASE,
 )
 
+_AMOUNT_Q = stem_set("combien coût coute prix tarif montant payer payant gratuit cher frais")
+_DELAY_Q = stem_set("délai durée quand date combien temps jusqu valable validité longtemps")
+_LIST_Q = stem_set(
+    "pièces documents justificatifs papiers conditions démarches étapes procédure dossier "
+    "formalités liste obligations"
+)
+_WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service contacter")
+_SPECIAL_PLACES = stem_set(
+    "étranger Guyane Mayotte outre-mer Réunion Martinique Guadeloupe Calédonie Polynésie "
+    "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin Alsace Moselle"
+)
+_WHERE_PREFIXES = ("ou s'adresser", "ou s’adresser")
+_SERVICE_PREFIXES = (
+    "teleservice :",
+    "formulaire :",
+    "simulateur :",
+    "modele de document :",
+    "service en ligne :",
+)
 
-@dataclass(slots=True)
-class _Candidate:
-    source_pos: int
-    chunk_pos: int
-    sent_pos: int
-    text: str
-    section: str
-    score: float
-    key: str = ""
-
-
-# Everyday words of agents and citizens -> the fiches' wording (the retriever has its own,
-# larger table; this one only helps pick sentences and fiches among those retrieved).
+# Everyday words of agents and citizens -> the fiches' wording (helps pick sentences among
+# those of the retrieved fiches; the retriever has its own, larger vocabulary).
 _SYNONYMS = {
     "adulte": "majeur",
-    "adultes": "majeurs",
     "enfant": "mineur",
-    "enfants": "mineurs",
-    "fils": "mineur",
-    "fille": "mineur",
-    "bebe": "mineur",
+    "fils": "mineur enfant",
+    "fille": "mineur enfant",
+    "bebe": "mineur enfant",
     "cni": "carte identité",
     "apl": "aide personnalisée logement",
     "prix": "coût",
     "tarif": "coût",
     "payer": "coût",
+    "papiers": "pièces justificatifs documents",
+    "combien": "montant",
 }
 
-
-def _question_profile(question: str) -> tuple[frozenset[str], bool, bool]:
-    q_words = {fold(w) for w in question.replace("’", "'").replace("'", " ").split()}
-    extra = " ".join(
-        _SYNONYMS[w.strip("?!.,;:")] for w in q_words if w.strip("?!.,;:") in _SYNONYMS
-    )
-    stems = stem_set(f"{question} {extra}")
-    wants_amount = bool(q_words & _AMOUNT_WORDS or stems & _AMOUNT_STEMS)
-    wants_delay = bool(q_words & _DELAY_WORDS or stems & _DELAY_STEMS)
-    return stems, wants_amount, wants_delay
+MAX_WORDS = 110  # about 20 seconds of reading, lists apart
+MAX_LIST_ITEMS = 14
 
 
 @dataclass(frozen=True, slots=True)
-class _Sentence:
-    text: str
-    key: str  # folded text, to spot the same sentence in several fiches
+class Profile:
+    """What the question asks: its content stems and the kind of answer it wants."""
+
     stems: frozenset[str]
-    n_stems: int
+    amount: bool
+    delay: bool
+    listing: bool
+    where: bool
+
+
+def profile(question: str) -> Profile:
+    words = [fold(w).strip("?!.,;:()'\"") for w in question.replace("'", " ").split()]
+    extra = " ".join(_SYNONYMS[w] for w in words if w in _SYNONYMS)
+    stems = stem_set(f"{question} {extra}")
+    folded = fold(question)
+    return Profile(
+        stems=stems,
+        amount=bool(stems & _AMOUNT_Q) or ("combien" in folded and "temps" not in folded),
+        delay=bool(stems & _DELAY_Q) or "combien de temps" in folded,
+        listing=bool(stems & _LIST_Q),
+        where=bool(stems & _WHERE_Q) or bool(re.search(r"(?<!\w)où(?!\w)", question.lower())),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A whole sentence, or a whole list with its lead-in, of one fiche."""
+
+    text: str
+    section: str
+    order: int  # reading order inside the fiche
+    stems: frozenset[str]
+    n_words: int
+    is_list: bool
     has_amount: bool
-    has_date: bool
-    has_digit: bool
-    lead_in: bool = False
+    has_delay: bool
+    is_where: bool
+    is_service: bool
+    key: str
 
 
-_LABEL_PREFIXES = (
-    "teleservice :",
-    "formulaire :",
-    "simulateur :",
-    "ou s'adresser :",
-    "ou s’adresser :",
-    "modele de document :",
-    "service en ligne :",
-)
+def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
+    folded = fold(text)
+    kinds = {f.kind for f in find_figures(text)}
+    head = folded.lstrip("- ")
+    return Unit(
+        text=text,
+        section=section,
+        order=order,
+        stems=frozenset(content_stems(text)),
+        n_words=len(text.split()),
+        is_list=is_list,
+        has_amount="amount" in kinds or "gratuit" in folded,
+        has_delay="date" in kinds or bool(_DURATION_RE.search(text)),
+        is_where=head.startswith(_WHERE_PREFIXES),
+        is_service=head.startswith(_SERVICE_PREFIXES),
+        key=re.sub(r"\W+", " ", folded).strip(),
+    )
 
 
-@lru_cache(maxsize=16384)
-def _analyse(text: str) -> tuple[_Sentence, ...]:
-    """The sentences of a chunk text with what scoring needs (cached per chunk text)."""
-    out = []
-    for sentence in split_sentences(text):
-        stems = content_stems(sentence)
-        kinds = {f.kind for f in find_figures(sentence)}
-        folded = fold(sentence)
-        out.append(
-            _Sentence(
-                text=sentence,
-                key=folded,
-                stems=frozenset(stems),
-                n_stems=len(stems),
-                has_amount="amount" in kinds or "gratuit" in folded,
-                has_date="date" in kinds,
-                has_digit=_DIGIT_RE.search(sentence) is not None,
-                lead_in=sentence.rstrip().endswith(":")
-                or folded.lstrip("- ").startswith(_LABEL_PREFIXES),
-            )
-        )
+@lru_cache(maxsize=4096)
+def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
+    """The units of one chunk: sentences, and lists kept whole with their lead-in."""
+    out: list[Unit] = []
+    pieces = split_sentences(text)
+    i = 0
+    order = start
+    while i < len(pieces):
+        piece = pieces[i]
+        if piece.startswith(("- ", "• ")) or piece.rstrip().endswith(":"):
+            lead = "" if piece.startswith(("- ", "• ")) else piece
+            j = i + (1 if lead else 0)
+            items = []
+            while j < len(pieces) and pieces[j].startswith(("- ", "• ")):
+                items.append("- " + pieces[j][2:].strip())
+                j += 1
+            if items:
+                shown = items[:MAX_LIST_ITEMS]
+                if len(items) > MAX_LIST_ITEMS:
+                    shown.append("- …")
+                body = "\n".join(([lead] if lead else []) + shown)
+                out.append(_unit(body, section, order, True))
+                order += 1
+                i = j
+                continue
+            if lead:  # a lead-in with no list after it in this chunk: says nothing alone
+                i += 1
+                continue
+        if len(piece) >= 12:
+            out.append(_unit(piece, section, order, False))
+            order += 1
+        i += 1
     return tuple(out)
 
 
-def _score(
-    s: _Sentence,
-    section_stems: frozenset[str],
-    q: frozenset[str],
-    wants_amount: bool,
-    wants_delay: bool,
-    chunk_pos: int,
-    sent_pos: int,
-) -> float:
-    if not s.n_stems:
+def fiche_units(ctx: SourceContext) -> list[Unit]:
+    """Every unit of a source, in reading order (its outline when given, else its chunks)."""
+    chunks = ctx.outline or ctx.chunks
+    units: list[Unit] = []
+    for c in chunks:
+        units.extend(_units_of(c.section, c.text, len(units)))
+    if not units and ctx.source.excerpt:
+        units.extend(_units_of(ctx.source.section, ctx.source.excerpt, 0))
+    return units
+
+
+def score(u: Unit, p: Profile, section_stems: frozenset[str]) -> float:
+    if not u.stems:
         return -1.0
-    overlap = len(q & s.stems)
-    section_overlap = len(q & section_stems)
-    score = overlap / math.sqrt(1 + 0.15 * s.n_stems) + 0.6 * section_overlap
-    if wants_amount and s.has_amount:
-        score += 1.5
-    if wants_delay and (s.has_date or s.has_digit):
-        score += 0.6
-    if len(s.text) > 400:
-        score -= 0.5
-    if s.lead_in:  # "Pièces à fournir :", "Téléservice : …": says nothing by itself
-        score -= 2.0
-    if section_stems & _SPECIAL_PLACES and not q & _SPECIAL_PLACES:
-        score -= 0.8  # "À l'étranger", "En Guyane"...: not the general case asked about
-    elif not section_stems:
-        score += 0.3  # the introduction sums the fiche up
-    return score - 0.08 * chunk_pos - 0.03 * sent_pos
+    overlap = len(p.stems & u.stems)
+    section_overlap = len(p.stems & section_stems)
+    s = overlap / math.sqrt(1 + 0.1 * min(u.n_words, 120)) + 0.7 * section_overlap
+    if p.amount and u.has_amount:
+        s += 1.6
+    if p.delay and u.has_delay:
+        s += 1.0
+    if p.listing and u.is_list:
+        s += 1.2 + 0.8 * section_overlap
+    if p.where and u.is_where:
+        s += 1.2
+    if u.is_service:
+        s -= 1.0  # listed with the links, not as an answer
+    if section_stems & _SPECIAL_PLACES and not p.stems & _SPECIAL_PLACES:
+        s -= 1.0
+    elif not u.section:
+        s += 0.3
+    if u.n_words > 90 and not (p.listing and u.is_list):
+        s -= 0.6
+    return s - 0.004 * u.order
 
 
-def _candidates(ctx: SourceContext, pos: int, profile) -> list[_Candidate]:
-    q, wants_amount, wants_delay = profile
-    out: list[_Candidate] = []
-    seen: set[str] = set()
-    chunks = ctx.chunks or []
-    units = [(c.section, c.text) for c in chunks] or [(ctx.source.section, ctx.source.excerpt)]
-    title_key = fold(ctx.source.title)
-    for ci, (section, text) in enumerate(units):
-        section_stems = stem_set(section) if section else frozenset()
-        for si, s in enumerate(_analyse(text)):
-            if s.key in seen or len(s.text) < 12 or s.key.lstrip("- ") == title_key:
-                continue
-            seen.add(s.key)
-            sc = _score(s, section_stems, q, wants_amount, wants_delay, ci, si)
-            out.append(_Candidate(pos, ci, si, s.text, section, sc, s.key))
-    return out
+@dataclass(slots=True)
+class Picked:
+    ctx: SourceContext
+    units: list[Unit]  # the direct answer first, then reading order
+    best: float
 
 
-def _select(
-    contexts: Sequence[SourceContext], question: str, max_sentences: int, max_sources: int
-) -> list[tuple[SourceContext, list[_Candidate]]]:
-    """The sources to quote (the best-matching ones, shown in citation order) and their
-    sentences. The source with the best sentence gets the largest share of sentences."""
-    profile = _question_profile(question)
-    ranked: list[tuple[float, int, SourceContext, list[_Candidate]]] = []
-    for pos, ctx in enumerate(contexts):
-        cands = _candidates(ctx, pos, profile)
-        if not cands:
-            continue
-        cands.sort(key=lambda c: (-c.score, c.chunk_pos, c.sent_pos))
-        title_overlap = len(profile[0] & stem_set(ctx.source.title))
-        ranked.append((cands[0].score + 0.5 * title_overlap - 0.15 * pos, pos, ctx, cands))
-    if not ranked:
-        return []
-    ranked.sort(key=lambda t: (-t[0], t[1]))
-    top = ranked[0][0]
-    chosen_sources = [ranked[0]] + [
-        r for r in ranked[1:] if r[3][0].score > 0.5 and r[0] >= 0.6 * top
-    ]
-    picked: dict[int, tuple[SourceContext, list[_Candidate]]] = {}
-    budget = max_sentences
-    used: set[str] = set()
-    for _, pos, ctx, all_cands in chosen_sources:
-        if budget <= 0 or len(picked) >= max_sources:
+def _item_keys(u: Unit) -> set[str]:
+    if not u.is_list:
+        return {u.key}
+    return {fold(x[2:]).strip() for x in u.text.splitlines() if x.startswith("- ")}
+
+
+def _trim_list(u: Unit, shown: set[str], max_items: int) -> Unit | None:
+    """The list without the items already shown, at most `max_items` of them."""
+    lines = u.text.splitlines()
+    lead = [x for x in lines if not x.startswith("- ")]
+    items = [x for x in lines if x.startswith("- ") and fold(x[2:]).strip() not in shown]
+    if len(items) < 2:
+        return None
+    if len(items) > max_items:
+        items = [*items[:max_items], "- …"]
+    text = "\n".join([*lead, *items])
+    return _unit(text, u.section, u.order, True) if text != u.text else u
+
+
+def pick(
+    ctx: SourceContext, p: Profile, *, budget_words: int, max_units: int, used: set[str]
+) -> Picked | None:
+    """The units of one source that answer the question: the best one, then those scoring
+    close to it, within a reading budget; lists whole (capped when no list was asked for)."""
+    units = [u for u in fiche_units(ctx) if u.key not in used and u.key != fold(ctx.source.title)]
+    if not units:
+        return None
+    scored = sorted(
+        ((score(u, p, stem_set(u.section)), u) for u in units), key=lambda t: (-t[0], t[1].order)
+    )
+    max_items = MAX_LIST_ITEMS if p.listing else 6
+    shown = set(used)
+    chosen: list[Unit] = []
+    best_score = scored[0][0]
+    floor = max(0.3, best_score * 0.45)
+    words = lists = 0
+    for s, u in scored:
+        if chosen and (s < floor or len(chosen) >= max_units):
             break
-        i = len(picked)
-        # a sentence already quoted from another fiche is not quoted again
-        cands = [c for c in all_cands if c.key not in used]
-        if not cands or (i > 0 and cands[0].score <= 0.5):
+        if u.is_list:
+            if lists >= (2 if p.listing else 1):
+                continue
+            trimmed = _trim_list(u, shown, max_items)
+            if trimmed is None:
+                continue
+            u = trimmed
+        elif u.key in shown or (chosen and words + u.n_words > budget_words):
             continue
-        quota = max(2, max_sentences // 2 + 1) if i == 0 else 2
-        quota = min(quota, budget)
-        best = cands[0].score
-        floor = max(0.0, best * 0.4) if i == 0 else max(0.5, best * 0.5)
-        chosen = [c for c in cands[:quota] if c.score >= floor or c is cands[0]]
-        chosen.sort(key=lambda c: (c.chunk_pos, c.sent_pos))
-        used.update(c.key for c in chosen)
-        picked[pos] = (ctx, chosen)
-        budget -= len(chosen)
-    return [picked[pos] for pos in sorted(picked)]
+        if any(u.key in c.key or c.key in u.key for c in chosen):
+            continue
+        chosen.append(u)
+        shown |= _item_keys(u)
+        lists += u.is_list
+        words += 0 if u.is_list else u.n_words
+    if not chosen:
+        return None
+    rest = sorted(chosen[1:], key=lambda u: u.order)
+    return Picked(ctx, [chosen[0], *rest], best_score)
 
 
-def _services(ctx: SourceContext, question: str, limit: int = 3) -> list[dict]:
+def _cases(units: list[Unit]) -> bool:
+    """The units come from several situations of the fiche (first level of the path)."""
+    tops = {u.section.split(" › ")[0] for u in units if u.section}
+    return len(tops) > 1
+
+
+def _line(u: Unit, n: int) -> str:
+    if u.is_list:
+        lines = u.text.splitlines()
+        return "\n".join([*lines[:-1], f"{lines[-1]} [{n}]"])
+    return f"{u.text} [{n}]"
+
+
+def _services(ctx: SourceContext, question: str, limit: int = 2) -> list[dict]:
     services = [s for s in ctx.source.services if s.get("url")]
-    if not services:
-        return []
     q = stem_set(question)
     services.sort(key=lambda s: -len(q & stem_set(s.get("title") or "")))
     return services[:limit]
 
 
-def _depends_on_situation(chosen: list[_Candidate]) -> bool:
-    tops = {c.section.split(" › ")[0] for c in chosen if c.section}
-    return len(tops) > 1
+def _select(question: str, contexts: Sequence[SourceContext], requests: Sequence[str], settings):
+    """The sources to use and their units: the first source always; another one when it
+    answers another request of the message, or matches about as well."""
+    if not contexts:
+        return []
+    p = profile(question)
+    used: set[str] = set()
+    cap = max(1, settings.extractive_max_sentences)
+    first = pick(contexts[0], p, budget_words=MAX_WORDS, max_units=min(5, cap), used=used)
+    if first is None:
+        return []
+    for u in first.units:
+        used |= _item_keys(u)
+    picked = [first]
+    covered = {contexts[0].request}
+    left = cap - len(first.units)
+    for ctx in contexts[1 : settings.extractive_max_sources]:
+        if left <= 0:
+            break
+        other_request = bool(requests) and ctx.request >= 0 and ctx.request not in covered
+        q = requests[ctx.request] if other_request else question
+        cand = pick(ctx, profile(q), budget_words=MAX_WORDS // 2, max_units=min(3, left), used=used)
+        if cand is None:
+            continue
+        if (other_request and cand.best >= 1.0) or cand.best >= 0.85 * first.best + 0.5:
+            picked.append(cand)
+            for u in cand.units:
+                used |= _item_keys(u)
+            covered.add(ctx.request)
+            left -= len(cand.units)
+    return picked
 
 
-def _bullet(text: str) -> str:
-    return text[2:].strip() if text.startswith(("- ", "• ")) else text
-
-
-def compose(question: str, mode: str, contexts: Sequence[SourceContext], settings) -> str:
+def compose(
+    question: str,
+    mode: str,
+    contexts: Sequence[SourceContext],
+    settings,
+    requests: Sequence[str] = (),
+) -> str:
     """The extractive draft for `question` (or the citizen's message in brouillon mode)."""
-    picked = _select(
-        contexts, question, settings.extractive_max_sentences, settings.extractive_max_sources
-    )
+    picked = _select(question, contexts, list(requests), settings)
     if mode == "brouillon":
-        return _compose_brouillon(question, picked)
+        return _compose_brouillon(question, picked, list(requests))
     return _compose_question(question, picked)
 
 
-def _compose_question(question: str, picked) -> str:
-    lines = [EXTRACTIVE_LABEL_QUESTION, ""]
-    situation = False
-    for ctx, chosen in picked:
-        s = ctx.source
-        lines.append(f"**{s.title}** [{s.n}]")
-        last_section = None
-        for c in chosen:
-            if c.section and c.section != last_section:
-                lines.append(f"_{c.section}_")
-                last_section = c.section
-            lines.append(f"- {_bullet(c.text)} [{s.n}]")
-        for sv in _services(ctx, question, limit=2):
-            lines.append(f"- En ligne : {format_service(sv)} [{s.n}]")
-        lines.append(f"- Fiche : {s.url} [{s.n}]")
+def _body(pk: Picked, *, brouillon: bool) -> list[str]:
+    n = pk.ctx.source.n
+    units = pk.units
+    lines = []
+    if units[0].section and not brouillon:
+        lines.append(f"_{units[0].section}_")  # the case the direct answer belongs to
+    lines.append(_line(units[0], n))
+    rest = units[1:]
+    if rest and _cases(units):
+        lines += ["", EXTRACTIVE_CASES]
+        for u in rest:
+            case = u.section.split(" › ")[0] if u.section else ""
+            prefix = f"- *{case}* : " if case and not brouillon else "- "
+            text = _line(u, n)
+            lines.append(prefix + (text[2:] if text.startswith("- ") else text))
+    elif rest:
         lines.append("")
-        situation = situation or _depends_on_situation(chosen)
-    if situation:
-        lines.append(EXTRACTIVE_SITUATION_NOTE)
+        for u in rest:
+            text = _line(u, n)
+            lines.append(text if u.is_list else f"- {text}")
+    return lines
+
+
+def _covered(request: str, picked: list[Picked]) -> bool:
+    """Some picked text speaks of the request (a share of its content words)."""
+    stems = stem_set(request)
+    if not stems:
+        return True
+    seen: set[str] = set()
+    for pk in picked:
+        seen |= stem_set(pk.ctx.source.title)
+        for u in pk.units:
+            seen |= u.stems | stem_set(u.section)
+    return len(stems & seen) / len(stems) >= 0.35
+
+
+def _compose_question(question: str, picked: list[Picked]) -> str:
+    lines = [EXTRACTIVE_LABEL_QUESTION, ""]
+    for i, pk in enumerate(picked):
+        if i:
+            lines += ["", f"Voir aussi « {pk.ctx.source.title} » :"]
+        lines += _body(pk, brouillon=False)
+    links = []
+    for pk in picked:
+        n = pk.ctx.source.n
+        for sv in _services(pk.ctx, question):
+            links.append(f"- En ligne : {format_service(sv)} [{n}]")
+    if links:
+        lines += ["", *links]
     return "\n".join(lines).strip()
 
 
-def _compose_brouillon(question: str, picked) -> str:
-    lines = [EXTRACTIVE_LABEL_BROUILLON, "", BROUILLON_GREETING, "", BROUILLON_INTRO, ""]
+def _compose_brouillon(message: str, picked: list[Picked], requests: list[str]) -> str:
+    lines = [EXTRACTIVE_LABEL_BROUILLON, "", BROUILLON_GREETING, "", BROUILLON_ACK, ""]
     situation = False
-    for ctx, chosen in picked:
-        s = ctx.source
-        lines.append(f"Selon la fiche « {s.title} » [{s.n}] :")
-        for c in chosen:
-            lines.append(f"- {_bullet(c.text)} [{s.n}]")
-        services = _services(ctx, question, limit=2)
-        for sv in services:
-            lines.append(f"Vous pouvez faire la démarche en ligne : {format_service(sv)} [{s.n}]")
-        lines.append(f"Pour en savoir plus : {s.url} [{s.n}]")
+    for pk in picked:
+        lines += _body(pk, brouillon=True)
         lines.append("")
-        situation = situation or _depends_on_situation(chosen)
+        situation = situation or _cases(pk.units)
+    left = [r for r in requests if len(requests) > 1 and not _covered(r, picked)]
+    links = []
+    for pk in picked:
+        s = pk.ctx.source
+        links.append(f"- {s.title} : {s.url} [{s.n}]")
+        for sv in _services(pk.ctx, message):
+            links.append(f"- {format_service(sv)} [{s.n}]")
+    if links:
+        lines += [BROUILLON_LINKS, *links, ""]
     if situation:
-        lines.extend([BROUILLON_SITUATION, ""])
+        lines += [BROUILLON_SITUATION, ""]
+    for r in left:
+        lines += [BROUILLON_LEFT_TO_AGENT.format(request=r), ""]
     lines.append(BROUILLON_CLOSING)
     return "\n".join(lines).strip()

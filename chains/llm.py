@@ -3,6 +3,16 @@
 Works with the Albert API, vLLM, Ollama and llama.cpp's server (all speak
 `/v1/chat/completions`). Nothing is downloaded: the chat path never counts tokens, so
 tiktoken (imported by langchain-openai) never fetches an encoding.
+
+Timeouts and retries suit a slow server (a small model on a CPU computes one answer for
+tens of seconds):
+
+- one deadline per answer (`llm_timeout`, 120 s by default) bounds all its LLM work; the
+  chain enforces it and the agent's notice names it;
+- a generation that timed out is never retried: the server would compute the same prompt
+  again while the agent waits (the openai client's own retries are switched off);
+- only failures where no answer was produced are retried, with backoff and within the
+  deadline: connection failures, HTTP 429 and 5xx (not 504, a proxy's timeout).
 """
 
 from __future__ import annotations
@@ -10,6 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
+import time
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -21,28 +34,39 @@ logger = logging.getLogger(__name__)
 # Most local servers (vLLM, Ollama, llama.cpp) ignore the key but the client requires one.
 _NO_KEY = "sk-no-key-required"
 
+_BACKOFF_FIRST_S = 0.5
+_BACKOFF_MAX_S = 8.0
+_RETRY_AFTER_MAX_S = 60.0
+# Transport failures that happen before the request reached the server.
+_NOT_SENT = ("ConnectTimeout", "PoolTimeout")
+
 
 def build_chat_model(settings: ChainSettings) -> BaseChatModel | None:
     """The configured chat model, or None when no endpoint is set (extractive generator)."""
     if not settings.uses_llm:
         return None
     import httpx
-    from langchain_openai import ChatOpenAI  # imported only when an endpoint is configured
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else _NO_KEY
     logger.info(
-        "LLM endpoint %s, model %s (timeout %.1fs, %d retries)",
+        "LLM endpoint %s, model %s (deadline %.1fs per answer, %d retries of failed "
+        "connections, 429 and 5xx; timeouts never retried)",
         settings.llm_url,
         settings.llm_model,
         settings.llm_timeout,
         settings.llm_max_retries,
     )
-    return ChatOpenAI(
+    timeout = httpx.Timeout(
+        settings.llm_timeout, connect=min(settings.llm_connect_timeout, settings.llm_timeout)
+    )
+    return _chat_model_class()(
         model=settings.llm_model,
         base_url=settings.llm_url.rstrip("/"),
         api_key=key,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries,
+        timeout=timeout,
+        max_retries=0,  # the client's retries would repeat a timed-out generation
+        retries=settings.llm_max_retries,
+        deadline_s=settings.llm_timeout,
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         streaming=False,
@@ -50,17 +74,138 @@ def build_chat_model(settings: ChainSettings) -> BaseChatModel | None:
         # Our own client: langchain-openai's default one is cached process-wide and bound to
         # the first event loop that used it. Pool sized for many concurrent answers.
         http_async_client=httpx.AsyncClient(
-            timeout=settings.llm_timeout,
+            timeout=timeout,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         ),
     )
 
 
 def overall_deadline(settings: ChainSettings) -> float:
-    """Seconds after which one generation is abandoned whatever the client does: every
-    attempt's timeout plus the client's backoff (at most 8 s between attempts)."""
-    attempts = settings.llm_max_retries + 1
-    return settings.llm_timeout * attempts + 8.0 * settings.llm_max_retries + 1.0
+    """Seconds after which the LLM work of one answer is abandoned (retries included)."""
+    return settings.llm_timeout
+
+
+# ---------------------------------------------------------------------------------- retries
+
+
+def _chain_of(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 8:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """The server's Retry-After (seconds), from `retry-after-ms` or `retry-after`."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            return max(0.0, float(raw) * scale)
+        except ValueError:
+            continue  # an HTTP date: ignored, the backoff applies
+    return None
+
+
+def retry_delay(exc: BaseException, attempt: int) -> float | None:
+    """Seconds to wait before retrying after `exc` (attempt 0 = the first retry), or None
+    when the call must not be retried: a timed-out generation, a 4xx other than 429, a 504
+    (a proxy gave up while the model was computing), anything that is not an HTTP failure."""
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - langchain-openai depends on it
+        return None
+    backoff = min(_BACKOFF_FIRST_S * 2**attempt, _BACKOFF_MAX_S) * (1 - 0.25 * random.random())
+    if isinstance(exc, openai.APITimeoutError):
+        names = {type(e).__name__ for e in _chain_of(exc)}
+        return backoff if names & set(_NOT_SENT) else None
+    if isinstance(exc, openai.APIConnectionError):
+        return backoff  # refused, reset or dropped before any response
+    if isinstance(exc, openai.APIStatusError):
+        code = exc.status_code
+        if code == 429 or (code >= 500 and code != 504):
+            after = _retry_after(exc)
+            if after is not None and after > _RETRY_AFTER_MAX_S:
+                return None
+            return after if after is not None else backoff
+    return None
+
+
+def _chat_model_class():
+    """ChatOpenAI with Guichet's retry policy (built lazily: langchain-openai is imported
+    only when an endpoint is configured)."""
+    global _CHAT_MODEL_CLASS
+    if _CHAT_MODEL_CLASS is not None:
+        return _CHAT_MODEL_CLASS
+    from langchain_openai import ChatOpenAI
+
+    class GuichetChatOpenAI(ChatOpenAI):
+        """ChatOpenAI that retries only calls which produced no answer (see `retry_delay`),
+        at most `retries` times and never past `deadline_s` from the first attempt."""
+
+        retries: int = 0
+        deadline_s: float = 120.0
+
+        def _next_delay(self, exc: BaseException, attempt: int, started: float) -> float | None:
+            if attempt >= self.retries:
+                return None
+            delay = retry_delay(exc, attempt)
+            if delay is None:
+                return None
+            if time.monotonic() - started + delay >= self.deadline_s:
+                return None  # the retry could not finish in time: fail now
+            logger.warning(
+                "LLM call failed (%s), retry %d/%d in %.1fs",
+                classify_llm_error(exc).kind,
+                attempt + 1,
+                self.retries,
+                delay,
+            )
+            return delay
+
+        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs: Any):
+            started = time.monotonic()
+            attempt = 0
+            while True:
+                try:
+                    return await super()._agenerate(
+                        messages, stop=stop, run_manager=run_manager, **kwargs
+                    )
+                except Exception as exc:
+                    delay = self._next_delay(exc, attempt, started)
+                    if delay is None:
+                        raise
+                attempt += 1
+                await asyncio.sleep(delay)
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any):
+            started = time.monotonic()
+            attempt = 0
+            while True:
+                try:
+                    return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+                except Exception as exc:
+                    delay = self._next_delay(exc, attempt, started)
+                    if delay is None:
+                        raise
+                attempt += 1
+                time.sleep(delay)
+
+    _CHAT_MODEL_CLASS = GuichetChatOpenAI
+    return GuichetChatOpenAI
+
+
+_CHAT_MODEL_CLASS: Any = None
+
+
+# ---------------------------------------------------------------------------------- errors
 
 
 def classify_llm_error(exc: BaseException) -> GenerationFailed:

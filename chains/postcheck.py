@@ -208,6 +208,16 @@ def cited_numbers(text: str) -> list[int]:
     return seen
 
 
+def renumber_citations(text: str, new_n: dict[int, int]) -> str:
+    """Rewrite every [n] (and [n, m]) with the numbers of `new_n`."""
+
+    def repl(m: re.Match) -> str:
+        parts = [int(p.strip()) for p in re.split(r"[,;]", m.group(1))]
+        return "[" + ", ".join(str(new_n.get(p, p)) for p in parts) + "]"
+
+    return CITATION_RE.sub(repl, text)
+
+
 # ---------------------------------------------------------------------------------- the checks
 
 
@@ -317,9 +327,14 @@ def postcheck(text: str, contexts: Sequence[SourceContext]) -> CheckResult:
         ref_texts.extend(sv.get("title") or "" for sv in c.source.services)
     text, n_fig, flagged = check_figures(text, figure_keys(ref_texts))
 
+    # Sources are numbered in the order the text first cites them; uncited ones follow.
     by_n = {s.n: s for s in sources}
-    ordered = [by_n[n].model_copy(update={"cited": True}) for n in sorted(cited)]
-    ordered += [s.model_copy(update={"cited": False}) for s in sources if s.n not in cited]
+    order = [*cited, *(s.n for s in sources if s.n not in cited)]
+    new_n = {old: i for i, old in enumerate(order, start=1)}
+    text = renumber_citations(text, new_n)
+    ordered = [
+        by_n[old].model_copy(update={"n": new_n[old], "cited": old in cited}) for old in order
+    ]
     checks = {
         "citations": n_cit,
         "citations_dropped": n_dropped,

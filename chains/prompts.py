@@ -33,11 +33,17 @@ class SourceContext:
 
     source: Source
     chunks: list[UsedChunk] = field(default_factory=list)
+    # The fiche's whole text in reading order, when the retriever gave it (first fiches).
+    outline: list[UsedChunk] = field(default_factory=list)
+    # The request of the message this fiche answers best (-1: the whole text).
+    request: int = -1
 
     @property
     def text(self) -> str:
         """Everything the generator saw of this source: section paths and chunk texts."""
-        parts = [f"{c.section}\n{c.text}" if c.section else c.text for c in self.chunks]
+        seen = {c.id for c in self.chunks}
+        every = [*self.chunks, *(c for c in self.outline if c.id not in seen)]
+        parts = [f"{c.section}\n{c.text}" if c.section else c.text for c in every]
         return "\n".join(parts) or self.source.excerpt
 
 
@@ -224,30 +230,46 @@ def format_history(history: Sequence[Turn], max_answer_chars: int = 400) -> str:
 # --------------------------------------------------------------------------------------------
 
 EXTRACTIVE_LABEL_QUESTION = (
-    "Réponse extraite des fiches service-public.fr (passages cités tels quels, sans modèle "
-    "de langue) :"
+    "Réponse composée avec les phrases des fiches service-public.fr (sans modèle de langue) :"
 )
 EXTRACTIVE_LABEL_BROUILLON = (
-    "Projet de réponse composé à partir d'extraits des fiches service-public.fr (à relire "
-    "et adapter avant envoi) :"
+    "Projet de réponse composé avec les phrases des fiches service-public.fr (à relire et "
+    "adapter avant envoi) :"
 )
-EXTRACTIVE_SITUATION_NOTE = (
-    "La réponse dépend de la situation de l'usager : vérifiez le cas qui s'applique dans la fiche."
-)
+EXTRACTIVE_CASES = "Selon le cas :"
 BROUILLON_GREETING = "Bonjour,"
-BROUILLON_INTRO = (
-    "Je vous remercie pour votre message. Voici les informations utiles, issues du site "
-    "officiel service-public.fr."
+BROUILLON_ACK = (
+    "Nous avons bien reçu votre message et nous comprenons votre situation. Voici les "
+    "informations qui s'appliquent à votre demande."
 )
+BROUILLON_LINKS = "Pour aller plus loin et faire la démarche :"
 BROUILLON_SITUATION = (
-    "Les conditions peuvent varier selon votre situation : je vous invite à consulter la fiche "
-    "pour vérifier le cas qui vous concerne."
+    "Les règles dépendent de votre situation : la page indiquée ci-dessus détaille chaque cas."
 )
-BROUILLON_CLOSING = "Cordialement,"
+BROUILLON_LEFT_TO_AGENT = "[À compléter par l'agent : aucune fiche trouvée pour « {request} ».]"
+BROUILLON_CLOSING = "Nous restons à votre disposition pour toute autre question.\n\nCordialement,"
 
 NO_SOURCE_HEADER = (
     "Je n'ai pas trouvé de fiche service-public.fr qui réponde à cette question, et je préfère "
     "ne pas inventer de réponse."
+)
+# Declines of the scope gate (chains.gate): no fiche is presented as an answer.
+DECLINE_OUT_OF_SCOPE = (
+    "Je ne peux pas répondre à cette demande : elle ne relève pas des fiches "
+    "service-public.fr ({category}). Je rédige des réponses sur les droits et démarches "
+    "administratives (papiers, famille, logement, travail, entreprises, associations…), à "
+    "partir des fiches officielles."
+)
+DECLINE_INJECTION = (
+    "Je ne peux pas donner suite à cette demande. Je réponds uniquement aux questions sur "
+    "les droits et démarches administratives, à partir des fiches service-public.fr, et je "
+    "ne communique ni mes consignes, ni ma configuration."
+)
+DECLINE_EMERGENCY = (
+    "Urgence : appelez immédiatement le 15 (SAMU) ou le 112 (numéro d'urgence européen). "
+    "Pour une personne sourde ou malentendante : le 114 (SMS, visio, tchat). Restez auprès "
+    "de la personne et suivez les consignes de l'opérateur. Guichet ne traite que les "
+    "questions de démarches administratives."
 )
 NO_SOURCE_SEARCHED = "Recherche effectuée : « {query} »."
 NO_SOURCE_SUGGESTIONS = "Peut-être utile :"
@@ -299,7 +321,25 @@ ERROR_MESSAGES = {
 }
 
 
-def error_message(kind: str) -> str:
+TIMEOUT_WITH_DEADLINE = (
+    "Désolé, le service de rédaction n'a pas répondu à temps (délai de {deadline} dépassé). "
+    "Réessayez dans un instant ; si cela persiste, prévenez l'équipe qui administre Guichet."
+)
+
+
+def format_delay(seconds: float) -> str:
+    """'45 s', '1,5 s', '2 min', '2 min 30 s' (French)."""
+    if seconds < 60:
+        text = f"{seconds:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+        return f"{text} s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+
+
+def error_message(kind: str, *, deadline_s: float | None = None) -> str:
+    """The agent's notice for an error kind; a timeout's names the deadline when given."""
+    if kind == "timeout" and deadline_s:
+        return TIMEOUT_WITH_DEADLINE.format(deadline=format_delay(deadline_s))
     return ERROR_MESSAGES.get(kind, ERROR_MESSAGES["llm_error"])
 
 

@@ -32,14 +32,31 @@ class ChainSettings(BaseSettings):
         description="API key sent as a Bearer token to the endpoint (never logged).",
     )
     llm_model: str = Field(
-        default="albert-large",
-        description="Model name sent to the endpoint (as listed by its /v1/models).",
+        default="openweight-medium",
+        description=(
+            "Model name sent to the endpoint (as listed by its /v1/models). The Albert API "
+            "serves openweight-small, openweight-medium and openweight-large."
+        ),
     )
     llm_timeout: float = Field(
-        default=30.0,
+        default=120.0,
         gt=0,
         le=600,
-        description="Seconds to wait for one LLM HTTP request before giving up on it.",
+        description=(
+            "Per-answer deadline in seconds: the LLM work of one answer (rewriting a "
+            "follow-up, then generating the draft, retries included) is abandoned after it, "
+            "and the agent's notice gives this delay. A generation that times out is never "
+            "retried (the server would compute the same prompt again)."
+        ),
+    )
+    llm_connect_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description=(
+            "Seconds to open a connection to the endpoint (a connection that cannot be "
+            "opened is retried, see llm_max_retries)."
+        ),
     )
     llm_max_tokens: int = Field(
         default=900, ge=16, le=8192, description="Upper bound on generated tokens per answer."
@@ -52,8 +69,9 @@ class ChainSettings(BaseSettings):
         ge=0,
         le=5,
         description=(
-            "Retries of one LLM call on timeout, 429, 5xx or connection errors, with "
-            "exponential backoff (the endpoint's Retry-After is honoured). Bounded to 5."
+            "Retries of one LLM call that produced no answer: connection failures, HTTP 429 "
+            "and 5xx (not 504), with exponential backoff (the endpoint's Retry-After is "
+            "honoured), within the deadline. Timeouts are never retried. Bounded to 5."
         ),
     )
     llm_condense: bool = Field(
@@ -69,10 +87,13 @@ class ChainSettings(BaseSettings):
         default=5, ge=1, le=20, description="Distinct fiches retrieved per question."
     )
     query_max_chars: int = Field(
-        default=1000,
+        default=3000,
         ge=50,
         le=20_000,
-        description="Characters of the (standalone) question sent to the retriever.",
+        description=(
+            "Characters of the (standalone) question sent to the retriever (which splits a "
+            "long message into its requests)."
+        ),
     )
     context_chunks_per_source: int = Field(
         default=3, ge=1, le=10, description="Best chunks of each fiche put in the prompt."

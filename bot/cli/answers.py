@@ -118,6 +118,9 @@ def ask(
 
 def eval_answers(
     file: Annotated[Path, typer.Argument(help=FILE_HELP)],
+    show_misses: Annotated[
+        bool, typer.Option("--misses", help="Print every failed item with the answer given.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     store: Annotated[Path | None, typer.Option(help=STORE_HELP)] = None,
 ) -> None:
@@ -153,11 +156,16 @@ def eval_answers(
         typer.echo(f"{key:24}" + "".join(f"{b[key] or 0:>14.1f}" for b in blocks))
     if summary["misses"]:
         typer.echo(f"\n{len(summary['misses'])} manqué(s) :")
-        for m in summary["misses"][:20]:
+        for m in summary["misses"] if show_misses else summary["misses"][:20]:
             typer.echo(
-                f"  ligne {m['line']} ({m['kind']}, {m['status']}) : attendu {m['expected']}, "
-                f"cité {m['cited']}"
+                f"  ligne {m['line']} {m['id']} ({m['kind']}, {m['status']}) : attendu "
+                f"{m['expected']}, cité {m['cited']}, faits absents {m['facts_missing']}"
             )
+            if show_misses:
+                typer.echo(f"    question : {m['question'][:400]}")
+                typer.echo(
+                    "    réponse :\n" + "\n".join(f"      {x}" for x in m["answer"].splitlines())
+                )
 
 
 def register(

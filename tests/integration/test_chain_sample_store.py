@@ -35,7 +35,7 @@ async def test_question_mode(chain):
     cited = [s.fiche_id for s in a.sources if s.cited]
     assert {"F14929", "F21091"} & set(cited)
     assert "86" in a.text
-    assert a.text.startswith("Réponse extraite des fiches service-public.fr")
+    assert a.text.startswith("Réponse composée avec les phrases des fiches service-public.fr")
     assert _traceable(a)
     assert a.checks["figures_flagged"] == 0
     for s in a.sources:

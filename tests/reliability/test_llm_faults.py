@@ -107,11 +107,11 @@ async def test_slow_llm_times_out_while_other_rooms_are_served(env, dm, llm):
     notice = (await agent.wait_reply(slow, wait_s=60))[0]
     slow_at = time.monotonic() - t0
     assert notice.msgtype == "m.notice"
-    assert "pas répondu à temps" in notice.body
+    assert "pas répondu à temps (délai de 1,5 s dépassé)" in notice.body
     assert fast_at < slow_at
-    # bounded: every attempt stopped at the timeout, at most RETRIES retries
-    assert llm.server.count(path=CHAT, mode="slow") <= RETRIES + 1
-    assert slow_at < TIMEOUT_S * (RETRIES + 1) + 8 * RETRIES + 15
+    # a timed-out generation is never retried: one request, one deadline
+    assert llm.server.count(path=CHAT, mode="slow") == 1
+    assert slow_at < TIMEOUT_S + 15
 
 
 async def test_llm_down_then_back(env, dm, llm):

@@ -77,4 +77,8 @@ async def test_rates_on_real_fiches(tmp_path, memory_retriever, settings):
     assert summary["by_kind"]["draft_reply"]["expected_cited"] == 1.0
     assert summary["by_kind"]["out_of_scope"]["n"] == 1
     assert summary["p95_ms"] >= summary["p50_ms"] > 0
-    assert [m["line"] for m in summary["misses"]] == [3]
+    # a miss: a fact missing (line 1), the expected fiche not cited (line 3)
+    assert [m["line"] for m in summary["misses"]] == [1, 3]
+    assert summary["misses"][0]["facts_missing"] == ["INTROUVABLE"]
+    assert summary["misses"][1]["answer"]
+    assert summary["declined"] == 0.0

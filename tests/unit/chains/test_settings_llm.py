@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chains.llm import build_chat_model, classify_llm_error, overall_deadline
+from chains.llm import build_chat_model, classify_llm_error, overall_deadline, retry_delay
+from chains.prompts import error_message
 from chains.settings import ChainSettings
 
 
@@ -47,16 +48,97 @@ def test_chat_model_is_configured_from_settings():
     llm = build_chat_model(s)
     assert llm.model_name == "mistral-small"
     assert llm.openai_api_base == "http://127.0.0.1:8000/v1"
-    assert llm.request_timeout == 12.5
-    assert llm.max_retries == 1
+    assert llm.request_timeout.read == 12.5
+    assert llm.request_timeout.connect == 10.0
+    assert llm.max_retries == 0  # the openai client never retries (it would retry timeouts)
+    assert llm.retries == 1  # ours: only calls that produced no answer
+    assert llm.deadline_s == 12.5
     assert llm.max_tokens == 300
     assert llm.openai_api_key.get_secret_value() == "sk-abc"
     assert "sk-abc" not in repr(llm)
 
 
-def test_deadline_covers_every_attempt():
-    s = ChainSettings(_env_file=None, llm_timeout=10, llm_max_retries=2)
-    assert overall_deadline(s) >= 30
+def test_defaults_suit_a_slow_server():
+    s = ChainSettings(_env_file=None)
+    assert s.llm_timeout == 120
+    assert overall_deadline(s) == 120  # one deadline per answer, retries included
+    assert s.llm_model == "openweight-medium"
+
+
+def test_deadline_is_the_timeout_whatever_the_retries():
+    s = ChainSettings(_env_file=None, llm_timeout=10, llm_max_retries=5)
+    assert overall_deadline(s) == 10
+
+
+def _req():
+    import httpx
+
+    return httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+
+
+def _status_error(code, headers=None):
+    import httpx
+    import openai
+
+    resp = httpx.Response(code, request=_req(), json={"error": {"message": "x"}}, headers=headers)
+    cls = {429: openai.RateLimitError}.get(
+        code, openai.InternalServerError if code >= 500 else openai.BadRequestError
+    )
+    return cls("x", response=resp, body=None)
+
+
+def _timeout_from(httpx_exc):
+    import openai
+
+    try:
+        try:
+            raise httpx_exc
+        except Exception as err:
+            raise openai.APITimeoutError(request=_req()) from err
+    except openai.APITimeoutError as exc:
+        return exc
+
+
+def test_a_timed_out_generation_is_never_retried():
+    import httpx
+
+    assert retry_delay(_timeout_from(httpx.ReadTimeout("slow")), 0) is None
+    assert retry_delay(TimeoutError(), 0) is None
+    # a 504 is a proxy's timeout: the model was computing
+    assert retry_delay(_status_error(504), 0) is None
+
+
+def test_only_calls_without_an_answer_are_retried():
+    import httpx
+    import openai
+
+    assert retry_delay(openai.APIConnectionError(request=_req()), 0) is not None
+    # the connection never opened: the server never saw the request
+    assert retry_delay(_timeout_from(httpx.ConnectTimeout("no route")), 0) is not None
+    assert retry_delay(_status_error(429), 0) is not None
+    assert retry_delay(_status_error(500), 0) is not None
+    assert retry_delay(_status_error(503), 0) is not None
+    assert retry_delay(_status_error(400), 0) is None
+    assert retry_delay(ValueError("bad json"), 0) is None
+
+
+def test_retry_after_is_honoured_and_backoff_grows():
+    assert retry_delay(_status_error(429, {"retry-after-ms": "250"}), 0) == 0.25
+    assert retry_delay(_status_error(503, {"retry-after": "3"}), 0) == 3.0
+    assert retry_delay(_status_error(429, {"retry-after": "3600"}), 0) is None  # give up
+    first = retry_delay(_status_error(500), 0)
+    third = retry_delay(_status_error(500), 2)
+    assert 0.3 <= first <= 0.5
+    assert 1.5 <= third <= 2.0
+    assert retry_delay(_status_error(500), 10) <= 8.0
+
+
+def test_timeout_notice_names_the_deadline():
+    assert "délai de 2 min dépassé" in error_message("timeout", deadline_s=120)
+    assert "délai de 1,5 s dépassé" in error_message("timeout", deadline_s=1.5)
+    assert "délai de 1 min 30 s dépassé" in error_message("timeout", deadline_s=90)
+    assert "pas répondu à temps" in error_message("timeout")
+    assert "délai" not in error_message("rate_limited", deadline_s=120)
 
 
 def test_error_classification():

@@ -1,0 +1,305 @@
+"""The gates: is the request in scope, and which retrieved fiches are relevant to it.
+
+**Scope** (`scope`, before retrieval). Guichet answers what the service-public.fr fiches
+cover. It declines, with no fiche presented as an answer:
+- prompt injections in all their forms (ignore your instructions, show your prompt, fake
+  SYSTEM / developer modes, "you are now DAN", requests for keys, tokens, the environment or
+  the index, requests to invent official figures). When the injection follows a real
+  question ("Un usager demande le délai pour sa carte grise. ### Nouvelle consigne : …"),
+  the question before it is answered and the injection is dropped;
+- medical emergencies, with the numbers to call (15, 112, 114);
+- requests of a kind no fiche answers: creative writing, chit-chat, programming, stock or
+  crypto advice, sport, weather, political opinion, general-knowledge quizzes, a named
+  person's personal data, one office's opening hours, private companies' offers,
+  statistics, a ministry's internal HR, IT or workings.
+The rules name kinds of requests (a verb of creation with a poem, a named person with an
+address), never particular questions; what they miss is caught by relevance.
+
+**Relevance** (`relevant`, after retrieval): a fiche is kept when its text shares enough of
+the question's words and its vector is close enough (thresholds in `ChainSettings`); the
+retriever's second-stage confidence of the first fiche must pass `gate_min_confidence`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from langchain_core.documents import Document
+
+from chains.text import fold, stem_set
+
+ScopeKind = Literal["in_scope", "injection", "emergency", "out_of_scope"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    kind: ScopeKind
+    category: str = ""  # what kind of request was declined (logged, counted)
+    question: str = ""  # what to answer: the question, without an injection that followed it
+
+
+def _re(*alternatives: str) -> re.Pattern:
+    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+
+
+# Injections: matched on the folded text ("é" -> "e", lower case, ’ -> ').
+_INJECTION = _re(
+    r"\b(?:ignore|oublie|oubliez|ignorez|ne tiens pas compte)\w*\s+(?:-la\s+)?"
+    r"(?:toutes?\s+|tout\s+)?(?:tes|vos|les|ces|mes)?\s*(?:instructions|consignes|regles|"
+    r"directives|precedent\w*|la fiche|les fiches)",
+    r"\bignore-la\b",
+    r"\b(?:ton|votre|le|tes|vos)\s+(?:prompt|message)\s+(?:systeme|system|initial)",
+    r"\bprompt\s+systeme\b|\bsystem\s+prompt\b",
+    r"\bconsignes?\s+(?:cachees?|secretes?|internes?|initiales?)",
+    r"\bnouvelles?\s+(?:consignes?|instructions?|regles?)\b",
+    r"\bmode\s+(?:developpeur|developer|debug|admin|dieu|sans\s+restriction)",
+    r"(?:^|\s)(?:system|systeme|developer|assistant)\s*:",
+    r"<\s*/?\s*(?:developer|system|admin|instructions?)\b",
+    r"\btu es (?:maintenant|desormais)\b|\bdesormais tu\b|\ba partir de maintenant\b",
+    r"\b(?:restrictions?|regles|filtres?)\s+(?:levees?|desactivees?|supprimees?)",
+    r"\bsans (?:aucune )?(?:regle|restriction|limite|filtre)s?\b",
+    r"\brepete\w*\s+(?:mot pour mot|tout|le texte|tes|vos)",
+    r"\b(?:cle|cles|token|jeton)\s+(?:d'?\s*)?(?:api|acces)\b|\baccess token\b|\bapi key\b",
+    r"\bvariables? d'environnement\b|\bos\.environ\b|\bprint\s*\(",
+    r"\bliste\s+(?:complete\s+)?des\s+(?:fiches|documents|sources)\s+(?:indexe|de ta|de votre)",
+    r"\binvente\w*\b.{0,60}\b(?:montant|chiffre|taux|source|loi|aide)",
+    r"\bfais comme si\b|\bfaites comme si\b",
+    r"\b(?:reponds|repondez)\s+(?:uniquement\s+|seulement\s+)?en\s+(?:anglais|english)",
+    r"\bfaux\s+(?:justificatif|document|papier|certificat|diplome|bulletin)",
+    r"\bconfirme\w*\s+par ecrit\b.{0,80}\b(?:droit|attestation)",
+    r"\bsigne\w*\s+au nom\b|\binsultant\w*\b",
+)
+_EMERGENCY = _re(
+    r"\b(?:s'est|vient de s'|s')\s*effondr\w*",
+    r"\beffondre\w*\b",
+    r"\bne respire (?:plus|pas|mal)\b|\brespire (?:mal|difficilement)\b",
+    r"\binconscient\w*\b|\bne reagit plus\b",
+    r"\b(?:crise|arret) cardiaque\b|\bconvuls\w*",
+    r"\bsaigne\w* (?:beaucoup|abondamment)\b|\bhemorragie\b",
+    r"\b(?:tentative de )?suicid\w*|\bse tuer\b|\boverdose\b",
+)
+_KINDS: tuple[tuple[str, re.Pattern], ...] = (
+    (
+        "création littéraire",
+        _re(
+            r"\b(?:ecri[st]|redige|compose|fai[st]|invente)\w*(?:-moi|-nous)?\b.{0,40}"
+            r"\b(?:poeme|poesie|rap|chanson|slam|haiku|conte|histoire drole|blague|slogan|"
+            r"acrostiche|discours de depart)\b",
+            r"\b(?:poeme|texte de rap|chanson|blague)\b.{0,40}\b(?:pour|sur)\b",
+        ),
+    ),
+    (
+        "programmation",
+        _re(
+            r"\b(?:requete sql|sql|macro|vba|script|python|javascript|formule excel|regex|"
+            r"code informatique)\b",
+        ),
+    ),
+    (
+        "conseil financier",
+        _re(
+            r"\b(?:actions?\s+(?:\w+\s+)?(?:ou|en ce moment)|en bourse|la bourse de|bitcoin|"
+            r"crypto\w*|trading|cac 40|etf)\b",
+        ),
+    ),
+    ("sport", _re(r"\b(?:score|match|qui a gagne|ligue 1|coupe du monde|championnat)\b")),
+    (
+        "météo",
+        _re(r"\bmeteo\b|\bva(?:-t-il)? pleuvoir\b|\bil va pleuvoir\b|\bprevisions? du temps\b"),
+    ),
+    (
+        "opinion politique",
+        _re(
+            r"\b(?:tu votes?|vous votez|pour qui voter|ton avis|votre avis|tu penses quoi|"
+            r"que penses-tu|qu'en penses-tu)\b",
+        ),
+    ),
+    (
+        "culture générale",
+        _re(
+            r"\bcapitale de\b|\ben quelle annee\b.{0,40}\b(?:cree|invente|fonde)\w*\b.{0,30}"
+            r"\bpar qui\b|\bqui a invente\b|\bquiz\b",
+        ),
+    ),
+    (
+        "horaires d'un service",
+        _re(
+            r"\ba quelle heure (?:ouvre|ferme)\b",
+            r"\b(?:est|sont)\s+(?:elle|il|ils|elles)?\s*ouverte?s?\s+le\s+"
+            r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\b",
+            r"\bouverte?s? (?:le )?(?:samedi|dimanche)(?: matin| apres-midi)?\s*\?",
+            r"\bhoraires? d'ouverture\b",
+        ),
+    ),
+    (
+        "offre commerciale privée",
+        _re(
+            r"\b(?:le|la|les) moins chere?s?\b.{0,40}\b(?:chez|entre|ou)\b",
+            r"\bou\b.{0,40}\b(?:le|la|les) moins chere?s?\b",
+            r"\b(?:chez|entre)\b.{0,40}\b(?:le|la|les) moins chere?s?\b",
+            r"\bmeilleure? (?:offre|forfait|banque|assurance|mutuelle)\b",
+        ),
+    ),
+    (
+        "statistiques",
+        _re(
+            r"\bcombien de (?:dossiers|demandes|personnes|beneficiaires|allocataires)\b.{0,80}"
+            r"\b(?:ont ete|en 20\d\d|dans le departement|en france)\b",
+            r"\bchiffre exact\b|\bstatistiques?\b",
+        ),
+    ),
+    (
+        "interne",
+        _re(
+            r"\bmot de passe de session\b|\bsupport informatique\b|\bannuaire interne\b|"
+            r"\bintranet\b|\bcorrespondant rh\b|\bnotre structure\b",
+            r"\bje suis agente? (?:a|de|du|au) (?:la |l')?\w+",
+            r"\ben interne\b|\bmanquent? de personnel\b",
+        ),
+    ),
+)
+# A named person (civility + a capitalised name), then what one would want to know of them;
+# matched on the text as typed (capitals matter).
+_PERSONAL_DATA = re.compile(
+    r"\b(?:M\.|Mr|Mme|Mlle|Monsieur|Madame)\s+[A-ZÀ-Ý][\w'-]+(?:\s+[A-ZÀ-Ý][\w'-]+)*"
+    r".{0,80}\b(?:adresse|numéro|numero|portable|téléphone|telephone|mail|touche|perçoit|"
+    r"percoit|habite|née? le)\b"
+    r"|\b(?:adresse|numéro|numero|portable|téléphone)\b.{0,60}\b(?:M\.|Mme|Monsieur|Madame)"
+    r"\s+[A-ZÀ-Ý]"
+    r"|\bnée? le \d{1,2}[/ ]\d",
+)
+_SMALL_TALK = _re(
+    r"^\W*(?:salut|bonjour|bonsoir|coucou|hello|hey)?\W*(?:ca va|tu vas bien|comment (?:tu )?vas"
+    r"(?:-tu)?|comment ca va|t'as fait quoi|tu fais quoi|qui es-tu|tu es qui|merci|super|cool|"
+    r"ok|d'accord)\b",
+)
+_CONTENT_WORD_RE = re.compile(r"[^\W\d_]{4,}")
+
+
+def _content_words(text: str) -> int:
+    return len(_CONTENT_WORD_RE.findall(text))
+
+
+def scope(question: str) -> Scope:
+    """What to do with a request before any search (see the module docstring)."""
+    folded = fold(question)
+    m = _INJECTION.search(folded)
+    if m:
+        before = question[: m.start()].rstrip(" #-—:[(\n")
+        # cut at the last sentence end before the marker: "… carte grise. ### Nouvelle …"
+        cut = max(before.rfind(". "), before.rfind("? "), before.rfind("\n"))
+        legit = before[: cut + 1].strip() if cut > 0 else before.strip()
+        if _content_words(fold(legit)) >= 4 and not _INJECTION.search(fold(legit)):
+            inner = scope(legit)
+            if inner.kind == "in_scope":
+                return Scope("in_scope", "injection ignorée", legit)
+        return Scope("injection", "injection de prompt")
+    if _EMERGENCY.search(folded):
+        return Scope("emergency", "urgence médicale")
+    if _PERSONAL_DATA.search(question.replace("’", "'")):
+        return Scope("out_of_scope", "données personnelles")
+    for category, pattern in _KINDS:
+        if pattern.search(folded):
+            return Scope("out_of_scope", category)
+    if _SMALL_TALK.search(folded) and _content_words(folded) <= 6:
+        return Scope("out_of_scope", "bavardage")
+    return Scope("in_scope", "", question)
+
+
+# --------------------------------------------------------------------------- relevance
+
+_ACRONYM_RE = re.compile(r"\b[A-Z][A-Z0-9-]{1,5}\b")
+_NUMBER_RE = re.compile(r"(?<![\d,.])\d{4,}(?![\d,.])")
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTerms:
+    """The query's content stems, acronyms (CNI, APL, K-BIS) apart: the retriever expands
+    them and fiches often spell them out, so an acronym missing from a fiche is not held
+    against it (it counts only when the fiche has it)."""
+
+    main: frozenset[str]
+    acronyms: frozenset[str]
+    numbers: frozenset[str] = frozenset()  # cerfa and other identifiers: "13750", "12100"
+
+
+def query_terms(query: str) -> QueryTerms:
+    acronyms = frozenset(stem_set(" ".join(_ACRONYM_RE.findall(query))))
+    main = frozenset(stem_set(_ACRONYM_RE.sub(" ", query))) - acronyms
+    numbers = frozenset(n for n in _NUMBER_RE.findall(query) if not 1900 <= int(n) <= 2100)
+    return QueryTerms(main, acronyms, numbers)
+
+
+def _doc_text(doc: Document) -> str:
+    """The lowercased text a fiche is judged on: title, sections and best chunks."""
+    md = doc.metadata
+    parts = [str(md.get("title", "")), str(md.get("section", ""))]
+    chunks = md.get("chunks") or []
+    for c in chunks:
+        parts.append(str(c.get("section", "")))
+        parts.append(str(c.get("text", "")))
+    if not chunks:
+        parts.append(doc.page_content)
+    return " ".join(parts).lower()
+
+
+_ACCENTS = {
+    "a": "[aàâä]",
+    "c": "[cç]",
+    "e": "[eéèêë]",
+    "i": "[iîï]",
+    "o": "[oôö]",
+    "u": "[uùûü]",
+    "y": "[yÿ]",
+}
+
+
+@lru_cache(maxsize=4096)
+def _stem_re(stem: str) -> re.Pattern:
+    # A (folded) stem matches a lowercased word it begins, accents or not ("cout" → "coût",
+    # "renouvel" → "renouvellement"); a short stem only with a short ending ("ag" → "âge",
+    # not "agent").
+    body = "".join(_ACCENTS.get(ch, re.escape(ch)) for ch in stem)
+    tail = r"\w*" if len(stem) >= 4 else r"\w{0,2}"
+    return re.compile(rf"\b{body}{tail}\b")
+
+
+def number_match(doc: Document, terms: QueryTerms) -> bool:
+    """A form or reference number of the question found in the fiche (cerfa 13750...)."""
+    if not terms.numbers:
+        return False
+    text = _doc_text(doc)
+    return any(n in text for n in terms.numbers)
+
+
+def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, int]:
+    """(dense score or None, share of the query's terms found in the fiche, terms matched).
+
+    Terms are looked up as word prefixes in the lowercased text: no tokenising or stemming of
+    the fiche text, so the gate costs well under a millisecond per fiche."""
+    dense = doc.metadata.get("dense_score")
+    text = _doc_text(doc)
+    matched_main = sum(1 for t in terms.main if _stem_re(t).search(text))
+    matched_acr = sum(1 for t in terms.acronyms if _stem_re(t).search(text))
+    denom = len(terms.main) + matched_acr
+    matched = matched_main + matched_acr
+    share = matched / denom if denom else 0.0
+    return (float(dense) if dense is not None else None), share, matched
+
+
+def is_relevant(doc: Document, terms: QueryTerms, settings) -> tuple[bool, dict]:
+    """Whether a retrieved fiche may be used to answer, and the figures that decided."""
+    dense, share, matched = relevance(doc, terms)
+    overlap_ok = matched >= 1 and (share >= settings.gate_min_overlap or matched >= 3)
+    if number_match(doc, terms):
+        ok = True
+    elif dense is None:
+        ok = overlap_ok
+    else:
+        ok = dense >= settings.gate_strong_dense or (
+            dense >= settings.gate_min_dense and overlap_ok
+        )
+    return ok, {"fiche_id": doc.metadata.get("fiche_id"), "dense": dense, "overlap": share}
