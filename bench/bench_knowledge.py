@@ -59,6 +59,11 @@ def main() -> int:
     ap.add_argument("--store", default="/work/store-full", help="store directory (rebuilt)")
     ap.add_argument("--reuse", action="store_true", help="keep an existing store, skip ingest")
     ap.add_argument("--dev-limit", type=int, default=0, help="only the first N dev questions")
+    ap.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="measure the ingests and stop (then fit the ranker, then run with --reuse)",
+    )
     args = ap.parse_args()
 
     inputs = sorted(str(p) for p in (DATA / "vdd-2020").glob("*.zip"))
@@ -132,6 +137,13 @@ def main() -> int:
             "fiches_updated": again.fiches_updated,
         }
         print("unchanged re-ingest", results["ingest_unchanged"], flush=True)
+        if args.ingest_only:
+            out = HERE / "results"
+            out.mkdir(exist_ok=True)
+            (out / "knowledge.json").write_text(
+                json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+            )
+            return 0
 
     with KnowledgeBase.open(settings) as kb:
         stats = kb.stats()

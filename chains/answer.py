@@ -329,8 +329,8 @@ class AnswerChain:
         docs: list[Document] = state["docs"]
         terms = query_terms(state["standalone"])
         relevant: list[Document] = []
-        for doc in docs:
-            ok, figures = is_relevant(doc, terms, self.settings)
+        for i, doc in enumerate(docs):
+            ok, figures = is_relevant(doc, terms, self.settings, first=i == 0)
             state.setdefault("gate", []).append(figures)
             if ok:
                 relevant.append(doc)
@@ -358,7 +358,11 @@ class AnswerChain:
         state["requests"] = _requests(state["relevant"])
         if self.llm is not None:
             state["messages"] = prompts.build_answer_messages(
-                req.mode, req.question, contexts, self.settings.context_max_chars
+                req.mode,
+                req.question,
+                contexts,
+                self.settings.context_max_chars,
+                requests=state["requests"],
             )
         return state
 

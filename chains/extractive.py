@@ -186,19 +186,38 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
             if lead:  # a lead-in with no list after it in this chunk: says nothing alone
                 i += 1
                 continue
-        if len(piece) >= 12:
+        if len(piece) >= 12 and not _is_heading(piece):
             out.append(_unit(piece, section, order, False))
             order += 1
         i += 1
     return tuple(out)
 
 
+def _is_heading(line: str) -> bool:
+    """A heading line kept in a packed chunk ("Conditions préalables"): short, no figure,
+    no end punctuation."""
+    return (
+        len(line.split()) <= 10
+        and not _DIGIT_RE.search(line)
+        and not line.rstrip().endswith((".", "!", "?", "…", ")", "»", ":"))
+    )
+
+
 def fiche_units(ctx: SourceContext) -> list[Unit]:
-    """Every unit of a source, in reading order (its outline when given, else its chunks)."""
+    """Every unit of a source, in reading order (its outline when given, else its chunks).
+
+    Consecutive chunks of one section are read as one text, so that a list the chunker cut
+    in two keeps its lead-in."""
     chunks = ctx.outline or ctx.chunks
-    units: list[Unit] = []
+    runs: list[tuple[str, list[str]]] = []
     for c in chunks:
-        units.extend(_units_of(c.section, c.text, len(units)))
+        if ctx.outline and runs and runs[-1][0] == c.section:
+            runs[-1][1].append(c.text)
+        else:
+            runs.append((c.section, [c.text]))
+    units: list[Unit] = []
+    for section, texts in runs:
+        units.extend(_units_of(section, "\n".join(texts), len(units)))
     if not units and ctx.source.excerpt:
         units.extend(_units_of(ctx.source.section, ctx.source.excerpt, 0))
     return units
@@ -324,7 +343,7 @@ def _select(question: str, contexts: Sequence[SourceContext], requests: Sequence
     p = profile(question)
     used: set[str] = set()
     cap = max(1, settings.extractive_max_sentences)
-    first = pick(contexts[0], p, budget_words=MAX_WORDS, max_units=min(5, cap), used=used)
+    first = pick(contexts[0], p, budget_words=MAX_WORDS, max_units=min(4, cap), used=used)
     if first is None:
         return []
     for u in first.units:
@@ -386,6 +405,13 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     return lines
 
 
+def _without_figures(text: str) -> str:
+    """The citizen's words without their amounts and dates (never restated as facts)."""
+    for f in sorted(find_figures(text), key=lambda f: -f.start):
+        text = text[: f.start] + "…" + text[f.end :]
+    return text
+
+
 def _covered(request: str, picked: list[Picked]) -> bool:
     """Some picked text speaks of the request (a share of its content words)."""
     stems = stem_set(request)
@@ -396,7 +422,7 @@ def _covered(request: str, picked: list[Picked]) -> bool:
         seen |= stem_set(pk.ctx.source.title)
         for u in pk.units:
             seen |= u.stems | stem_set(u.section)
-    return len(stems & seen) / len(stems) >= 0.35
+    return len(stems & seen) / len(stems) >= 0.2
 
 
 def _compose_question(question: str, picked: list[Picked]) -> str:
@@ -406,10 +432,13 @@ def _compose_question(question: str, picked: list[Picked]) -> str:
             lines += ["", f"Voir aussi « {pk.ctx.source.title} » :"]
         lines += _body(pk, brouillon=False)
     links = []
+    seen_urls: set[str] = set()
     for pk in picked:
         n = pk.ctx.source.n
         for sv in _services(pk.ctx, question):
-            links.append(f"- En ligne : {format_service(sv)} [{n}]")
+            if sv.get("url") not in seen_urls:
+                seen_urls.add(sv.get("url"))
+                links.append(f"- En ligne : {format_service(sv)} [{n}]")
     if links:
         lines += ["", *links]
     return "\n".join(lines).strip()
@@ -424,16 +453,20 @@ def _compose_brouillon(message: str, picked: list[Picked], requests: list[str]) 
         situation = situation or _cases(pk.units)
     left = [r for r in requests if len(requests) > 1 and not _covered(r, picked)]
     links = []
+    seen_urls: set[str] = set()
     for pk in picked:
         s = pk.ctx.source
         links.append(f"- {s.title} : {s.url} [{s.n}]")
         for sv in _services(pk.ctx, message):
-            links.append(f"- {format_service(sv)} [{s.n}]")
+            if sv.get("url") not in seen_urls:
+                seen_urls.add(sv.get("url"))
+                links.append(f"- {format_service(sv)} [{s.n}]")
     if links:
         lines += [BROUILLON_LINKS, *links, ""]
     if situation:
         lines += [BROUILLON_SITUATION, ""]
     for r in left:
-        lines += [BROUILLON_LEFT_TO_AGENT.format(request=r), ""]
+        quoted = _without_figures(" ".join(r.split()))
+        lines += [BROUILLON_LEFT_TO_AGENT.format(request=quoted), ""]
     lines.append(BROUILLON_CLOSING)
     return "\n".join(lines).strip()

@@ -94,8 +94,8 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
     (
         "programmation",
         _re(
-            r"\b(?:requete sql|sql|macro|vba|script|python|javascript|formule excel|regex|"
-            r"code informatique)\b",
+            r"\b(?:requete sql|sql|macro|vba|python|formule excel|regex|code informatique|"
+            r"script (?:python|bash|shell|vba))\b",
         ),
     ),
     (
@@ -192,7 +192,7 @@ def scope(question: str) -> Scope:
         # cut at the last sentence end before the marker: "… carte grise. ### Nouvelle …"
         cut = max(before.rfind(". "), before.rfind("? "), before.rfind("\n"))
         legit = before[: cut + 1].strip() if cut > 0 else before.strip()
-        if _content_words(fold(legit)) >= 4 and not _INJECTION.search(fold(legit)):
+        if _content_words(fold(legit)) >= 3 and not _INJECTION.search(fold(legit)):
             inner = scope(legit)
             if inner.kind == "in_scope":
                 return Scope("in_scope", "injection ignorée", legit)
@@ -290,16 +290,22 @@ def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, in
     return (float(dense) if dense is not None else None), share, matched
 
 
-def is_relevant(doc: Document, terms: QueryTerms, settings) -> tuple[bool, dict]:
-    """Whether a retrieved fiche may be used to answer, and the figures that decided."""
+def is_relevant(
+    doc: Document, terms: QueryTerms, settings, *, first: bool = False
+) -> tuple[bool, dict]:
+    """Whether a retrieved fiche may be used to answer, and the figures that decided.
+
+    The retriever's first fiche needs less word overlap: the scope gate has already set
+    aside the requests no fiche answers, and the second stage ranked it first on more
+    signals than words."""
     dense, share, matched = relevance(doc, terms)
     overlap_ok = matched >= 1 and (share >= settings.gate_min_overlap or matched >= 3)
     if number_match(doc, terms):
         ok = True
     elif dense is None:
-        ok = overlap_ok
+        ok = overlap_ok or (first and matched >= 1)
     else:
-        ok = dense >= settings.gate_strong_dense or (
-            dense >= settings.gate_min_dense and overlap_ok
-        )
+        strong = dense >= settings.gate_strong_dense
+        ok = strong or (dense >= settings.gate_min_dense and overlap_ok)
+        ok = ok or (first and matched >= 1 and dense >= settings.gate_min_dense)
     return ok, {"fiche_id": doc.metadata.get("fiche_id"), "dense": dense, "overlap": share}

@@ -170,20 +170,33 @@ def format_context(contexts: Sequence[SourceContext], max_chars: int = 9000) -> 
 
 
 def build_answer_messages(
-    mode: str, question: str, contexts: Sequence[SourceContext], max_chars: int = 9000
+    mode: str,
+    question: str,
+    contexts: Sequence[SourceContext],
+    max_chars: int = 9000,
+    requests: Sequence[str] = (),
 ) -> list[BaseMessage]:
     """System + user messages for one answer (the same as `answer_prompt(mode)` gives,
-    built without the template machinery, which costs milliseconds per call)."""
+    built without the template machinery, which costs milliseconds per call). `requests`,
+    the requests the retriever found in a citizen's message, are listed for the model to
+    answer each one."""
     system, user = (
         (SYSTEM_BROUILLON, USER_BROUILLON)
         if mode == "brouillon"
         else (SYSTEM_QUESTION, USER_QUESTION)
     )
     context = format_context(contexts, max_chars)
-    return [
-        SystemMessage(content=system),
-        HumanMessage(content=user.format(context=context, question=fence(question))),
-    ]
+    content = user.format(context=context, question=fence(question))
+    if len(requests) > 1:
+        listed = "\n".join(f"- {fence(r)}" for r in requests)
+        content += f"\n\n{REQUESTS_NOTE}\n{listed}"
+    return [SystemMessage(content=system), HumanMessage(content=content)]
+
+
+REQUESTS_NOTE = (
+    "Demandes relevées dans le message (réponds à chacune, ou dis qu'aucune fiche fournie "
+    "n'y répond) :"
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -290,9 +290,13 @@ class E5Embeddings:
         return out
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        # One by one, as passages: a batch is padded to its longest text.
+        out = np.zeros((len(texts), 384), dtype=np.float32)
         with self._lock:
-            out = self._get().query(list(texts)) if texts else np.zeros((0, 384))
-        return np.atleast_2d(np.asarray(out, dtype=np.float32))
+            model = self._get()
+            for i, text in enumerate(texts):
+                out[i] = model.query([text])[0]
+        return out
 
     def warmup(self) -> None:
         self.embed_queries(["amorce"])

@@ -33,14 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from knowledge.lexical import LexicalIndex, fold_word
 
 log = logging.getLogger(__name__)
 
-FICHE_INDEX_VERSION = 1  # bump when what the index holds changes: the next ingest rebuilds it
+FICHE_INDEX_VERSION = 2  # bump when what the index holds changes: the next ingest rebuilds it
 MAX_ANCHORS = 40  # distinct inbound anchor texts kept per fiche
-E5_MAX_CHARS = 200  # characters of title + description embedded by e5 (ingest time)
+E5_MAX_CHARS = 160  # characters of title + description embedded by e5 (ingest time)
 
 _LOWER_WORD_RE = re.compile(r"(?<![\w-])[a-zà-ÿ]{2,12}(?![\w-])")
 
@@ -69,11 +70,13 @@ class Card:
     id: str
     title_field: str
     card_field: str
-    summary: str  # title + description: what the vectors embed
+    summary: str  # title + description: what the card vector embeds
+    e5_text: str  # what e5 embeds: the start of the summary; "" for forms and services (R)
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(self.summary.encode("utf-8")).hexdigest()[:24]
+        blob = f"{self.summary}\n{self.e5_text}"
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
 
 
 def build_cards(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Card]:
@@ -101,7 +104,10 @@ def build_cards(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Card]:
                 card_field="\n".join(
                     [title, description, *breadcrumb, dossier, *related, *services]
                 ),
-                summary=f"{title}. {description}".strip()[:E5_MAX_CHARS],
+                summary=f"{title}. {description}".strip(),
+                # e5 costs ~70 ms per card at ingest: fiches and dossiers only (3,984 of
+                # 7,180 publications in 2020), title and the start of the description.
+                e5_text="" if fid[:1] == "R" else f"{title}. {description}"[:E5_MAX_CHARS],
             )
         )
     return cards
@@ -179,6 +185,7 @@ class FicheIndex:
         vocabulary: Vocabulary,
         kinds: list[str],
         types: list[str],
+        titles: list[str] | None = None,
     ) -> None:
         self.ids = ids
         self.position = {fid: i for i, fid in enumerate(ids)}
@@ -186,10 +193,14 @@ class FicheIndex:
         self.card_index = card_index
         self.card_vectors = card_vectors
         self.e5_vectors = e5_vectors
+        # fiches that have an e5 vector (forms and services have none)
+        self.has_e5 = e5_vectors.any(axis=1) if e5_vectors is not None else None
         self.keys = keys
         self.vocabulary = vocabulary
         self.kinds = kinds
         self.types = types
+        self.titles = titles or [""] * len(ids)
+        self._title_terms: dict[str, frozenset[str]] = {}
         self._masks: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -217,19 +228,30 @@ class FicheIndex:
         title_index = LexicalIndex.build(ids, [c.title_field for c in cards])
         card_index = LexicalIndex.build(ids, [c.card_field for c in cards])
         summaries = [c.summary for c in cards]
+        e5_texts = [c.e5_text for c in cards]
         card_vectors = _reuse_or_embed(
             keys, summaries, previous, "card_vectors", embed, label="card"
         )
         e5_vectors = (
-            _reuse_or_embed(keys, summaries, previous, "e5_vectors", e5.embed_passages, label="e5")
+            _reuse_or_embed(keys, e5_texts, previous, "e5_vectors", e5.embed_passages, label="e5")
             if e5 is not None
             else None
         )
         vocabulary = Vocabulary.learn(rows, word_counts)
         kinds = [fid[:1] for fid in ids]
         types = [str(meta.get("type", "")) for _, meta in rows]
+        titles = [str(meta.get("title", "")) for _, meta in rows]
         return cls(
-            ids, title_index, card_index, card_vectors, e5_vectors, keys, vocabulary, kinds, types
+            ids,
+            title_index,
+            card_index,
+            card_vectors,
+            e5_vectors,
+            keys,
+            vocabulary,
+            kinds,
+            types,
+            titles,
         )
 
     # --- persistence -------------------------------------------------------------------
@@ -251,6 +273,7 @@ class FicheIndex:
             "keys": self.keys,
             "kinds": self.kinds,
             "types": self.types,
+            "titles": self.titles,
             "vocabulary": self.vocabulary.to_json(),
         }
         (folder / "fiches.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
@@ -274,6 +297,7 @@ class FicheIndex:
             Vocabulary.from_json(meta.get("vocabulary", {})),
             list(meta["kinds"]),
             list(meta["types"]),
+            list(meta.get("titles", [])) or None,
         )
 
     # --- search ------------------------------------------------------------------------
@@ -296,11 +320,24 @@ class FicheIndex:
         index = self.title_index if field == "title" else self.card_index
         return index.search(query, n, mask=mask)
 
+    def title_terms(self, fiche_id: str) -> frozenset[str]:
+        """The analysed words (stems) of a fiche's title, cached."""
+        terms = self._title_terms.get(fiche_id)
+        if terms is None:
+            pos = self.position.get(fiche_id)
+            title = self.titles[pos] if pos is not None else ""
+            terms = frozenset(self.title_index.analyzer(title))
+            self._title_terms[fiche_id] = terms
+        return terms
+
     def card_similarity(self, vector: np.ndarray) -> np.ndarray | None:
         """Cosine similarity of a query vector (store model) to every card."""
         if self.card_vectors is None or self.card_vectors.shape[1] != vector.shape[-1]:
             return None
-        return self.card_vectors @ vector.astype(np.float32)
+        # One BLAS thread: OpenBLAS's idle threads spin after a product and slowed the e5
+        # query that follows (its own OpenMP threads) from ~25 to ~95 ms.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self.card_vectors @ vector.astype(np.float32)
 
 
 def _reuse_or_embed(
@@ -314,7 +351,7 @@ def _reuse_or_embed(
 ) -> np.ndarray | None:
     old = getattr(previous, attr, None) if previous is not None else None
     old_rows = {k: i for i, k in enumerate(previous.keys)} if old is not None else {}
-    todo = [i for i, k in enumerate(keys) if k not in old_rows]
+    todo = [i for i, k in enumerate(keys) if k not in old_rows and texts[i]]  # "": zeros
     fresh = embed([texts[i] for i in todo]) if todo else None
     if fresh is None and old is None:
         return None

@@ -30,6 +30,8 @@ FEATURES = (
     "cos_card_dense",
     "e5",
     "e5_gap",
+    "title_coverage",
+    "title_precision",
     "first_stage_gap",
     "agreement",
     "is_dossier",
@@ -53,6 +55,8 @@ class Candidate:
     first_stage: float = 0.0  # RRF over the five lists (summed over searches, weighted)
     top10: int = 0  # searches that ranked it in their first-stage top 10
     e5: float = 0.0
+    title_coverage: float = 0.0  # share of the question's words found in the title
+    title_precision: float = 0.0  # share of the title's words found in the question
     best_search: int = 0  # which search (0 = the whole text, then each request) found it best
     best_search_score: float = 0.0
 
@@ -84,6 +88,8 @@ def features(
                 c.cos_card_dense,
                 c.e5,
                 c.e5 - e5_max,
+                c.title_coverage,
+                c.title_precision,
                 c.first_stage / fs_max,
                 c.top10 / max(n_searches, 1),
                 is_n,

@@ -39,6 +39,8 @@ from knowledge.store import ChunkRow, KnowledgeBase
 REQUEST_WEIGHT = 0.7  # a request's search counts this much next to the whole text's
 FICHE_LIST = 30  # fiches taken from each fiche-level list
 SECOND_STAGE_POOL = 30  # first-stage candidates scored by the second stage
+E5_QUERY_WORDS = 40  # words of each search read by e5
+E5_SEARCHES = 3  # searches of one request read by e5 (the whole text, two requests)
 OUTLINED_FICHES = 2  # the first fiches come with their whole text ("outline")
 OUTLINE_MAX_CHUNKS = 40
 
@@ -325,6 +327,7 @@ class HybridRetriever(BaseRetriever):
             for r in requests
         ]
         searches: list[tuple[int, str]] = []  # (request index, expanded query)
+        search_texts: list[str] = []  # the same queries as typed
         for i, a in enumerate(analyses):
             if a is None:
                 continue
@@ -332,10 +335,26 @@ class HybridRetriever(BaseRetriever):
                 searches.append(
                     (i, expand_query(q, vocabulary) if self.expand_abbreviations else q)
                 )
+                search_texts.append(q)
         if not searches:
             return [None] * len(requests)
+        # each search's position among its request's searches (0 = the whole text)
+        search_rank = [
+            sum(1 for k in range(j) if searches[k][0] == searches[j][0])
+            for j in range(len(searches))
+        ]
         audiences = [requests[i].audience for i, _ in searches]
 
+        e5 = self.kb.e5 if fiche_index is not None and fiche_index.e5_vectors is not None else None
+        qv = None
+        if e5 is not None and self.second_stage:
+            # e5 reads the text as typed (no expansion), its first words only: its cost grows
+            # with the length (~25 ms for a short question on 2 cores). First, before Chroma
+            # and BLAS leave threads spinning.
+            # A message's first searches only (the whole text, its first requests).
+            first = [j for j, (i, _) in enumerate(searches) if search_rank[j] < E5_SEARCHES]
+            vecs = e5.embed_queries([_head(search_texts[j], E5_QUERY_WORDS) for j in first])
+            qv = dict(zip(first, vecs, strict=True))
         vectors = self.kb.embeddings.embed_queries_array([q for _, q in searches])
         dense_hits = self.kb.dense_search_many(vectors, n, audiences=audiences)
         lex_hits = [
@@ -345,6 +364,7 @@ class HybridRetriever(BaseRetriever):
         rows = self.kb.catalog.chunks({c for hits in (*dense_hits, *lex_hits) for c, _ in hits})
         auds = self.kb.fiche_audiences() if any(audiences) else {}
 
+        card_sims: dict[int, np.ndarray | None] = {}
         per_request: dict[int, dict[str, Candidate]] = {}
         chunk_scores: dict[int, dict[str, float]] = {}
         n_searches: dict[int, int] = {}
@@ -369,6 +389,7 @@ class HybridRetriever(BaseRetriever):
                 lists["title_lex"] = fiche_index.bm25("title", q, FICHE_LIST, mask)
                 lists["card_lex"] = fiche_index.bm25("card", q, FICHE_LIST, mask)
                 sims = fiche_index.card_similarity(vectors[j])
+                card_sims[j] = sims
                 if sims is not None:
                     if mask is not None:
                         sims = np.where(mask, sims, -1.0)
@@ -379,9 +400,7 @@ class HybridRetriever(BaseRetriever):
                     )
                     top = top[np.argsort(-sims[top])]
                     lists["card_dense"] = [
-                        (fiche_index.ids[t], float(sims[t]))
-                        for t in top
-                        if mask is None or mask[t]
+                        (fiche_index.ids[t], float(sims[t])) for t in top if mask is None or mask[t]
                     ]
             cands = per_request.setdefault(i, {})
             first: dict[str, float] = {}
@@ -411,14 +430,49 @@ class HybridRetriever(BaseRetriever):
         for i, cands in per_request.items():
             pool = sorted(cands.values(), key=lambda c: (-c.first_stage, c.fiche_id))
             pools[i] = pool[:SECOND_STAGE_POOL]
-        e5 = self.kb.e5 if fiche_index is not None and fiche_index.e5_vectors is not None else None
-        if e5 is not None:
-            qv = e5.embed_queries([q for _, q in searches])
+        if fiche_index is not None:
+            analyzer = fiche_index.title_index.analyzer
+            for i, q in searches:
+                terms = set(analyzer(q))
+                if not terms:
+                    continue
+                for c in pools[i]:
+                    title = fiche_index.title_terms(c.fiche_id)
+                    if title:
+                        shared = len(terms & title)
+                        c.title_coverage = max(c.title_coverage, shared / len(terms))
+                        c.title_precision = max(c.title_precision, shared / len(title))
+        for j, (i, _) in enumerate(searches):  # every candidate's card similarity
+            sims = card_sims.get(j)
+            if sims is None:
+                continue
+            for c in pools[i]:
+                pos = fiche_index.position.get(c.fiche_id)
+                if pos is not None:
+                    c.cos_card_dense = max(c.cos_card_dense, float(sims[pos]))
+        if qv is not None:
+            has_e5 = fiche_index.has_e5
             for j, (i, _) in enumerate(searches):
+                if j not in qv:
+                    continue
                 for c in pools[i]:
                     pos = fiche_index.position.get(c.fiche_id)
-                    if pos is not None:
+                    if pos is not None and has_e5[pos]:
                         c.e5 = max(c.e5, float(fiche_index.e5_vectors[pos] @ qv[j]))
+            # Forms and services (R) have no e5 vector: the pool's median stands for theirs,
+            # so that e5 neither lifts nor sinks them (their kind is a feature of its own).
+            for pool in pools.values():
+                known = [
+                    c.e5
+                    for c in pool
+                    if (pos := fiche_index.position.get(c.fiche_id)) is not None and has_e5[pos]
+                ]
+                if known:
+                    median = float(np.median(known))
+                    for c in pool:
+                        pos = fiche_index.position.get(c.fiche_id)
+                        if pos is None or not has_e5[pos]:
+                            c.e5 = median
         kinds = dict(zip(fiche_index.ids, fiche_index.kinds, strict=True)) if fiche_index else {}
         types = dict(zip(fiche_index.ids, fiche_index.types, strict=True)) if fiche_index else {}
         ranker = self.ranker or default_ranker()
@@ -449,7 +503,11 @@ class HybridRetriever(BaseRetriever):
             best_search = {pool[t].fiche_id: pool[t].best_search for t in order[:k]}
             fused = _Fused(top, chunk_scores.get(i, {}), {}, {}, {}, {})
             for c in pool:
-                fused.dense_best[c.fiche_id] = c.cos_chunk_dense
+                # a fiche found only by its title or card has no chunk similarity: its card's
+                # (same model) stands for it
+                fused.dense_best[c.fiche_id] = (
+                    c.cos_chunk_dense if "chunk_dense" in c.ranks else c.cos_card_dense
+                )
             out.append(_Staged(a, fused, rows, [pool[t] for t in order], x[order], best_search))
         return out
 
@@ -479,6 +537,10 @@ class HybridRetriever(BaseRetriever):
         position = {pool[t].fiche_id: t for t in head}
         reranked = self.kb.reranker.rerank(query, ids, texts)
         return [position[f] for f in reranked] + tail
+
+
+def _head(text: str, words: int) -> str:
+    return " ".join(text.split()[:words])
 
 
 @dataclass(slots=True)

@@ -631,9 +631,11 @@ class KnowledgeBase:
         info = LexicalIndex.current(self.lexical_dir)
         if info is None or int(info["generation"]) != self.catalog.generation():
             return False
-        return fiche_index_version(self.lexical_dir / info["dir"] / "fiches") == (
-            FICHE_INDEX_VERSION,
-            self.e5 is not None,
+        saved = fiche_index_version(self.lexical_dir / info["dir"] / "fiches")
+        # e5 vectors are needed when this process uses e5 (an ingest with e5 on rebuilds a
+        # store made without them); a store that has them serves a reader without e5 too
+        return (
+            saved is not None and saved[0] == FICHE_INDEX_VERSION and (saved[1] or self.e5 is None)
         )
 
     def rebuild_lexical(self) -> LexicalIndex:

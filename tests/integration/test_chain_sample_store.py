@@ -80,7 +80,11 @@ async def test_followup_on_the_real_store(chain):
 async def test_gate_declines(chain, question):
     a = await chain.ainvoke(AnswerRequest(question=question))
     assert a.status == "no_source"
-    assert "Recherche effectuée" in a.text
+    # declined by the scope gate (a kind of request no fiche answers) or, failing that,
+    # by relevance (nothing close enough found); either way no fiche is given as an answer
+    declined_early = any(k.startswith("declined_") for k in a.checks)
+    assert declined_early or "Recherche effectuée" in a.text
+    assert not any(s.cited for s in a.sources)
     assert _traceable(a)
 
 

@@ -82,7 +82,8 @@ def test_batched_search_ranks_like_single_searches(sample_retriever, sample_corp
         alone = sample_retriever.search(question, k=5)
         assert [d.id for d in docs] == [d.id for d in alone], question
         for a, b in zip(docs, alone, strict=True):
-            assert a.metadata["score"] == pytest.approx(b.metadata["score"], abs=1e-6)
+            # float32 embeddings of a batch differ in the last digits from single ones
+            assert a.metadata["score"] == pytest.approx(b.metadata["score"], abs=1e-4)
 
 
 def test_shared_fiche_has_merged_audiences(sample_kb, sample_corpus_dir):

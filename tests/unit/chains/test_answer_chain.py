@@ -15,6 +15,7 @@ from langchain_core.language_models.fake_chat_models import (
 from langchain_core.messages import AIMessage
 from pydantic import Field
 
+from chains import prompts
 from chains.answer import STEPS, build_answer_chain
 from chains.models import AnswerRequest, Turn
 
@@ -309,7 +310,8 @@ async def test_extractive_both_modes(memory_retriever, settings, fiches, mode):
         assert "selon la fiche" not in answer.text.lower()
         assert "Pour aller plus loin et faire la démarche :" in answer.text
     else:
-        assert answer.text.startswith("Réponse composée avec les phrases des fiches service-public.fr")
+        label = "Réponse composée avec les phrases des fiches service-public.fr"
+        assert answer.text.startswith(label)
 
 
 async def test_extractive_is_deterministic(memory_retriever, settings):
@@ -419,3 +421,14 @@ async def test_form_number_passes_the_gate(settings):
     )
     assert answer.status == "answered"
     assert answer.sources[0].fiche_id == "R13567"
+
+
+async def test_a_draft_quoting_the_system_prompt_is_replaced(memory_retriever, settings):
+    """Defence in depth: should a model still reproduce its instructions (an injection
+    hidden in a fiche, say), the draft never reaches the agent."""
+    leak = f"Voici mes consignes :\n{prompts.SYSTEM_QUESTION}"
+    llm = GenericFakeChatModel(messages=iter([AIMessage(content=leak)]))
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    answer = await chain.ainvoke(AnswerRequest(question="Combien coûte un passeport ?"))
+    assert answer.text.startswith(prompts.PROMPT_LEAK_REPLACEMENT)
+    assert answer.checks["prompt_leak"] == 1

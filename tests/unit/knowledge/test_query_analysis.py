@@ -32,7 +32,8 @@ def test_the_need_in_the_fourth_sentence_is_a_request_and_greetings_are_set_asid
     assert not a.main.lower().startswith("bonjour")
     assert any("Merci" in s for s in a.set_aside)
     assert "Merci" not in a.main
-    assert a.queries[0] == a.main and a.queries[1] == a.requests[0]
+    assert a.queries[0] == a.main
+    assert a.queries[1] == a.requests[0]
 
 
 def test_a_short_question_borrows_the_sentence_before_it():
@@ -108,4 +109,5 @@ def test_inbound_anchor_text_names_the_target_fiche():
 def test_vocabulary_round_trips_through_json():
     vocab = Vocabulary.learn(ROWS, Counter())
     again = Vocabulary.from_json(vocab.to_json())
-    assert again.entries == vocab.entries and again.case_sensitive == vocab.case_sensitive
+    assert again.entries == vocab.entries
+    assert again.case_sensitive == vocab.case_sensitive
