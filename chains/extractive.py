@@ -359,7 +359,10 @@ def _select(question: str, contexts: Sequence[SourceContext], requests: Sequence
         cand = pick(ctx, profile(q), budget_words=MAX_WORDS // 2, max_units=min(3, left), used=used)
         if cand is None:
             continue
-        if (other_request and cand.best >= 1.0) or cand.best >= 0.85 * first.best + 0.5:
+        # Another fiche comes in when it answers another request of a message, or when it
+        # matches the question at least as well as the first (short answers: 20 seconds).
+        if (other_request and cand.best >= 1.0) or cand.best >= first.best:
+            cand.units = cand.units[: 3 if other_request else 2]
             picked.append(cand)
             for u in cand.units:
                 used |= _item_keys(u)
