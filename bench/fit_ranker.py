@@ -34,6 +34,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from knowledge.ranking import KIND_FEATURES  # noqa: E402
+
 DATA = Path(os.environ.get("GUICHET_BENCH_DATA", "/work/shared/data"))
 FOLDS = 5
 L2 = 1e-3
@@ -49,14 +53,7 @@ SET_WEIGHTS = {
 GROUPS = {
     "e5 (second embedder)": ("e5", "e5_gap"),
     "fiche-level lists": ("rrf_title_lex", "rrf_card_lex", "rrf_card_dense", "cos_card_dense"),
-    "kind of publication": (
-        "is_dossier",
-        "is_resource",
-        "is_guided",
-        "is_question_fiche",
-        "form_asked_resource",
-        "overview_asked_dossier",
-    ),
+    "kind of publication": KIND_FEATURES,
 }
 
 

@@ -280,22 +280,20 @@ class E5Embeddings:
         return self._model
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._one_by_one(texts, query=False)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._one_by_one(texts, query=True)
+
+    def _one_by_one(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
         # One text per call: the engine pads a batch to its longest text, which made a batch
         # of short cards ~1.5x slower than the same cards one by one.
         out = np.zeros((len(texts), 384), dtype=np.float32)
         with self._lock:
             model = self._get()
+            embed = model.query if query else model.passage
             for i, text in enumerate(texts):
-                out[i] = model.passage([text])[0]
-        return out
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        # One by one, as passages: a batch is padded to its longest text.
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        with self._lock:
-            model = self._get()
-            for i, text in enumerate(texts):
-                out[i] = model.query([text])[0]
+                out[i] = embed([text])[0]
         return out
 
     def warmup(self) -> None:

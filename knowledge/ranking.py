@@ -24,6 +24,15 @@ import numpy as np
 
 RRF_K = 5.0
 LISTS = ("chunk_dense", "chunk_lex", "title_lex", "card_lex", "card_dense")
+# What the publication is (a dossier, a form, a menu...) and whether the question asked for it.
+KIND_FEATURES = (
+    "is_dossier",
+    "is_resource",
+    "is_guided",
+    "is_question_fiche",
+    "form_asked_resource",
+    "overview_asked_dossier",
+)
 FEATURES = (
     *(f"rrf_{name}" for name in LISTS),
     "cos_chunk_dense",
@@ -34,12 +43,7 @@ FEATURES = (
     "title_precision",
     "first_stage_gap",
     "agreement",
-    "is_dossier",
-    "is_resource",
-    "is_guided",
-    "is_question_fiche",
-    "form_asked_resource",
-    "overview_asked_dossier",
+    *KIND_FEATURES,
 )
 WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
 
