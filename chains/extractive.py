@@ -350,6 +350,7 @@ def _select(question: str, contexts: Sequence[SourceContext], requests: Sequence
         used |= _item_keys(u)
     picked = [first]
     covered = {contexts[0].request}
+    also_seen = False  # a fiche added because it matches as well as the first
     left = cap - len(first.units)
     for ctx in contexts[1 : settings.extractive_max_sources]:
         if left <= 0:
@@ -359,15 +360,21 @@ def _select(question: str, contexts: Sequence[SourceContext], requests: Sequence
         cand = pick(ctx, profile(q), budget_words=MAX_WORDS // 2, max_units=min(3, left), used=used)
         if cand is None:
             continue
-        # Another fiche comes in when it answers another request of a message, or when it
-        # matches the question at least as well as the first (short answers: 20 seconds).
-        if (other_request and cand.best >= 1.0) or cand.best >= first.best:
-            cand.units = cand.units[: 3 if other_request else 2]
-            picked.append(cand)
-            for u in cand.units:
-                used |= _item_keys(u)
-            covered.add(ctx.request)
-            left -= len(cand.units)
+        # Another fiche comes in when it answers another request of a message (up to three
+        # units), or, once, when it matches the question at least as well as the first (one
+        # unit: the answer stays short enough to read in 20 seconds).
+        if other_request and cand.best >= 1.0:
+            cand.units = cand.units[:3]
+        elif cand.best >= first.best and not also_seen:
+            cand.units = cand.units[:1]
+            also_seen = True
+        else:
+            continue
+        picked.append(cand)
+        for u in cand.units:
+            used |= _item_keys(u)
+        covered.add(ctx.request)
+        left -= len(cand.units)
     return picked
 
 
