@@ -91,11 +91,11 @@ def _message_text(msg: Any) -> str:
     return _THINK_RE.sub("", text).strip()
 
 
-def _meta_chunks(doc: Document, limit: int) -> list[UsedChunk]:
-    md = doc.metadata
-    fiche_id = str(md.get("fiche_id", ""))
-    raw = md.get("chunks") or []
-    chunks = [
+def _chunks_from(doc: Document, key: str, limit: int | None = None) -> list[UsedChunk]:
+    """The chunk dicts the retriever put under `metadata[key]`, as UsedChunks."""
+    fiche_id = str(doc.metadata.get("fiche_id", ""))
+    raw = doc.metadata.get(key) or []
+    return [
         UsedChunk(
             id=str(c.get("id", f"{fiche_id}#{i}")),
             fiche_id=fiche_id,
@@ -106,11 +106,17 @@ def _meta_chunks(doc: Document, limit: int) -> list[UsedChunk]:
         for i, c in enumerate(raw[:limit])
         if c.get("text")
     ]
+
+
+def _meta_chunks(doc: Document, limit: int) -> list[UsedChunk]:
+    """The fiche's best chunks (its page content when the retriever gave none)."""
+    md = doc.metadata
+    chunks = _chunks_from(doc, "chunks", limit)
     if not chunks and doc.page_content:
         chunks = [
             UsedChunk(
-                id=f"{fiche_id}#0",
-                fiche_id=fiche_id,
+                id=f"{md.get('fiche_id', '')}#0",
+                fiche_id=str(md.get("fiche_id", "")),
                 section=str(md.get("section") or ""),
                 text=doc.page_content,
                 score=float(md.get("score") or 0.0),
@@ -119,28 +125,12 @@ def _meta_chunks(doc: Document, limit: int) -> list[UsedChunk]:
     return chunks
 
 
-def _outline(doc: Document) -> list[UsedChunk]:
-    """The fiche's whole text in reading order, when the retriever gave it."""
-    fiche_id = str(doc.metadata.get("fiche_id", ""))
-    return [
-        UsedChunk(
-            id=str(c.get("id", f"{fiche_id}#{i}")),
-            fiche_id=fiche_id,
-            section=str(c.get("section") or ""),
-            text=str(c.get("text") or ""),
-            score=0.0,
-        )
-        for i, c in enumerate(doc.metadata.get("outline") or [])
-        if c.get("text")
-    ]
-
-
 def _used_chunks(contexts: list[SourceContext]) -> list[UsedChunk]:
     """The chunks the answer was built on: each source's best chunks, then its outline."""
     out: list[UsedChunk] = []
     seen: set[str] = set()
     for ctx in contexts:
-        for c in (*ctx.chunks, *ctx.outline):
+        for c in ctx.all_chunks:
             if c.id not in seen:
                 seen.add(c.id)
                 out.append(c)
@@ -350,7 +340,7 @@ class AnswerChain:
                 SourceContext(
                     source=_source(n, doc, chunks),
                     chunks=chunks,
-                    outline=_outline(doc),
+                    outline=_chunks_from(doc, "outline"),
                     request=int(doc.metadata.get("request", -1)),
                 )
             )

@@ -39,11 +39,15 @@ class SourceContext:
     request: int = -1
 
     @property
+    def all_chunks(self) -> list[UsedChunk]:
+        """The best chunks, then the outline's other chunks (each once)."""
+        seen = {c.id for c in self.chunks}
+        return [*self.chunks, *(c for c in self.outline if c.id not in seen)]
+
+    @property
     def text(self) -> str:
         """Everything the generator saw of this source: section paths and chunk texts."""
-        seen = {c.id for c in self.chunks}
-        every = [*self.chunks, *(c for c in self.outline if c.id not in seen)]
-        parts = [f"{c.section}\n{c.text}" if c.section else c.text for c in every]
+        parts = [f"{c.section}\n{c.text}" if c.section else c.text for c in self.all_chunks]
         return "\n".join(parts) or self.source.excerpt
 
 

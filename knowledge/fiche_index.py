@@ -183,7 +183,6 @@ class FicheIndex:
         e5_vectors: np.ndarray | None,
         keys: list[str],
         vocabulary: Vocabulary,
-        kinds: list[str],
         types: list[str],
         titles: list[str] | None = None,
     ) -> None:
@@ -197,8 +196,8 @@ class FicheIndex:
         self.has_e5 = e5_vectors.any(axis=1) if e5_vectors is not None else None
         self.keys = keys
         self.vocabulary = vocabulary
-        self.kinds = kinds
         self.types = types
+        self.type_of = dict(zip(ids, types, strict=True))  # read by every search
         self.titles = titles or [""] * len(ids)
         self._title_terms: dict[str, frozenset[str]] = {}
         self._masks: dict[str, np.ndarray] = {}
@@ -238,7 +237,6 @@ class FicheIndex:
             else None
         )
         vocabulary = Vocabulary.learn(rows, word_counts)
-        kinds = [fid[:1] for fid in ids]
         types = [str(meta.get("type", "")) for _, meta in rows]
         titles = [str(meta.get("title", "")) for _, meta in rows]
         return cls(
@@ -249,7 +247,6 @@ class FicheIndex:
             e5_vectors,
             keys,
             vocabulary,
-            kinds,
             types,
             titles,
         )
@@ -271,7 +268,6 @@ class FicheIndex:
             "e5": self.e5_vectors is not None,
             "ids": self.ids,
             "keys": self.keys,
-            "kinds": self.kinds,
             "types": self.types,
             "titles": self.titles,
             "vocabulary": self.vocabulary.to_json(),
@@ -295,7 +291,6 @@ class FicheIndex:
             e5_vectors,
             list(meta["keys"]),
             Vocabulary.from_json(meta.get("vocabulary", {})),
-            list(meta["kinds"]),
             list(meta["types"]),
             list(meta.get("titles", [])) or None,
         )

@@ -69,7 +69,6 @@ def features(
     cands: list[Candidate],
     *,
     n_searches: int,
-    kinds: dict[str, str],
     types: dict[str, str],
     wants_form: bool,
     wants_overview: bool,
@@ -81,7 +80,7 @@ def features(
     fs_max = max(c.first_stage for c in cands) or 1.0
     rows = []
     for c in cands:
-        kind = kinds.get(c.fiche_id, c.fiche_id[:1])
+        kind = c.fiche_id[:1]  # F, N or R
         ftype = types.get(c.fiche_id, "").lower()
         is_r = float(kind == "R")
         is_n = float(kind == "N")

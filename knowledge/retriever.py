@@ -339,10 +339,11 @@ class HybridRetriever(BaseRetriever):
         if not searches:
             return [None] * len(requests)
         # each search's position among its request's searches (0 = the whole text)
-        search_rank = [
-            sum(1 for k in range(j) if searches[k][0] == searches[j][0])
-            for j in range(len(searches))
-        ]
+        n_searches: dict[int, int] = {}
+        search_rank: list[int] = []
+        for i, _ in searches:
+            search_rank.append(n_searches.get(i, 0))
+            n_searches[i] = search_rank[-1] + 1
         audiences = [requests[i].audience for i, _ in searches]
 
         e5 = self.kb.e5 if fiche_index is not None and fiche_index.e5_vectors is not None else None
@@ -367,11 +368,9 @@ class HybridRetriever(BaseRetriever):
         card_sims: dict[int, np.ndarray | None] = {}
         per_request: dict[int, dict[str, Candidate]] = {}
         chunk_scores: dict[int, dict[str, float]] = {}
-        n_searches: dict[int, int] = {}
         for j, (i, q) in enumerate(searches):
-            weight = 1.0 if j == 0 or searches[j - 1][0] != i else REQUEST_WEIGHT
-            search_no = n_searches.get(i, 0)
-            n_searches[i] = search_no + 1
+            search_no = search_rank[j]
+            weight = 1.0 if search_no == 0 else REQUEST_WEIGHT
             lists: dict[str, list[tuple[str, float]]] = {}
             cs = chunk_scores.setdefault(i, {})
             for name, hits in (("chunk_dense", dense_hits[j]), ("chunk_lex", lex_hits[j])):
@@ -473,8 +472,7 @@ class HybridRetriever(BaseRetriever):
                         pos = fiche_index.position.get(c.fiche_id)
                         if pos is None or not has_e5[pos]:
                             c.e5 = median
-        kinds = dict(zip(fiche_index.ids, fiche_index.kinds, strict=True)) if fiche_index else {}
-        types = dict(zip(fiche_index.ids, fiche_index.types, strict=True)) if fiche_index else {}
+        types = fiche_index.type_of if fiche_index is not None else {}
         ranker = self.ranker or default_ranker()
         out: list[_Staged | None] = []
         for i, a in enumerate(analyses):
@@ -485,7 +483,6 @@ class HybridRetriever(BaseRetriever):
             x = features(
                 pool,
                 n_searches=n_searches[i],
-                kinds=kinds,
                 types=types,
                 wants_form=a.wants_form,
                 wants_overview=a.wants_overview,

@@ -431,8 +431,10 @@ class KnowledgeBase:
         return str(self.store_dir)
 
     def warmup(self) -> None:
-        """Load the embedding model and the lexical index now (the first query is then fast)."""
+        """Load the embedding models and the indexes now (the first query is then fast)."""
         self.embeddings.embed_query("amorce")
+        if self.e5 is not None:
+            self.e5.warmup()
         self.lexical()
 
     def lexical(self) -> LexicalIndex | None:
