@@ -29,11 +29,12 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from knowledge.lexical import LexicalIndex, fold_word
 
@@ -325,14 +326,22 @@ class FicheIndex:
             self._title_terms[fiche_id] = terms
         return terms
 
-    def card_similarity(self, vector: np.ndarray) -> np.ndarray | None:
-        """Cosine similarity of a query vector (store model) to every card."""
-        if self.card_vectors is None or self.card_vectors.shape[1] != vector.shape[-1]:
+    def card_similarity(self, vectors: np.ndarray) -> np.ndarray | None:
+        """Cosine similarity of query vectors (store model, one per row) to every card: one
+        row per query."""
+        vectors = np.atleast_2d(vectors)
+        if self.card_vectors is None or self.card_vectors.shape[1] != vectors.shape[-1]:
             return None
         # One BLAS thread: OpenBLAS's idle threads spin after a product and slowed the e5
         # query that follows (its own OpenMP threads) from ~25 to ~95 ms.
-        with threadpool_limits(limits=1, user_api="blas"):
-            return self.card_vectors @ vector.astype(np.float32)
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            return vectors.astype(np.float32) @ self.card_vectors.T
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    """Inspecting the loaded libraries takes ~1 ms: once per process, not per search."""
+    return ThreadpoolController()
 
 
 def _reuse_or_embed(

@@ -39,8 +39,9 @@ from knowledge.store import ChunkRow, KnowledgeBase
 REQUEST_WEIGHT = 0.7  # a request's search counts this much next to the whole text's
 FICHE_LIST = 30  # fiches taken from each fiche-level list
 SECOND_STAGE_POOL = 30  # first-stage candidates scored by the second stage
-E5_QUERY_WORDS = 40  # words of each search read by e5
-E5_SEARCHES = 3  # searches of one request read by e5 (the whole text, two requests)
+E5_QUERY_WORDS = 30  # words of the text read by e5 (its cost grows with the length)
+E5_SEARCHES = 1  # searches of one request read by e5: the whole text (its requests add
+# ~40 ms each to a message and nothing measurable to its ranking)
 OUTLINED_FICHES = 2  # the first fiches come with their whole text ("outline")
 OUTLINE_MAX_CHUNKS = 40
 
@@ -365,6 +366,11 @@ class HybridRetriever(BaseRetriever):
         rows = self.kb.catalog.chunks({c for hits in (*dense_hits, *lex_hits) for c, _ in hits})
         auds = self.kb.fiche_audiences() if any(audiences) else {}
 
+        all_sims = (
+            fiche_index.card_similarity(vectors)
+            if fiche_index is not None and self.fiche_level
+            else None
+        )
         card_sims: dict[int, np.ndarray | None] = {}
         per_request: dict[int, dict[str, Candidate]] = {}
         chunk_scores: dict[int, dict[str, float]] = {}
@@ -387,7 +393,7 @@ class HybridRetriever(BaseRetriever):
                 mask = fiche_index.mask(audiences[j], auds)
                 lists["title_lex"] = fiche_index.bm25("title", q, FICHE_LIST, mask)
                 lists["card_lex"] = fiche_index.bm25("card", q, FICHE_LIST, mask)
-                sims = fiche_index.card_similarity(vectors[j])
+                sims = all_sims[j] if all_sims is not None else None
                 card_sims[j] = sims
                 if sims is not None:
                     if mask is not None:
