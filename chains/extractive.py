@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from chains.postcheck import find_figures
@@ -50,9 +50,10 @@ from chains.text import content_stems, fold, split_sentences, stem_set
 
 NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
+_NUMBER_RE = re.compile(r"\d+(?:[ ,.]\d+)*")
 _DURATION_RE = re.compile(
     r"\b\d+\s*(?:jours?|semaines?|mois|ans?|années?|heures?|h)\b|\bavant le\b|\bdans un délai\b"
-    r"|\bà partir du\b|\bjusqu'au\b",
+    r"|\bà partir du\b|\bjusqu'au\b|\bdélai\b",
     re.IGNORECASE,
 )
 
@@ -66,6 +67,10 @@ _WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service 
 _SPECIAL_PLACES = stem_set(
     "étranger Guyane Mayotte outre-mer Réunion Martinique Guadeloupe Calédonie Polynésie "
     "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin Alsace Moselle"
+)
+_PLACE_RE = re.compile(
+    r"\b(?:aupres d|s'adresser|se rendre|a la mairie|en mairie|au tribunal|a la prefecture"
+    r"|au greffe|au commissariat|a la gendarmerie|en ligne|par courrier|au guichet)"
 )
 _WHERE_PREFIXES = ("ou s'adresser", "ou s’adresser")
 _SERVICE_PREFIXES = (
@@ -99,26 +104,50 @@ MAX_LIST_ITEMS = 14
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What the question asks: its content stems and the kind of answer it wants."""
+    """What the question asks: its content stems and the kind of answer it wants.
+
+    `stems` are the words of what is asked (a message's requests, or the whole question);
+    `context` the other words of a message (its anecdote), which count for less."""
 
     stems: frozenset[str]
     amount: bool
     delay: bool
     listing: bool
     where: bool
+    yes_no: bool = False
+    context: frozenset[str] = frozenset()
 
 
-def profile(question: str) -> Profile:
+# A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
+_YES_NO_RE = re.compile(
+    r"\b(?:est-ce qu|peut-(?:on|il|elle)|peuvent-(?:ils|elles)|puis-je|dois-je|doit-(?:on|il|elle)"
+    r"|faut-il|ai-je|a-t-(?:il|elle|on)|suis-je|ont-ils|droit|oblige|obligatoire|legal|possible"
+    r"|interdit|autorise)"
+)
+CONTEXT_WEIGHT = 0.4  # a word of the anecdote next to a word of what is asked
+
+
+def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = False) -> Profile:
+    """The profile of a question, or of a message and its requests (`one_request`: of the
+    one request given, the rest of the message being its context)."""
+    asked = " ".join(requests) if requests else question
     words = [fold(w).strip("?!.,;:()'\"") for w in question.replace("'", " ").split()]
     extra = " ".join(_SYNONYMS[w] for w in words if w in _SYNONYMS)
-    stems = stem_set(f"{question} {extra}")
-    folded = fold(question)
+    every = stem_set(f"{question} {extra}")
+    asked_words = [fold(w).strip("?!.,;:()'\"") for w in asked.replace("'", " ").split()]
+    stems = stem_set(f"{asked} " + " ".join(_SYNONYMS[w] for w in asked_words if w in _SYNONYMS))
+    # the kind of answer wanted may be said outside the requests ("je n'ai pas les moyens
+    # de payer un avocat"), except when the profile is of one request
+    told, kinds = (asked, stems) if one_request else (question, every)
+    folded = fold(told)
     return Profile(
         stems=stems,
-        amount=bool(stems & _AMOUNT_Q) or ("combien" in folded and "temps" not in folded),
-        delay=bool(stems & _DELAY_Q) or "combien de temps" in folded,
+        amount=bool(kinds & _AMOUNT_Q) or ("combien" in folded and "temps" not in folded),
+        delay=bool(kinds & _DELAY_Q) or "combien de temps" in folded,
         listing=bool(stems & _LIST_Q),
-        where=bool(stems & _WHERE_Q) or bool(re.search(r"(?<!\w)où(?!\w)", question.lower())),
+        where=bool(kinds & _WHERE_Q) or bool(re.search(r"(?<!\w)où(?!\w)", told.lower())),
+        yes_no=bool(_YES_NO_RE.search(fold(asked))),
+        context=every - stems,
     )
 
 
@@ -136,7 +165,9 @@ class Unit:
     has_delay: bool
     is_where: bool
     is_service: bool
+    has_place: bool  # names where to go ("à la mairie", "auprès de")
     key: str
+    sig: frozenset[str]  # content stems and figures: two units alike in both say the same
 
 
 def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
@@ -154,7 +185,9 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         has_delay="date" in kinds or bool(_DURATION_RE.search(text)),
         is_where=head.startswith(_WHERE_PREFIXES),
         is_service=head.startswith(_SERVICE_PREFIXES),
+        has_place=bool(_PLACE_RE.search(folded)),
         key=re.sub(r"\W+", " ", folded).strip(),
+        sig=frozenset(content_stems(text)) | frozenset(_NUMBER_RE.findall(text)),
     )
 
 
@@ -186,7 +219,8 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
             if lead:  # a lead-in with no list after it in this chunk: says nothing alone
                 i += 1
                 continue
-        if len(piece) >= 12 and not _is_heading(piece):
+        # a question in the text ("Qui peut saisir le Défenseur des droits ?") is a heading
+        if len(piece) >= 12 and not _is_heading(piece) and not piece.rstrip().endswith("?"):
             out.append(_unit(piece, section, order, False))
             order += 1
         i += 1
@@ -223,11 +257,13 @@ def fiche_units(ctx: SourceContext) -> list[Unit]:
     return units
 
 
-def score(u: Unit, p: Profile, section_stems: frozenset[str]) -> float:
+def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = False) -> float:
+    """How well a unit answers the question (`qr`: the fiche is a question-answer one,
+    whose first sentences answer its title's question)."""
     if not u.stems:
         return -1.0
-    overlap = len(p.stems & u.stems)
-    section_overlap = len(p.stems & section_stems)
+    overlap = len(p.stems & u.stems) + CONTEXT_WEIGHT * len(p.context & u.stems)
+    section_overlap = len(p.stems & section_stems) + CONTEXT_WEIGHT * len(p.context & section_stems)
     s = overlap / math.sqrt(1 + 0.1 * min(u.n_words, 120)) + 0.7 * section_overlap
     if p.amount and u.has_amount:
         s += 1.6
@@ -235,17 +271,40 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str]) -> float:
         s += 1.0
     if p.listing and u.is_list:
         s += 1.2 + 0.8 * section_overlap
-    if p.where and u.is_where:
-        s += 1.2
+    if p.where and (u.is_where or u.has_place):
+        s += 1.2 if u.is_where else 0.9
+    if p.yes_no and not u.is_list:
+        # a yes/no question: the sentence that says yes or no ("Oui, ...", "n'est plus
+        # obligatoire"), and the fiche's opening ones, which hold the answer in a
+        # question-answer fiche
+        if not u.section and u.order < 3:
+            s += 1.0 if qr else 0.4
+        if _YES_NO_ANSWER_RE.search(fold(u.text)):
+            s += 0.8
     if u.is_service:
         s -= 1.0  # listed with the links, not as an answer
-    if section_stems & _SPECIAL_PLACES and not p.stems & _SPECIAL_PLACES:
+    if section_stems & _SPECIAL_PLACES and not (p.stems | p.context) & _SPECIAL_PLACES:
         s -= 1.0
     elif not u.section:
         s += 0.3
     if u.n_words > 90 and not (p.listing and u.is_list):
         s -= 0.6
     return s - 0.004 * u.order
+
+
+# A sentence that answers yes or no ("Oui, ...", "n'est plus obligatoire", "est en droit").
+_YES_NO_ANSWER_RE = re.compile(
+    r"^(?:oui|non)\b|\b(?:n'est (?:pas|plus) |est )(?:obligatoire|interdite?|autorisee?|possible)"
+    r"|\b(?:n'a pas|a) le droit\b|\best en droit\b|\b(?:ne )?peut (?:pas |librement )"
+    r"|\bpas (?:oblige|tenue?)\b|\baucun delai\b"
+)
+
+
+def similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two units say nearly the same thing (most of their content words shared)."""
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= 0.8
 
 
 @dataclass(slots=True)
@@ -274,19 +333,41 @@ def _trim_list(u: Unit, shown: set[str], max_items: int) -> Unit | None:
     return _unit(text, u.section, u.order, True) if text != u.text else u
 
 
+@dataclass(slots=True)
+class Shown:
+    """What the draft already says: unit keys, list items and each unit's content words."""
+
+    keys: set[str] = field(default_factory=set)
+    stems: list[frozenset[str]] = field(default_factory=list)
+
+    def add(self, u: Unit) -> None:
+        self.keys |= _item_keys(u)
+        if not u.is_list:
+            self.stems.append(u.sig)
+
+    def repeats(self, u: Unit) -> bool:
+        return u.key in self.keys or (
+            not u.is_list and any(similar(u.sig, seen) for seen in self.stems)
+        )
+
+
 def pick(
-    ctx: SourceContext, p: Profile, *, budget_words: int, max_units: int, used: set[str]
+    ctx: SourceContext, p: Profile, *, budget_words: int, max_units: int, shown: Shown
 ) -> Picked | None:
     """The units of one source that answer the question: the best one, then those scoring
-    close to it, within a reading budget; lists whole (capped when no list was asked for)."""
-    units = [u for u in fiche_units(ctx) if u.key not in used and u.key != fold(ctx.source.title)]
+    close to it, within a reading budget; lists whole (capped when no list was asked for);
+    nothing the draft already says, even in other words."""
+    title = fold(ctx.source.title)
+    units = [u for u in fiche_units(ctx) if u.key != title and not shown.repeats(u)]
     if not units:
         return None
+    qr = ctx.source.title.rstrip().endswith("?")
     scored = sorted(
-        ((score(u, p, stem_set(u.section)), u) for u in units), key=lambda t: (-t[0], t[1].order)
+        ((score(u, p, stem_set(u.section), qr=qr), u) for u in units),
+        key=lambda t: (-t[0], t[1].order),
     )
     max_items = MAX_LIST_ITEMS if p.listing else 6
-    shown = set(used)
+    mine = Shown(set(shown.keys), list(shown.stems))
     chosen: list[Unit] = []
     best_score = scored[0][0]
     floor = max(0.3, best_score * 0.45)
@@ -297,16 +378,16 @@ def pick(
         if u.is_list:
             if lists >= (2 if p.listing else 1):
                 continue
-            trimmed = _trim_list(u, shown, max_items)
+            trimmed = _trim_list(u, mine.keys, max_items)
             if trimmed is None:
                 continue
             u = trimmed
-        elif u.key in shown or (chosen and words + u.n_words > budget_words):
+        elif mine.repeats(u) or (chosen and words + u.n_words > budget_words):
             continue
         if any(u.key in c.key or c.key in u.key for c in chosen):
             continue
         chosen.append(u)
-        shown |= _item_keys(u)
+        mine.add(u)
         lists += u.is_list
         words += 0 if u.is_list else u.n_words
     if not chosen:
@@ -335,47 +416,101 @@ def _services(ctx: SourceContext, question: str, limit: int = 2) -> list[dict]:
     return services[:limit]
 
 
-def _select(question: str, contexts: Sequence[SourceContext], requests: Sequence[str], settings):
-    """The sources to use and their units: the first source always; another one when it
-    answers another request of the message, or matches about as well."""
+REQUEST_MIN = 1.5  # a unit's score for a request to count as an answer to it
+
+
+def _select(
+    question: str, contexts: Sequence[SourceContext], requests: Sequence[str], settings
+) -> list[Picked]:
+    """The sources to use and their units.
+
+    The first source always. Then each request of a message that the draft does not answer
+    yet: what the first source says of it, else the source retrieval found for it, when
+    that source really speaks of it (its title shares a word with the request and a unit
+    scores well). Once, a source that matches the question about as well as the first (one
+    unit: the answer stays short enough to read in 20 seconds)."""
     if not contexts:
         return []
-    p = profile(question)
-    used: set[str] = set()
+    p = profile(question, requests)
+    shown = Shown()
     cap = max(1, settings.extractive_max_sentences)
-    first = pick(contexts[0], p, budget_words=MAX_WORDS, max_units=min(4, cap), used=used)
+    first = pick(contexts[0], p, budget_words=MAX_WORDS, max_units=min(4, cap), shown=shown)
     if first is None:
         return []
     for u in first.units:
-        used |= _item_keys(u)
+        shown.add(u)
     picked = [first]
-    covered = {contexts[0].request}
-    also_seen = False  # a fiche added because it matches as well as the first
     left = cap - len(first.units)
-    for ctx in contexts[1 : settings.extractive_max_sources]:
+    others = contexts[1 : settings.extractive_max_sources]
+    asks = list(requests) if len(requests) > 1 else _parts(question)
+    for r, request in enumerate(asks):
         if left <= 0:
             break
-        other_request = bool(requests) and ctx.request >= 0 and ctx.request not in covered
-        q = requests[ctx.request] if other_request else question
-        cand = pick(ctx, profile(q), budget_words=MAX_WORDS // 2, max_units=min(3, left), used=used)
-        if cand is None:
+        pr = profile(question, [request], one_request=True)
+        said = [u for pk in picked for u in pk.units]
+        if any(_answers(u, pr) for u in said):
             continue
-        # Another fiche comes in when it answers another request of a message (up to three
-        # units), or, once, when it matches the question at least as well as the first (one
-        # unit: the answer stays short enough to read in 20 seconds).
-        if other_request and cand.best >= 1.0:
-            cand.units = cand.units[:3]
-        elif cand.best >= first.best and not also_seen:
-            cand.units = cand.units[:1]
-            also_seen = True
-        else:
+        more = pick(contexts[0], pr, budget_words=MAX_WORDS // 2, max_units=2, shown=shown)
+        # from the fiche already chosen, a unit of the kind asked (the office, the price)
+        # is enough; otherwise it must speak of the request
+        adds = [u for u in more.units if _answers(u, pr, lenient=True)] if more else []
+        if adds:
+            first.units = [first.units[0], *sorted([*first.units[1:], *adds], key=_order)]
+            for u in adds:
+                shown.add(u)
+            left -= len(adds)
             continue
-        picked.append(cand)
-        for u in cand.units:
-            used |= _item_keys(u)
-        covered.add(ctx.request)
-        left -= len(cand.units)
+        for ctx in others if len(requests) > 1 else ():
+            if ctx.request != r or any(pk.ctx is ctx for pk in picked):
+                continue
+            if not pr.stems & stem_set(ctx.source.title):
+                continue
+            cand = pick(ctx, pr, budget_words=MAX_WORDS // 2, max_units=min(3, left), shown=shown)
+            if cand is None or cand.best < REQUEST_MIN:
+                continue
+            picked.append(cand)
+            for u in cand.units:
+                shown.add(u)
+            left -= len(cand.units)
+            break
+    if left > 0 and not requests:
+        for ctx in others:
+            if any(pk.ctx is ctx for pk in picked):
+                continue
+            cand = pick(ctx, p, budget_words=MAX_WORDS // 2, max_units=1, shown=shown)
+            if cand is not None and cand.best >= max(first.best, REQUEST_MIN):
+                picked.append(cand)
+                break
     return picked
+
+
+def _answers(u: Unit, p: Profile, *, lenient: bool = False) -> bool:
+    """The unit answers the request: it speaks of it, and gives the kind of answer asked
+    (an amount, a delay, a place, a list) when one is (`lenient`: giving it is enough)."""
+    wanted = [
+        has
+        for asked, has in (
+            (p.amount, u.has_amount),
+            (p.delay, u.has_delay),
+            (p.where, u.is_where or u.has_place),
+            (p.listing, u.is_list),
+        )
+        if asked
+    ]
+    if not all(wanted):
+        return False
+    return (lenient and bool(wanted)) or score(u, p, stem_set(u.section)) >= REQUEST_MIN
+
+
+def _parts(question: str) -> list[str]:
+    """The questions of a question asked in several ("où le refaire ? c'est payant ?"):
+    each gets its answer."""
+    parts = [f"{p.strip()} ?" for p in question.split("?") if content_stems(p)]
+    return parts if len(parts) > 1 else []
+
+
+def _order(u: Unit) -> int:
+    return u.order
 
 
 def compose(

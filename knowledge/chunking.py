@@ -222,12 +222,25 @@ def _make(fiche: Fiche, specs: list[tuple[Path, str]]) -> list[Chunk]:
 
 def _intro(fiche: Fiche) -> list[str]:
     paras = [p for s in fiche.sections if not s.path for p in s.paragraphs if p]
-    desc = fiche.description.strip()
+    desc = _whole_sentences(fiche.description.strip())
     if desc and desc != fiche.title:
         probe = desc.rstrip(". …")[:80]
         if not any(probe in p for p in paras):
             paras.insert(0, desc)
     return paras
+
+
+_END_RE = re.compile(r"[.!?…)»]\s*$")
+_LAST_END_RE = re.compile(r"^(.*[.!?…])\s")
+
+
+def _whole_sentences(text: str) -> str:
+    """The text up to its last complete sentence: the DILA cuts a quarter of the
+    descriptions mid-word ("la décl"); a draft must never quote such a fragment."""
+    if not text or _END_RE.search(text):
+        return text
+    m = _LAST_END_RE.match(text)
+    return m.group(1) if m else ""
 
 
 def _truncate(lines: list[str], limit: int) -> str:

@@ -124,10 +124,10 @@ def _check_zip(item: Input) -> None:
         raise IngestError(f"{item.label}: the zip holds no XML file (empty zip?)")
 
 
-# A file counts as unchanged when its bytes and the parser that reads them are: bump this
-# when the parser extracts more (the next ingest re-parses every fiche; the vectors of
+# A file counts as unchanged when its bytes and the parser and chunker that read them are:
+# bump this when either changes what it makes of a file (the next ingest re-parses every fiche; the vectors of
 # chunks whose text did not change are reused).
-PARSER_VERSION = b"guichet-parser-2\n"
+PARSER_VERSION = b"guichet-parser-3\n"
 
 
 def _digest(data: bytes) -> str:

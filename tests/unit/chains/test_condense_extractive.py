@@ -179,3 +179,159 @@ def test_lead_ins_and_labels_are_not_quoted(settings):
     assert "perdu en France :" not in out
     assert "Téléservice : Suivez" not in out
     assert "- Perte du permis de conduire [1]" not in out
+
+
+def _context(fid: str, title: str, parts: list[tuple[str, str]], n: int = 1, request: int = -1):
+    """A source made by hand: its title and its (section, text) chunks in reading order."""
+    src = Source(
+        n=n, fiche_id=fid, title=title, url=f"https://www.service-public.fr/particuliers/{fid}"
+    )
+    chunks = [
+        UsedChunk(id=f"{fid}#{i}", fiche_id=fid, section=section, text=text, score=1.0)
+        for i, (section, text) in enumerate(parts)
+    ]
+    return SourceContext(src, chunks, outline=chunks, request=request)
+
+
+def _quoted(text: str) -> list[str]:
+    return [line for line in text.splitlines() if re.search(r"\[\d+\]$", line)]
+
+
+def test_a_sentence_a_second_fiche_says_in_other_words_is_not_repeated(settings):
+    first = _context(
+        "F24418",
+        "Démission d'un membre d'une association",
+        [
+            (
+                "",
+                "Tout membre peut librement démissionner à tout moment s'il est à jour de ses "
+                "cotisations et respecte les statuts. L'association prend acte de la démission.",
+            )
+        ],
+    )
+    second = _context(
+        "F71",
+        "Démission ou exclusion d'un membre d'une association",
+        [
+            (
+                "",
+                "Tout membre peut librement démissionner à tout moment s'il est à jour de ses "
+                "cotisations (si les statuts en prévoient).",
+            )
+        ],
+        n=2,
+    )
+    text = compose(
+        "un membre peut-il démissionner à tout moment ?", "question", [first, second], settings
+    )
+    assert sum("librement démissionner" in line for line in _quoted(text)) == 1
+
+
+def test_sentences_alike_but_with_other_figures_are_both_kept(settings):
+    ctx = _context(
+        "F1631",
+        "Allocation journalière de présence parentale",
+        [
+            ("Montant", "Le montant quotidien est de 43,83 € pour un couple."),
+            ("Montant", "Le montant quotidien est de 52,08 € pour un couple aussi."),
+        ],
+    )
+    text = compose("AJPP montant quotidien ?", "question", [ctx], settings)
+    assert "43,83 €" in text and "52,08 €" in text
+
+
+def test_each_part_of_a_question_asked_in_several_parts_gets_its_answer(settings):
+    ctx = _context(
+        "F1459",
+        "Livret de famille : en cas de perte ou de vol",
+        [
+            (
+                "",
+                "Si vous avez perdu votre livret de famille, vous pouvez demander un second "
+                "livret de famille. Le second livret de famille porte la mention duplicata. "
+                "Le livret de famille perdu ne peut plus être utilisé.",
+            ),
+            ("En France", "Vous devez demander le duplicata à la mairie de votre domicile."),
+            ("Coût", "La démarche est gratuite."),
+        ],
+    )
+    text = compose(
+        "livret de famille perdu, on le refait où ? c'est payant ?", "question", [ctx], settings
+    )
+    assert "à la mairie de votre domicile" in text
+    assert "gratuite" in text
+
+
+def test_a_yes_no_question_gets_the_sentence_that_says_yes_or_no_first(settings):
+    ctx = _context(
+        "F1412",
+        "Copie certifiée conforme d'un document administratif",
+        [
+            (
+                "",
+                "Par exemple, une université étrangère peut vous demander la copie certifiée "
+                "conforme d'un diplôme français de licence pour une inscription.",
+            ),
+            (
+                "",
+                "Il n'est plus obligatoire de fournir une copie certifiée conforme d'un "
+                "diplôme pour une démarche auprès d'une administration française.",
+            ),
+        ],
+    )
+    text = compose(
+        "une administration peut-elle exiger une copie certifiée conforme d'un diplôme ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    assert _quoted(text)[0].startswith("Il n'est plus obligatoire")
+
+
+def test_a_question_written_in_the_fiche_text_is_not_quoted(settings):
+    ctx = _context(
+        "F13158",
+        "Litige avec l'administration : saisir le Défenseur des droits",
+        [
+            (
+                "",
+                "Qui peut saisir le Défenseur des droits ? Toute personne peut saisir le "
+                "Défenseur des droits pour un litige avec une administration.",
+            )
+        ],
+    )
+    text = compose("qui peut saisir le défenseur des droits ?", "question", [ctx], settings)
+    assert "Qui peut saisir" not in text
+    assert "Toute personne peut saisir" in text
+
+
+def test_a_fiche_found_for_another_request_must_speak_of_it(settings):
+    first = _context(
+        "F33808",
+        "Forfait mobilités durables",
+        [
+            (
+                "",
+                "Le forfait mobilités durables n'est pas obligatoire pour l'employeur. "
+                "Il est d'un montant maximum de 400 € par an et par salarié.",
+            )
+        ],
+    )
+    unrelated = _context(
+        "F33988",
+        "L'employeur doit-il dénoncer le salarié ayant commis une infraction routière ?",
+        [("", "S'il ne remplit pas cette obligation, l'employeur encourt une amende de 750 €.")],
+        n=2,
+        request=1,
+    )
+    requests = ["Le forfait vélo, je suis obligé ?", "Jusqu'à combien sans charges ?"]
+    text = compose(
+        "Bonjour, mes salariés veulent le forfait vélo. Je suis obligé ? Jusqu'à "
+        "combien sans charges ?",
+        "brouillon",
+        [first, unrelated],
+        settings,
+        requests,
+    )
+    assert "400 €" in text
+    assert "amende" not in text and "F33988" not in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 
@@ -59,8 +60,23 @@ def test_first_chunk_holds_the_description_and_introduction():
 
 def test_description_not_repeated_when_the_introduction_contains_it():
     f = load("vdd-2020/particuliers/F1342.xml")
+    sentence = "Pour demander la carte nationale d'identité d'un mineur, l'enfant et son"
+    f = replace(f, description=f"{sentence} responsable doivent se rendre en mairie.")
     first = chunk_fiche(f)[0]
-    assert first.text.count("Pour faire la carte d'identité d'un enfant mineur") == 1
+    assert first.text.count(sentence) == 1
+
+
+def test_a_description_the_dila_cut_mid_word_keeps_only_its_whole_sentences():
+    # A quarter of the 2020 descriptions end mid-word ("... la décl"): a draft quotes the
+    # first chunk, so the fragment must not be in it.
+    f = load("vdd-2020/particuliers/F1342.xml")
+    whole = "Une phrase entière sur la démarche."
+    cut = replace(f, description=f"{whole} Puis une seconde phrase coupée au milieu d'un mo")
+    first = chunk_fiche(cut)[0]
+    assert first.text.startswith(whole)
+    assert "coupée" not in first.text
+    only_cut = replace(f, description="Si vous avez perdu tous vos papiers la décl")
+    assert "la décl" not in chunk_fiche(only_cut)[0].text
 
 
 def test_chunk_ids_are_stable_across_parses_and_unique(sample_fiches):
