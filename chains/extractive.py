@@ -281,8 +281,6 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
             s += 1.0 if qr else 0.4
         if _YES_NO_ANSWER_RE.search(fold(u.text)):
             s += 0.8
-    if u.is_service:
-        s -= 1.0  # listed with the links, not as an answer
     if section_stems & _SPECIAL_PLACES and not (p.stems | p.context) & _SPECIAL_PLACES:
         s -= 1.0
     elif not u.section:
@@ -358,7 +356,9 @@ def pick(
     close to it, within a reading budget; lists whole (capped when no list was asked for);
     nothing the draft already says, even in other words."""
     title = fold(ctx.source.title)
-    units = [u for u in fiche_units(ctx) if u.key != title and not shown.repeats(u)]
+    units = [
+        u for u in fiche_units(ctx) if u.key != title and not u.is_service and not shown.repeats(u)
+    ]
     if not units:
         return None
     qr = ctx.source.title.rstrip().endswith("?")
@@ -535,19 +535,21 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
         lines.append(f"_{units[0].section}_")  # the case the direct answer belongs to
     lines.append(_line(units[0], n))
     rest = units[1:]
-    if rest and _cases(units):
-        lines += ["", EXTRACTIVE_CASES]
-        for u in rest:
-            case = u.section.split(" › ")[0] if u.section else ""
-            prefix = f"- *{case}* : " if case and not brouillon else "- "
-            text = _line(u, n)
-            lines.append(prefix + (text[2:] if text.startswith("- ") else text))
-    elif rest:
-        lines.append("")
-        for u in rest:
-            text = _line(u, n)
-            lines.append(text if u.is_list else f"- {text}")
+    cases = _cases(units)
+    if rest:
+        lines += ["", EXTRACTIVE_CASES] if cases else [""]
+    for u in rest:
+        case = u.section.split(" › ")[0] if cases and u.section and not brouillon else ""
+        lines += _bullet(_line(u, n), f"*{case}* : " if case else "")
     return lines
+
+
+def _bullet(text: str, label: str = "") -> list[str]:
+    """A unit as one bullet of a list: a list's items nested under its lead-in."""
+    head, *items = text.splitlines()
+    if head.startswith("- "):  # a list with no lead-in: its items are the bullets
+        return [f"- {label}{head[2:]}", *items]
+    return [f"- {label}{head}", *(f"  {item}" for item in items)]
 
 
 def _without_figures(text: str) -> str:

@@ -8,7 +8,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from chains.answer import build_answer_chain
 from chains.condense import condense_deterministic, looks_like_followup
-from chains.extractive import compose
+from chains.extractive import Picked, _body, compose, fiche_units
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
 from chains.prompts import SourceContext
 from chains.text import split_sentences, stem_set
@@ -237,7 +237,8 @@ def test_sentences_alike_but_with_other_figures_are_both_kept(settings):
         ],
     )
     text = compose("AJPP montant quotidien ?", "question", [ctx], settings)
-    assert "43,83 €" in text and "52,08 €" in text
+    assert "43,83 €" in text
+    assert "52,08 €" in text
 
 
 def test_each_part_of_a_question_asked_in_several_parts_gets_its_answer(settings):
@@ -334,4 +335,28 @@ def test_a_fiche_found_for_another_request_must_speak_of_it(settings):
         requests,
     )
     assert "400 €" in text
-    assert "amende" not in text and "F33988" not in text
+    assert "amende" not in text
+    assert "F33988" not in text
+
+
+def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in(settings):
+    ctx = _context(
+        "F998",
+        "Pension alimentaire impayée : procédure de paiement direct",
+        [
+            (
+                "",
+                "La procédure de paiement direct permet d'obtenir le paiement d'une pension "
+                "alimentaire impayée auprès de l'employeur du débiteur.\n"
+                "Le créancier de la pension alimentaire doit fournir à l'huissier :\n"
+                "- l'original du jugement fixant la pension alimentaire\n"
+                "- un décompte des sommes dues",
+            )
+        ],
+    )
+    sentence, listing = fiche_units(ctx)
+    lines = _body(Picked(ctx, [sentence, listing], 2.0), brouillon=False)
+    lead = next(i for i, line in enumerate(lines) if "doit fournir à l'huissier" in line)
+    assert lines[lead].startswith("- ")
+    assert lines[lead + 1] == "  - l'original du jugement fixant la pension alimentaire"
+    assert lines[lead + 2].startswith("  - un décompte des sommes dues")
