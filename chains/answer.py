@@ -27,7 +27,7 @@ from chains.errors import GenerationFailed
 from chains.gate import is_relevant, query_terms, scope
 from chains.llm import classify_llm_error, overall_deadline
 from chains.models import Answer, AnswerRequest, Source, UsedChunk
-from chains.postcheck import postcheck
+from chains.postcheck import postcheck, says_nothing
 from chains.prompts import SourceContext
 from chains.settings import ChainSettings
 
@@ -387,6 +387,19 @@ class AnswerChain:
             logger.warning("generated text quotes the system prompt: replaced")
             state["checks"]["prompt_leak"] = 1
             text = prompts.PROMPT_LEAK_REPLACEMENT
+        if reason := says_nothing(text, state["standalone"]):
+            # a draft that says nothing: the agent gets the embedded generator's instead,
+            # labelled as such (its first line says no language model wrote it)
+            logger.warning("generated draft says nothing (%s): extractive draft instead", reason)
+            state["checks"]["llm_fallback"] = 1
+            state["generator"] = extractive.NAME
+            text = extractive.compose(
+                state["standalone"],
+                req.mode,
+                state["contexts"],
+                self.settings,
+                state.get("requests", []),
+            )
         state["draft"] = text
         return state
 
@@ -404,7 +417,7 @@ class AnswerChain:
             flagged=result.flagged,
             standalone_question=state["standalone"],
             mode=req.mode,
-            generator=self.generator,
+            generator=state.get("generator", self.generator),
             tokens=state.get("tokens", {}),
         )
         return state

@@ -346,3 +346,21 @@ def postcheck(text: str, contexts: Sequence[SourceContext]) -> CheckResult:
         "figures_flagged": len(flagged),
     }
     return CheckResult(text=_tidy(text), sources=ordered, flagged=flagged, checks=checks)
+
+
+_WORD_RE = re.compile(r"[^\W\d_]{3,}")
+
+
+def says_nothing(text: str, question: str) -> str | None:
+    """Why a model's draft is no answer, or None: "empty" when it holds no sentence (a
+    small model often writes only "[1]"), "echo" when it mostly restates the question or
+    message it was given. Such a draft is replaced by the embedded generator's."""
+    words = _WORD_RE.findall(CITATION_RE.sub(" ", text))
+    if len(words) < 4:
+        return "empty"
+    asked = " ".join(_WORD_RE.findall(question.lower()))
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(_WORD_RE.findall(s)) >= 4]
+    echoed = [s for s in sentences if " ".join(_WORD_RE.findall(s.lower())) in asked]
+    if sentences and len(echoed) * 2 >= len(sentences):
+        return "echo"
+    return None

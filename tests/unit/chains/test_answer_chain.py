@@ -432,3 +432,42 @@ async def test_a_draft_quoting_the_system_prompt_is_replaced(memory_retriever, s
     answer = await chain.ainvoke(AnswerRequest(question="Combien coûte un passeport ?"))
     assert answer.text.startswith(prompts.PROMPT_LEAK_REPLACEMENT)
     assert answer.checks["prompt_leak"] == 1
+
+
+@pytest.mark.parametrize(
+    ("draft", "reason"),
+    [
+        ("[1]", "empty"),
+        ("[1], [2]", "empty"),
+        (
+            "Bonjour,\n\nMon passeport expire en juin, combien coûte le renouvellement ?\n\n"
+            "Cordialement,",
+            "echo",
+        ),
+    ],
+)
+async def test_a_model_draft_that_says_nothing_is_replaced_by_the_embedded_one(
+    memory_retriever, settings, draft, reason
+):
+    """Seen with a 0.5B model: a draft of citation marks only, or the message echoed back."""
+    from chains.postcheck import says_nothing
+
+    question = "Bonjour, mon passeport expire en juin, combien coûte le renouvellement ?"
+    assert says_nothing(draft, question) == reason
+    llm = FakeListChatModel(responses=[draft])
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    answer = await chain.ainvoke(AnswerRequest(question=question))
+    assert answer.status == "answered"
+    assert answer.checks["llm_fallback"] == 1
+    assert answer.generator == "extractive"
+    assert answer.text.startswith("Réponse composée avec les phrases des fiches")
+    assert any(s.cited for s in answer.sources)
+
+
+def test_a_real_answer_is_not_taken_for_an_empty_one():
+    from chains.postcheck import says_nothing
+
+    question = "combien coûte un passeport ?"
+    assert (
+        says_nothing("Le passeport d'un majeur coûte 86 € en timbre fiscal [1].", question) is None
+    )
