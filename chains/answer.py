@@ -294,17 +294,21 @@ class AnswerChain:
         if not _WORD_RE.search(state["standalone"]):  # empty, emoji only, punctuation
             state["docs"] = []
             return state
-        kwargs = {"audience": req.audience} if req.audience else {}
+        # the chain owns the number of fiches (GUICHET_RETRIEVAL_K) and asks for it
+        kwargs: dict[str, Any] = {"k": self.settings.retrieval_k}
+        if req.audience:
+            kwargs["audience"] = req.audience
         try:
             try:
                 docs = await self.retriever.ainvoke(
                     state["standalone"], config={"run_name": "Retriever"}, **kwargs
                 )
             except TypeError as exc:
-                # A plain BaseRetriever takes no audience filter: search without it.
-                if not kwargs or "audience" not in str(exc):
+                # A plain BaseRetriever takes no arguments: search without them (the chain
+                # keeps its first k fiches).
+                if not any(f"'{name}'" in str(exc) for name in kwargs):
                     raise
-                logger.warning("retriever %s ignores the audience filter", type(self.retriever))
+                logger.warning("retriever %s takes no k or audience", type(self.retriever))
                 docs = await self.retriever.ainvoke(
                     state["standalone"], config={"run_name": "Retriever"}
                 )

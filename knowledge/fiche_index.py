@@ -36,11 +36,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from knowledge.lexical import LexicalIndex, fold_word
+from knowledge.lexical import LexicalIndex
+from knowledge.text import fold
 
 log = logging.getLogger(__name__)
 
-FICHE_INDEX_VERSION = 2  # bump when what the index holds changes: the next ingest rebuilds it
+FICHE_INDEX_VERSION = 3  # bump when what the index holds changes: the next ingest rebuilds it
+# (3: one accent folding for the whole project, "œ" read as "oe")
 MAX_ANCHORS = 40  # distinct inbound anchor texts kept per fiche
 E5_MAX_CHARS = 160  # characters of title + description embedded by e5 (ingest time)
 
@@ -52,7 +54,7 @@ def lowercase_word_counts(texts: Any) -> Counter:
     counts: Counter = Counter()
     for text in texts:
         counts.update(_LOWER_WORD_RE.findall(text))
-    return Counter({fold_word(w): c for w, c in counts.items()})
+    return Counter({fold(w): c for w, c in counts.items()})
 
 
 def fiche_index_version(folder: Path) -> tuple[int, bool] | None:
@@ -137,7 +139,7 @@ class Vocabulary:
         entries: dict[str, str] = {}
         case_sensitive: set[str] = set()
         for short, longs in found.items():
-            key = fold_word(short.lower())
+            key = fold(short.lower())
             entries.setdefault(key, longs.most_common(1)[0][0])
             # A short form also used as an ordinary lower-case word ("pas", "are") is only
             # expanded when typed as written in the fiches (capitals).
@@ -157,16 +159,16 @@ class Vocabulary:
         if self._re is None:
             return []
         out: list[str] = []
-        folded_query = fold_word(query.lower())
+        folded_query = fold(query.lower())
         for m in self._re.finditer(query):
             typed = m.group(1)
-            key = fold_word(typed.lower())
+            key = fold(typed.lower())
             long = self.entries.get(key)
             if long is None:
                 continue
             if key in self.case_sensitive and not (typed.isupper() and len(typed) > 1):
                 continue
-            if fold_word(long.lower()) in folded_query or long in out:
+            if fold(long.lower()) in folded_query or long in out:
                 continue
             out.append(long)
         return out

@@ -15,8 +15,7 @@ import os
 import re
 import shutil
 import threading
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,27 +25,13 @@ import numpy as np
 import Stemmer
 
 from knowledge.errors import StoreError
+from knowledge.text import FRENCH_STOP_WORDS, fold
 
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-# French stop words (bm25s' list plus elisions and a few admin-neutral words), accent-folded.
-_EXTRA_STOP = {
-    "d", "l", "j", "m", "n", "s", "t", "c", "qu", "y", "a", "comment", "quoi", "quel",
-    "quelle", "quels", "quelles", "est", "ce", "faire", "peut", "on", "je", "mon", "ma",
-    "mes", "votre", "vos", "vous", "etre", "si", "the",
-}  # fmt: skip
-
-
-def fold_word(word: str) -> str:
-    """The word without accents (case kept)."""
-    if word.isascii():
-        return word
-    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-
-
-_STOP = {fold_word(w.lower()) for w in bm25s.stopwords.STOPWORDS_FRENCH} | _EXTRA_STOP
+_STOP = FRENCH_STOP_WORDS
 
 
 class FrenchAnalyzer:
@@ -59,7 +44,7 @@ class FrenchAnalyzer:
     def _stem_uncached(self, word: str) -> str:
         # Fold accents first: agents often type without them ("conge maternite"), and the
         # stemmer must then see the same word as in the fiche ("congé maternité").
-        folded = fold_word(word)
+        folded = fold(word)
         if folded in _STOP:
             return ""
         return self._stemmer.stemWord(folded)
@@ -176,8 +161,12 @@ class LexicalIndex:
             raise StoreError(f"lexical index pointer {root / 'CURRENT'} unreadable: {exc}") from exc
 
     @classmethod
-    def load(cls, root: Path) -> LexicalIndex | None:
-        """Load the generation CURRENT names (None when no index was ever written)."""
+    def load(
+        cls, root: Path, *, companion: Callable[[Path], Any] | None = None
+    ) -> LexicalIndex | None:
+        """Load the generation CURRENT names (None when no index was ever written), and with
+        it, through `companion`, what was saved beside it (the store passes
+        `FicheIndex.load`: the fiche index builds on this module, not the reverse)."""
         for _attempt in range(3):  # a writer may swap and clean up between read and load
             info = cls.current(root)
             if info is None:
@@ -191,24 +180,21 @@ class LexicalIndex:
                     else None
                 )
                 index = cls(bm25, doc_ids, int(info["generation"]))
-                index.fiches = _load_fiches(folder / "fiches")
+                companion_dir = folder / "fiches"
+                if companion is not None and companion_dir.exists():
+                    index.fiches = companion(companion_dir)
             except FileNotFoundError:
                 continue
             return index
         raise StoreError(f"lexical index under {root} keeps changing or is incomplete")
 
 
-def _load_fiches(folder: Path) -> Any:
-    from knowledge.fiche_index import FicheIndex  # the fiche index builds on this module
-
-    return FicheIndex.load(folder) if folder.exists() else None
-
-
 class LexicalIndexHandle:
     """Thread-safe holder that reloads the index when CURRENT changed on disk."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, companion: Callable[[Path], Any] | None = None) -> None:
         self.root = root
+        self.companion = companion
         self._lock = threading.Lock()
         self._index: LexicalIndex | None = None
         self._stamp: tuple[int, int] | None = None
@@ -226,7 +212,7 @@ class LexicalIndexHandle:
             return self._index
         with self._lock:
             if stamp != self._stamp or self._index is None:
-                self._index = LexicalIndex.load(self.root)
+                self._index = LexicalIndex.load(self.root, companion=self.companion)
                 self._stamp = stamp
                 if self._index is not None:
                     log.info(

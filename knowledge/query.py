@@ -21,8 +21,9 @@ Pure functions, no model: a few microseconds per message.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
+
+from knowledge.text import fold
 
 # Words that carry no request on their own (greetings, politeness, closings), accent-folded.
 _GREETING_RE = re.compile(
@@ -72,14 +73,6 @@ MESSAGE_WORDS = 25
 # A question shorter than this (content words) borrows the sentence before it.
 SHORT_REQUEST_WORDS = 5
 MAX_REQUESTS = 4
-
-
-def fold(text: str) -> str:
-    """Lower case without accents ("Démarche" -> "demarche")."""
-    text = text.lower().replace("’", "'")
-    if text.isascii():
-        return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from langchain_core.callbacks import (
@@ -34,7 +34,9 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from knowledge.models import AUDIENCES
 from knowledge.query import QueryAnalysis, analyse
 from knowledge.ranking import RRF_K, Candidate, LinearRanker, default_ranker, features
-from knowledge.store import ChunkRow, KnowledgeBase
+
+if TYPE_CHECKING:  # the store builds retrievers: it imports this module, not the reverse
+    from knowledge.store import ChunkRow, KnowledgeBase
 
 REQUEST_WEIGHT = 0.7  # a request's search counts this much next to the whole text's
 FICHE_LIST = 30  # fiches taken from each fiche-level list
@@ -195,7 +197,7 @@ class HybridRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    kb: KnowledgeBase = Field(exclude=True)
+    kb: Any = Field(exclude=True)  # the KnowledgeBase searched
     k: int = 5
     mode: Literal["hybrid", "rrf", "dense", "lexical"] = "hybrid"
     candidates: int | None = None

@@ -123,9 +123,6 @@ class KnowledgeSettings(BaseSettings):
         gt=0,
         description="Timeout in seconds for connecting to / reading from an ingest URL.",
     )
-    retrieval_k: int = Field(
-        default=5, ge=1, le=50, description="Fiches returned by the retriever by default."
-    )
     retrieval_candidates: int = Field(
         default=60,
         ge=5,

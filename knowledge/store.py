@@ -45,6 +45,7 @@ from knowledge.fiche_index import (
 from knowledge.lexical import LexicalIndex, LexicalIndexHandle
 from knowledge.models import AUDIENCES
 from knowledge.rerank import RemoteReranker
+from knowledge.retriever import HybridRetriever
 from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger(__name__)
@@ -308,7 +309,7 @@ class KnowledgeBase:
         self._client = client
         self.collection = collection
         self.lexical_dir = store_dir / "lexical"
-        self._lexical = LexicalIndexHandle(self.lexical_dir)
+        self._lexical = LexicalIndexHandle(self.lexical_dir, companion=FicheIndex.load)
         # Embedded Chroma loads its index once per process: when another process (an
         # ingest) publishes a new generation, reopen the client so new vectors are seen.
         self._dense_lock = threading.RLock()
@@ -532,10 +533,10 @@ class KnowledgeBase:
         return index.search(query, n, mask=mask)
 
     def retriever(self, k: int | None = None, **kwargs: Any):
-        """A LangChain retriever (hybrid dense + lexical) over this store."""
-        from knowledge.retriever import HybridRetriever
-
-        return HybridRetriever(kb=self, k=k or self.settings.retrieval_k, **kwargs)
+        """A LangChain retriever (hybrid dense + lexical) over this store, returning `k`
+        fiches unless a search asks for another number (the answer chain passes its own,
+        GUICHET_RETRIEVAL_K)."""
+        return HybridRetriever(kb=self, **({"k": k} if k else {}), **kwargs)
 
     def stats(self) -> dict[str, Any]:
         fiches, chunks = self.catalog.counts()
