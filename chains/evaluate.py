@@ -21,7 +21,6 @@ plus p50_ms, p95_ms, n, and the same per kind under "by_kind".
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
@@ -33,6 +32,7 @@ from typing import Any
 from chains.errors import ChainError
 from chains.models import Answer, AnswerRequest, Turn
 from chains.postcheck import allowed_urls, figure_keys, find_figures, normalise_url, urls_in
+from knowledge.evaluate import read_jsonl
 
 KINDS = ("question", "draft_reply", "out_of_scope", "followup")
 RATE_KEYS = (
@@ -90,24 +90,9 @@ def _history(raw: Any, where: str) -> list[Turn]:
 
 def load_items(path: str | Path) -> list[EvalItem]:
     """Read and validate the file; raises EvalFileError naming the file and the line."""
-    p = Path(path)
-    try:
-        raw_lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise EvalFileError(f"{p}: cannot read the file ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise EvalFileError(f"{p}: not UTF-8 text") from exc
     items: list[EvalItem] = []
-    for no, line in enumerate(raw_lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{p}:{no}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalFileError(f"{where}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(obj, dict):
-            raise EvalFileError(f"{where}: expected a JSON object")
+    for where, obj in read_jsonl(path, EvalFileError):
+        no = int(where.rsplit(":", 1)[1])
         kind = obj.get("kind", "question")
         if kind not in KINDS:
             raise EvalFileError(f"{where}: unknown kind {kind!r} (expected one of {KINDS})")
@@ -128,7 +113,7 @@ def load_items(path: str | Path) -> list[EvalItem]:
         item_id = str(obj.get("id") or f"line-{no}")
         items.append(EvalItem(no, kind, text, expected, facts, audience, history, item_id))
     if not items:
-        raise EvalFileError(f"{p}: no evaluation item in the file")
+        raise EvalFileError(f"{path}: no evaluation item in the file")
     return items
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,35 +28,46 @@ class QuestionFileError(KnowledgeError):
     """The question file is missing or one of its lines is not a valid question."""
 
 
-def load_questions(path: str | Path) -> list[dict]:
-    path = Path(path)
+def read_jsonl(path: str | Path, error: type[Exception]) -> Iterator[tuple[str, dict]]:
+    """The JSON objects of an evaluation file, each with where it is ("file:line"); raises
+    `error` naming the file and the line of the first that is not one. The one reader of
+    the question files (retrieval here, answers in `chains.evaluate`)."""
+    p = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = p.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise QuestionFileError(f"{path}: cannot read: {exc}") from exc
-    out = []
-    for n, line in enumerate(lines, 1):
+        raise error(f"{p}: cannot read the file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{p}: not UTF-8 text") from exc
+    for no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        where = f"{p}:{no}"
         try:
             obj = json.loads(line)
-        except ValueError as exc:
-            raise QuestionFileError(f"{path}:{n}: not JSON: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise error(f"{where}: invalid JSON ({exc.msg})") from exc
         if not isinstance(obj, dict):
-            raise QuestionFileError(f'{path}:{n}: expected a JSON object {{"question": ...}}')
+            raise error(f"{where}: expected a JSON object")
+        yield where, obj
+
+
+def load_questions(path: str | Path) -> list[dict]:
+    out = []
+    for where, obj in read_jsonl(path, QuestionFileError):
         q = obj.get("question", obj.get("message"))
         expected = obj.get("expected")
         if isinstance(expected, str):
             expected = [expected]
         if not isinstance(q, str) or not q.strip() or not isinstance(expected, list):
             raise QuestionFileError(
-                f'{path}:{n}: expected {{"question": str, "expected": [fiche IDs]}}'
+                f'{where}: expected {{"question": str, "expected": [fiche IDs]}}'
             )
         if not expected:
             continue  # out of scope: nothing to find
         out.append(
             {
-                "id": str(obj.get("id", f"line-{n}")),
+                "id": str(obj.get("id", f"line-{where.rsplit(':', 1)[1]}")),
                 "kind": str(obj.get("kind", "question")),
                 "question": q,
                 "expected": [str(e) for e in expected],
