@@ -21,7 +21,6 @@ import asyncio
 import json
 import logging
 import random
-import time
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -145,6 +144,14 @@ def _chat_model_class():
     if _CHAT_MODEL_CLASS is not None:
         return _CHAT_MODEL_CLASS
     from langchain_openai import ChatOpenAI
+    from tenacity import (
+        AsyncRetrying,
+        RetryCallState,
+        Retrying,
+        retry_if_exception,
+        stop_after_attempt,
+        stop_before_delay,
+    )
 
     class GuichetChatOpenAI(ChatOpenAI):
         """ChatOpenAI that retries only calls which produced no answer (see `retry_delay`),
@@ -153,50 +160,43 @@ def _chat_model_class():
         retries: int = 0
         deadline_s: float = 120.0
 
-        def _next_delay(self, exc: BaseException, attempt: int, started: float) -> float | None:
-            if attempt >= self.retries:
-                return None
-            delay = retry_delay(exc, attempt)
-            if delay is None:
-                return None
-            if time.monotonic() - started + delay >= self.deadline_s:
-                return None  # the retry could not finish in time: fail now
-            logger.warning(
-                "LLM call failed (%s), retry %d/%d in %.1fs",
-                classify_llm_error(exc).kind,
-                attempt + 1,
-                self.retries,
-                delay,
-            )
-            return delay
+        def _policy(self) -> dict[str, Any]:
+            """The tenacity policy: retry what `retry_delay` allows, wait what it says."""
+
+            def wait(state: RetryCallState) -> float:
+                return retry_delay(state.outcome.exception(), state.attempt_number - 1) or 0.0
+
+            def log(state: RetryCallState) -> None:
+                logger.warning(
+                    "LLM call failed (%s), retry %d/%d in %.1fs",
+                    classify_llm_error(state.outcome.exception()).kind,
+                    state.attempt_number,
+                    self.retries,
+                    state.upcoming_sleep,
+                )
+
+            return {
+                "retry": retry_if_exception(lambda exc: retry_delay(exc, 0) is not None),
+                "wait": wait,
+                # the retry could not finish in time: fail now, with the call's own error
+                "stop": stop_after_attempt(self.retries + 1) | stop_before_delay(self.deadline_s),
+                "before_sleep": log,
+                "reraise": True,
+            }
 
         async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs: Any):
-            started = time.monotonic()
-            attempt = 0
-            while True:
-                try:
+            async for attempt in AsyncRetrying(**self._policy()):
+                with attempt:
                     return await super()._agenerate(
                         messages, stop=stop, run_manager=run_manager, **kwargs
                     )
-                except Exception as exc:
-                    delay = self._next_delay(exc, attempt, started)
-                    if delay is None:
-                        raise
-                attempt += 1
-                await asyncio.sleep(delay)
+            raise AssertionError("unreachable: tenacity reraises the last error")
 
         def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any):
-            started = time.monotonic()
-            attempt = 0
-            while True:
-                try:
+            for attempt in Retrying(**self._policy()):
+                with attempt:
                     return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-                except Exception as exc:
-                    delay = self._next_delay(exc, attempt, started)
-                    if delay is None:
-                        raise
-                attempt += 1
-                time.sleep(delay)
+            raise AssertionError("unreachable: tenacity reraises the last error")
 
     _CHAT_MODEL_CLASS = GuichetChatOpenAI
     return GuichetChatOpenAI
