@@ -26,6 +26,9 @@ class HashEmbeddings:
     """Deterministic fake embeddings for fast unit tests: hashed bag of accent-folded words.
 
     Real `Embeddings` interface (subclass built lazily to keep this module import-light).
+    Not langchain-core's `DeterministicFakeEmbedding`: its vector is seeded by the whole
+    text, so two texts sharing words are no closer than any two, and the tests that search
+    a store (test_kb_store, test_kb_ingest_real) need that they are (tried: 5 failures).
     """
 
     def __new__(cls, dim: int = 64):
