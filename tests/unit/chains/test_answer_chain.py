@@ -380,7 +380,7 @@ async def test_token_usage_is_reported(memory_retriever, settings):
     assert answer.tokens == {"input_tokens": 1200, "output_tokens": 80}
 
 
-async def test_direct_and_lcel_paths_give_the_same_answer(memory_retriever, settings):
+async def test_observing_the_runs_does_not_change_the_answer(memory_retriever, settings):
     chain = build_answer_chain(memory_retriever, None, settings)
     req = AnswerRequest(question="Combien coûte un passeport pour un majeur ?")
     direct = await chain.ainvoke(req)
