@@ -354,6 +354,9 @@ class AnswerChain:
                 contexts,
                 self.settings.context_max_chars,
                 requests=state.requests,
+                key_passages=extractive.key_passages(
+                    state.standalone, contexts, self.settings, state.requests
+                ),
             )
         return state
 

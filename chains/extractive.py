@@ -513,6 +513,21 @@ def _order(u: Unit) -> int:
     return u.order
 
 
+def key_passages(
+    question: str,
+    contexts: Sequence[SourceContext],
+    settings,
+    requests: Sequence[str] = (),
+) -> list[str]:
+    """The units the draft would quote, each with its citation ("… [n]"): what a language
+    model is pointed at first."""
+    return [
+        _line(u, pk.ctx.source.n).replace("\n", " ")
+        for pk in _select(question, contexts, list(requests), settings)
+        for u in pk.units
+    ]
+
+
 def compose(
     question: str,
     mode: str,

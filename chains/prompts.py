@@ -182,6 +182,7 @@ def build_answer_messages(
     contexts: Sequence[SourceContext],
     max_chars: int = 9000,
     requests: Sequence[str] = (),
+    key_passages: Sequence[str] = (),
 ) -> list[BaseMessage]:
     """System + user messages for one answer (the same as `answer_prompt(mode)` gives,
     built without the template machinery, which costs milliseconds per call). `requests`,
@@ -197,8 +198,19 @@ def build_answer_messages(
     if len(requests) > 1:
         listed = "\n".join(f"- {fence(r)}" for r in requests)
         content += f"\n\n{REQUESTS_NOTE}\n{listed}"
+    if key_passages:
+        listed = "\n".join(f"- {fence(p)}" for p in key_passages)
+        content += f"\n\n{KEY_PASSAGES_NOTE}\n{listed}"
     return [SystemMessage(content=system), HumanMessage(content=content)]
 
+
+# The sentences of the fiches that answer most directly, picked by the embedded generator
+# (the matched situation, the figures, the list asked for): a model, small ones above all,
+# starts from them instead of searching the whole context.
+KEY_PASSAGES_NOTE = (
+    "Passages des fiches qui répondent le plus directement (appuie ta réponse sur eux, "
+    "avec leur numéro de fiche) :"
+)
 
 REQUESTS_NOTE = (
     "Demandes relevées dans le message (réponds à chacune, ou dis qu'aucune fiche fournie "

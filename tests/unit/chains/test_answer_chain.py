@@ -471,3 +471,16 @@ def test_a_real_answer_is_not_taken_for_an_empty_one():
     assert (
         says_nothing("Le passeport d'un majeur coûte 86 € en timbre fiscal [1].", question) is None
     )
+
+
+async def test_the_model_is_pointed_at_the_passages_that_answer(memory_retriever, settings):
+    """The sentences the embedded generator would quote (the price asked here) come after
+    the fiches in the prompt, each with its fiche number."""
+    llm = RecordingFake(messages=iter([AIMessage(content="Il coûte 86 € [1].")]), seen=[])
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    await chain.ainvoke(AnswerRequest(question="Combien coûte un passeport majeur ?"))
+    user = llm.seen[0][1].content
+    assert prompts.KEY_PASSAGES_NOTE in user
+    passages = user.split(prompts.KEY_PASSAGES_NOTE, 1)[1]
+    assert "86 €" in passages
+    assert "[1]" in passages
