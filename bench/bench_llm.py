@@ -98,6 +98,10 @@ def block(results, wall_s: float | None = None) -> dict:
                 sum(t.get("output_tokens", 0) for t in toks) / len(toks)
             )
         out["errors"] = sorted({r.answer.error for r in results if r.answer.error})
+        # drafts the model wrote that said nothing, replaced by the embedded generator's,
+        # and drafts quoting the system prompt, replaced by a notice
+        out["replaced_by_embedded"] = sum(1 for r in results if r.answer.checks.get("llm_fallback"))
+        out["prompt_leaks_replaced"] = sum(1 for r in results if r.answer.checks.get("prompt_leak"))
         # latency of the items that reached the generator (no_source answers skip it)
         lat = [r.answer.latency_ms for r in results if r.answer.status != "no_source"]
         out["generated_n"] = len(lat)

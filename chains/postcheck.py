@@ -349,15 +349,19 @@ def postcheck(text: str, contexts: Sequence[SourceContext]) -> CheckResult:
 
 
 _WORD_RE = re.compile(r"[^\W\d_]{3,}")
+_PROMPT_MARKUP_RE = re.compile(r"</?(?:sources|fiche|message_usager|message_agent)\b")
 
 
 def says_nothing(text: str, question: str) -> str | None:
     """Why a model's draft is no answer, or None: "empty" when it holds no sentence (a
-    small model often writes only "[1]"), "echo" when it mostly restates the question or
-    message it was given. Such a draft is replaced by the embedded generator's."""
+    small model often writes only "[1]"), "prompt" when it copies the prompt's fenced data
+    (`<sources>`, `<fiche n=…>`), "echo" when it mostly restates the question or message it
+    was given. Such a draft is replaced by the embedded generator's."""
     words = _WORD_RE.findall(CITATION_RE.sub(" ", text))
     if len(words) < 4:
         return "empty"
+    if _PROMPT_MARKUP_RE.search(text):
+        return "prompt"  # it copied the prompt's fenced data back
     asked = " ".join(_WORD_RE.findall(question.lower()))
     sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(_WORD_RE.findall(s)) >= 4]
     echoed = [s for s in sentences if " ".join(_WORD_RE.findall(s.lower())) in asked]

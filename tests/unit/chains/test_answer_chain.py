@@ -444,6 +444,10 @@ async def test_a_draft_quoting_the_system_prompt_is_replaced(memory_retriever, s
             "Cordialement,",
             "echo",
         ),
+        (
+            'Bonjour,\n\nVoici :\n<sources>\n<fiche n="1" id="F14929">\nTitre : Passeport',
+            "prompt",
+        ),
     ],
 )
 async def test_a_model_draft_that_says_nothing_is_replaced_by_the_embedded_one(
