@@ -58,7 +58,7 @@ class ChainAnswerer:
 
 
 class Observer(Protocol):
-    """Metrics hooks (bot.observability implements them); every method must be cheap."""
+    """Metrics hooks (ops.metrics.MetricsObserver implements them); every method must be cheap."""
 
     def question_received(self, room_kind: str, mode: str) -> None: ...
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite live in tests/support/, one module per real service:
+"""Fixtures shared by the whole suite live in tests/support/, one module per real service
+(the servers themselves are in devtools/, which the benches use too):
 
 - tests.support.kb: a real store built once from the bundled sample corpus
 - tests.support.chroma_server: a real `chroma run` server on 127.0.0.1

@@ -1,9 +1,9 @@
 """Fixtures of the integration tests that need a real LLM.
 
 `llama_server_url`: llama.cpp's OpenAI-compatible server running Qwen2.5-Coder-0.5B-Instruct
-on 127.0.0.1 (tests/support/llamacpp.py), started once per session on first use and stopped
+on 127.0.0.1 (devtools/llamacpp.py), started once per session on first use and stopped
 at its end. GUICHET_TEST_LLAMACPP_URL points the tests at one already running instead
-(`python -m tests.support.llamacpp serve`).
+(`python -m devtools.llamacpp serve`).
 
 When the model cannot be fetched (no package index, xllamacpp not installed) the tests that
 need it are skipped with the reason, except in CI (CI=true), where they fail: CI must run
@@ -35,7 +35,7 @@ def llama_server_url() -> Iterator[str]:
     if external:
         yield external.rstrip("/")
         return
-    from tests.support import llamacpp
+    from devtools import llamacpp
 
     try:
         import xllamacpp  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
-from tests.support.synapse import BotEnv, extractive_answerer, make_bot_env, wait_for
+from devtools.synapse import BotEnv, extractive_answerer, make_bot_env, wait_for
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 
@@ -142,7 +142,7 @@ async def test_two_rooms_memories_are_isolated(env: BotEnv):
 
 
 async def test_reactions_are_stored_and_exported(env: BotEnv, tmp_path):
-    from bot.cli.matrix import feedback_lines
+    from app.cli.matrix import feedback_lines
 
     agent = await env.agents.new()
     room = await agent.dm(env.bot_id)

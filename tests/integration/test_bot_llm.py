@@ -9,14 +9,14 @@ import time
 import pytest
 import pytest_asyncio
 
-from tests.support.synapse import BotEnv, make_bot_env
+from devtools.synapse import BotEnv, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env(synapse, bot_retriever, openai_server_session, tmp_path_factory) -> BotEnv:
-    from bot.wiring import build_chain
+    from app.wiring import build_chain
     from chains.settings import ChainSettings
 
     openai_server_session.reset()

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from bot.errors import ConfigError, MatrixError
 from bot.matrix import CREDENTIALS_FILE, MatrixClient
 from bot.settings import BotSettings
-from tests.support.synapse import (
+from devtools.synapse import (
     AgentFactory,
     BotEnv,
     BotRunner,
@@ -257,7 +257,7 @@ def test_trust_setting_values_from_env(monkeypatch, tmp_path, value):
 def test_bad_trust_value_is_a_clear_settings_error(monkeypatch, tmp_path, value):
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from app.cli import app
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GUICHET_TRUST", value)

@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 
 from chains.models import Answer, AnswerRequest
-from tests.support.synapse import BotEnv, bot_env_settings, extractive_answerer, make_bot_env
+from devtools.synapse import BotEnv, bot_env_settings, extractive_answerer, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 

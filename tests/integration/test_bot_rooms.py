@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
-from tests.support.synapse import BotEnv, extractive_answerer, make_bot_env
+from devtools.synapse import BotEnv, extractive_answerer, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 

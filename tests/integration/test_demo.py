@@ -65,7 +65,7 @@ def demo_dir(tmp_path_factory):
 
 
 def demo_command(data_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "bot", "demo", "--data-dir", str(data_dir)]
+    return [sys.executable, "-m", "app", "demo", "--data-dir", str(data_dir)]
 
 
 def clean_env() -> dict[str, str]:
@@ -180,7 +180,7 @@ def test_guichet_chat_joins_a_running_demo_with_its_own_device(demo_dir):
             seen += line
         assert "Tapez une question" in seen, seen
         chat = subprocess.run(
-            [sys.executable, "-m", "bot", "chat", "--demo-dir", str(demo_dir)],
+            [sys.executable, "-m", "app", "chat", "--demo-dir", str(demo_dir)],
             input="Un étudiant a-t-il droit au RSA ?\n/quit\n",
             capture_output=True,
             text=True,

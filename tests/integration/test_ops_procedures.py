@@ -16,7 +16,7 @@ import shutil
 import httpx
 import pytest
 
-from tests.support.synapse import extractive_answerer, make_bot_env, unique
+from devtools.synapse import extractive_answerer, make_bot_env, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow]
 

@@ -13,13 +13,11 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,17 +26,12 @@ import pytest
 import pytest_asyncio
 
 import knowledge
-from tests.support.chroma_server import wait_for_heartbeat
+from devtools.chroma_server import ChromaProcess
+from devtools.net import free_port
 
 SAMPLE = Path(knowledge.__file__).resolve().parent / "sample" / "vdd-2020" / "particuliers"
 # Seven real fiches: enough for passeport / carte d'identité / Smic questions.
 TINY_FICHES = ("F1342", "F21089", "F2300", "F12567", "F34757", "F14929", "F18723")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _bin(name: str) -> str:
@@ -214,38 +207,6 @@ def processes() -> Iterator[list[GuichetProcess]]:
 
 
 # ------------------------------------------------------------------ Chroma we own
-
-
-@dataclass
-class ChromaProcess:
-    """A `chroma run` on a fixed port and data path, stoppable and restartable."""
-
-    path: Path
-    port: int
-    proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 90) -> ChromaProcess:
-        log = open(self.path.parent / "chroma.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [_bin("chroma"), "run", "--path", str(self.path), "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )  # fmt: skip
-        log.close()
-        wait_for_heartbeat(self.url, timeout=timeout, proc=self.proc)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.kill()  # abrupt: the server vanishes, as in a crash
-        self.proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import time
 import pytest
 import pytest_asyncio
 
+from devtools.openai_server import FakeOpenAIServer
+from devtools.synapse import AgentFactory, unique
 from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process, settle
-from tests.support.openai_server import FakeOpenAIServer
-from tests.support.synapse import AgentFactory, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from devtools.synapse import AgentFactory, unique
 from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process
-from tests.support.synapse import AgentFactory, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -163,8 +163,8 @@ async def test_data_dir_that_is_a_file_is_refused(synapse, tiny_store, tmp_path)
 
 
 async def test_refused_start_leaves_no_probe_file(tmpfs):
+    from app.wiring import check_data_dir
     from bot.errors import ConfigError
-    from bot.wiring import check_data_dir
 
     data = tmpfs / "bot"
     data.mkdir()

@@ -4,7 +4,7 @@ inside a fiche (a store built by the real ingest from a poisoned fiche); edits, 
 reactions to unknown events, polls, stickers, files, huge formatted bodies and events with
 missing fields; look-alike Tchap IDs; URLs in messages are never fetched.
 
-The LLM is a real HTTP server (tests.support.openai_server) that, here, OBEYS injected
+The LLM is a real HTTP server (devtools.openai_server) that, here, OBEYS injected
 instructions: it answers with its system prompt, invented amounts and a foreign link, as a
 jailbroken model would. What reaches the agent must still be clean.
 """
@@ -22,17 +22,17 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from app.wiring import build_chain
 from bot.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
-from bot.wiring import build_chain
 from chains import prompts
 from chains.llm import build_chat_model
 from chains.settings import ChainSettings
+from devtools.openai_server import FakeOpenAIServer
+from devtools.synapse import BotEnv, make_bot_env
 from knowledge.ingest import ingest
 from knowledge.store import KnowledgeBase
 from tests.reliability.conftest import SAMPLE, HitCounter, settle
 from tests.support.kb import make_settings
-from tests.support.openai_server import FakeOpenAIServer
-from tests.support.synapse import BotEnv, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 

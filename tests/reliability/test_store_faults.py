@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from devtools.synapse import BotEnv, extractive_answerer, make_bot_env
 from knowledge.store import KnowledgeBase
 from tests.reliability.conftest import (
     SAMPLE,
@@ -30,7 +31,6 @@ from tests.reliability.conftest import (
     settle,
 )
 from tests.support.kb import make_settings
-from tests.support.synapse import BotEnv, extractive_answerer, make_bot_env
 
 pytestmark = [
     pytest.mark.synapse,

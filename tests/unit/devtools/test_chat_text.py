@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from bot.chat import Printer, strip_reply_fallback, terminal_text
+from devtools.chat import Printer, strip_reply_fallback, terminal_text
 
 BODY = (
     "**Passeport d'un mineur : première demande** [1]\n"

@@ -44,7 +44,7 @@ from nio import (
 )
 from nio.rooms import MatrixRoom
 
-from bot.errors import BotError
+from devtools.errors import DevToolError
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ LOCAL_HELP = (
 )
 
 
-class ChatError(BotError):
+class ChatError(DevToolError):
     """The chat client could not log in, open the DM or talk to the bot (named in the message)."""
 
 

@@ -10,15 +10,9 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from bot.observability import (
-    Metrics,
-    MetricsObserver,
-    normalise_feedback,
-    redact,
-    setup_logging,
-    write_ingest_textfile,
-)
 from knowledge.models import IngestSummary, ParseProblem
+from ops.logs import redact, setup_logging
+from ops.metrics import Metrics, MetricsObserver, normalise_feedback, write_ingest_textfile
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:
