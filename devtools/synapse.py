@@ -19,23 +19,19 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nio import (
-    AsyncClient,
-    AsyncClientConfig,
     Event,
-    JoinError,
     MegolmEvent,
-    RoomCreateError,
-    RoomPreset,
     RoomSendResponse,
     ToDeviceMessage,
     ToDeviceResponse,
 )
 
+from devtools.agent import AgentError, MatrixAgent
 from devtools.homeserver import LocalSynapse, RegisteredUser
 
 _counter = itertools.count(1)
@@ -81,106 +77,38 @@ class Received:
         return rel.get("event_id") if rel.get("rel_type") == "m.thread" else None
 
 
-@dataclass
-class Agent:
-    """A test user with a real nio client (E2E store in a temp dir), syncing in the background."""
+class Agent(MatrixAgent):
+    """A test user (`devtools.agent.MatrixAgent`: a real nio client, E2E store in a temp dir,
+    syncing in the background) that records every event it receives."""
 
-    hs: LocalSynapse
-    user: RegisteredUser
-    store_dir: Path
-    client: AsyncClient = field(init=False)
-    events: list[Received] = field(default_factory=list)
-    undecryptable: list[Received] = field(default_factory=list)
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task | None = None
-
-    @property
-    def user_id(self) -> str:
-        return self.user.user_id
+    def __init__(self, hs: LocalSynapse, user: RegisteredUser, store_dir: Path) -> None:
+        super().__init__(
+            hs.url, user.user_id, store_dir, device_id=user.device_id, sync_timeout_ms=1000
+        )
+        self.hs = hs
+        self.user = user
+        self.events: list[Received] = []
+        self.undecryptable: list[Received] = []
 
     async def start(self) -> Agent:
-        self.store_dir.mkdir(parents=True, exist_ok=True)
-        self.client = AsyncClient(
-            self.hs.url,
-            self.user.user_id,
-            device_id=self.user.device_id,
-            store_path=str(self.store_dir),
-            config=AsyncClientConfig(store_sync_tokens=True, encryption_enabled=True),
-        )
-        self.client.restore_login(self.user.user_id, self.user.device_id, self.user.access_token)
+        self.restore(self.user.device_id, self.user.access_token)
         self.client.add_event_callback(self._on_event, Event)
         self.client.add_event_callback(self._on_megolm, MegolmEvent)
-        if self.client.should_upload_keys:
-            await self.client.keys_upload()
-        await self.client.sync(timeout=0, full_state=True)
-        self._task = asyncio.create_task(self.client.sync_forever(timeout=1000))
+        await self.start_syncing()
         return self
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        await self.client.close()
 
     async def _on_event(self, room, event) -> None:
         if isinstance(event, MegolmEvent):
             return
         if isinstance(event.source, dict):
             self.events.append(Received(room.room_id, dict(event.source)))
-            self._changed.set()
+            self.bump()
 
     async def _on_megolm(self, room, event) -> None:
         self.undecryptable.append(Received(room.room_id, dict(event.source)))
-        self._changed.set()
-
-    async def wait_until(self, predicate: Callable[[], Any], wait_s: float = 20.0) -> Any:
-        deadline = time.monotonic() + wait_s
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"condition not met within {wait_s}s")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+        self.bump()
 
     # -- rooms ------------------------------------------------------------------------------
-
-    async def create_room(
-        self, invite: list[str], *, encrypted: bool = True, dm: bool = False, name: str = ""
-    ) -> str:
-        initial_state = []
-        if encrypted:
-            initial_state.append(
-                {
-                    "type": "m.room.encryption",
-                    "state_key": "",
-                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
-                }
-            )
-        # The test Synapse encrypts private rooms by default (like Tchap); a public-chat preset
-        # is the only way to get a room without encryption.
-        resp = await self.client.room_create(
-            name=name or None,
-            invite=invite,
-            is_direct=dm,
-            initial_state=initial_state,
-            preset=RoomPreset.private_chat if encrypted else RoomPreset.public_chat,
-        )
-        if isinstance(resp, RoomCreateError):
-            raise AssertionError(f"room_create failed: {resp}")
-        room_id = resp.room_id
-        await self.wait_until(lambda: room_id in self.client.rooms)
-        return room_id
-
-    async def join(self, room_id: str) -> None:
-        resp = await self.client.join(room_id)
-        if isinstance(resp, JoinError):
-            raise AssertionError(f"join failed: {resp}")
-        await self.wait_until(lambda: room_id in self.client.rooms)
 
     async def wait_member(self, room_id: str, user_id: str, wait_s: float = 20.0) -> None:
         """Wait until `user_id` has joined and, in an encrypted room, its devices are known."""
@@ -189,21 +117,9 @@ class Agent:
             room = self.client.rooms.get(room_id)
             return bool(room and user_id in room.users and user_id not in room.invited_users)
 
-        await self.wait_until(joined, wait_s)
+        await self.wait_until(joined, wait_s, f"{user_id} to join {room_id}")
         if self.client.rooms[room_id].encrypted:
             await self.wait_devices(user_id, wait_s)
-
-    async def wait_devices(self, user_id: str, wait_s: float = 20.0) -> None:
-        """Wait until the device keys of `user_id` are known (as Element fetches those of the
-        members it invites into an encrypted room, so its first message is for them too)."""
-        deadline = time.monotonic() + wait_s
-        while not list(self.client.device_store.active_user_devices(user_id)):
-            if self.client.should_query_keys:
-                with contextlib.suppress(Exception):
-                    await self.client.keys_query()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no device keys for {user_id}")
-            await asyncio.sleep(0.1)
 
     async def dm(self, bot_user_id: str, *, encrypted: bool = True, wait_s: float = 20.0) -> str:
         room_id = await self.create_room([bot_user_id], encrypted=encrypted, dm=True)
@@ -211,6 +127,13 @@ class Agent:
         return room_id
 
     # -- sending ----------------------------------------------------------------------------
+
+    async def send_content(self, room_id: str, content: dict[str, Any], **kw: Any) -> str:
+        """As `MatrixAgent.send_content`; a refused send fails the test (AssertionError)."""
+        try:
+            return await super().send_content(room_id, content, **kw)
+        except AgentError as exc:
+            raise AssertionError(str(exc)) from exc
 
     async def send(
         self,
@@ -242,19 +165,11 @@ class Agent:
             content["m.mentions"] = {"user_ids": mentions}
         if extra:
             content.update(extra)
-        resp = await self.client.room_send(
-            room_id, event_type, content, ignore_unverified_devices=True
-        )
-        if not isinstance(resp, RoomSendResponse):
-            raise AssertionError(f"send failed: {resp}")
-        return resp.event_id
+        return await self.send_content(room_id, content, event_type=event_type)
 
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
-        resp = await self.client.room_send(room_id, "m.reaction", content)
-        if not isinstance(resp, RoomSendResponse):
-            raise AssertionError(f"reaction failed: {resp}")
-        return resp.event_id
+        return await self.send_content(room_id, content, event_type="m.reaction")
 
     async def send_withholding_keys(self, room_id: str, body: str) -> tuple[str, Callable]:
         """Send an encrypted message whose Megolm key is NOT delivered yet.
@@ -310,7 +225,9 @@ class Agent:
         self, event_id: str, *, count: int = 1, wait_s: float = 30.0
     ) -> list[Received]:
         return await self.wait_until(
-            lambda: (r := self.replies_to(event_id)) and len(r) >= count and r, wait_s
+            lambda: (r := self.replies_to(event_id)) and len(r) >= count and r,
+            wait_s,
+            f"{count} replies to {event_id}",
         )
 
     async def ask(self, room_id: str, body: str, wait_s: float = 30.0, **kw: Any) -> Received:

@@ -154,8 +154,9 @@ class Metrics:
         self.errors.labels(kind=kind).inc()
 
     def record_feedback(self, value: str) -> None:
-        """`value`: "up"/"down" (👍/👎 are accepted and normalised)."""
-        self.feedback.labels(value=normalise_feedback(value)).inc()
+        """`value`: "up" or "down", as the bot read the reaction (`bot.state.feedback_value`);
+        anything else is counted as "other"."""
+        self.feedback.labels(value=value if value in ("up", "down") else "other").inc()
 
     def record_ingest(self, summary: Any, *, ok: bool = True) -> None:
         """Count one ingest run (a `knowledge.models.IngestSummary`, read by attribute)."""
@@ -188,15 +189,6 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def normalise_feedback(value: str) -> str:
-    v = value.strip().lower()
-    if v in {"👍", "+1", "up", "positive", "good"} or value.startswith("👍"):
-        return "up"
-    if v in {"👎", "-1", "down", "negative", "bad"} or value.startswith("👎"):
-        return "down"
-    return "other"
 
 
 class _StoreCollector:
