@@ -27,6 +27,10 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
 from bot import retry
 from bot.access import AccessPolicy
 from bot.commands import REGISTRY, Ask, CommandContext, Reply
@@ -91,21 +95,21 @@ class NullObserver:
 
 
 class RateLimiter:
+    """Per user: at most `count` questions in any `window_s` (a moving window kept by the
+    `limits` library, in memory), and one notice per user per window about it."""
+
     def __init__(self, count: int, window_s: float) -> None:
-        self.count = count
         self.window_s = window_s
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self.item = RateLimitItemPerSecond(count, max(1, round(window_s)))
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self._notified: dict[str, float] = {}
 
-    def check(self, user_id: str, now: float) -> float:
+    def check(self, user_id: str) -> float:
         """0 when allowed (and counted), else the seconds to wait."""
-        hits = self._hits[user_id]
-        while hits and now - hits[0] > self.window_s:
-            hits.popleft()
-        if len(hits) >= self.count:
-            return max(1.0, self.window_s - (now - hits[0]))
-        hits.append(now)
-        return 0.0
+        if self.limiter.hit(self.item, user_id):
+            return 0.0
+        reset_at = self.limiter.get_window_stats(self.item, user_id).reset_time
+        return max(1.0, reset_at - time.time())
 
     def should_notify(self, user_id: str, now: float) -> bool:
         """One notice per user per window, not one per dropped message."""
@@ -467,7 +471,7 @@ class GuichetBot:
 
     async def _answer(self, ev: ChatEvent, target: Target, text: str, mode: str | None) -> None:
         now = self.clock()
-        wait = self.rate.check(ev.sender, now)
+        wait = self.rate.check(ev.sender)
         if wait:
             self.counters["rate_limited"] += 1
             if self.rate.should_notify(ev.sender, now):

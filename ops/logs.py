@@ -9,13 +9,13 @@ from any record above DEBUG by the formatters here.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import re
 import sys
 from collections.abc import Iterable
 from typing import Any
+
+from pythonjsonlogger import json as jsonlogger
 
 
 def secrets_of(*settings_objects: Any) -> list[Any]:
@@ -112,24 +112,26 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return extras
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, the record's extras, exc."""
+class JsonFormatter(jsonlogger.JsonFormatter):
+    """One JSON object per line (python-json-logger): ts, level, logger, message, the record's
+    extras (message bodies dropped above DEBUG), exc (as `RedactSecrets` left it)."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        data.update(_extras(record))
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            data["exc"] = record.exc_text
-        return json.dumps(data, ensure_ascii=False, default=str)
+    def __init__(self) -> None:
+        super().__init__(
+            "{levelname}{name}{message}",
+            style="{",
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "exc"},
+            timestamp="ts",
+            json_ensure_ascii=False,
+        )
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict):
+        super().add_fields(log_data, record, message_dict)
+        if record.exc_text and "exc" in log_data:
+            log_data["exc"] = record.exc_text  # redacted by RedactSecrets (exc_info is not)
+        for key in list(log_data):
+            if key.startswith("_") or (key in BODY_FIELDS and record.levelno > logging.DEBUG):
+                del log_data[key]
 
 
 class PlainFormatter(logging.Formatter):
