@@ -82,6 +82,7 @@ def register(
         """Run the bot (settings from GUICHET_* environment variables and .env)."""
         from pydantic import ValidationError
 
+        from app.settings import warn_unknown_variables
         from app.wiring import run_bot
         from bot.errors import BotError
         from knowledge.errors import KnowledgeError
@@ -100,6 +101,7 @@ def register(
                 json=settings.log_json,
                 secrets=secrets_of(settings, knowledge_settings, chain_settings),
             )
+            warn_unknown_variables()
             asyncio.run(run_bot(settings, knowledge_settings, chain_settings))
         except ValidationError as exc:
             typer.echo(f"guichet run: invalid settings:\n{exc}", err=True)

@@ -75,3 +75,21 @@ def test_feedback_export_without_state(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert "no bot state" in proc.stderr
+
+
+def test_guichet_run_warns_about_an_unknown_guichet_variable(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+    env.update(
+        GUICHET_DATA_DIR=str(blocker / "bot"),
+        GUICHET_USER_ID="@bot:localhost",
+        GUICHET_ALLOWED_DOMAIN="interieur.gouv.fr",  # a typo: ALLOWED_DOMAINS
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", "run"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "GUICHET_ALLOWED_DOMAIN is set but no setting has that name" in proc.stderr
+    assert "did you mean GUICHET_ALLOWED_DOMAINS?" in proc.stderr
+    assert proc.returncode == 2  # then it stops on the unusable data directory, as before
