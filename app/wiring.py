@@ -14,6 +14,7 @@ import errno
 import logging
 import os
 import signal
+import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,14 @@ class BotApp:
     kb: Any = None  # the KnowledgeBase, when build_bot opened it (for the ops endpoint)
 
     async def run(self) -> None:
+        """Warm the knowledge base (embedding models, indexes), then log in and sync: the
+        first sync, and so `/readyz`, wait for the models, and the first question does not
+        pay their load."""
         try:
+            if self.kb is not None:
+                started = time.perf_counter()
+                await asyncio.to_thread(self.kb.warmup)
+                logger.info("knowledge base warm in %.1f s", time.perf_counter() - started)
             await self.bot.run()
         finally:
             await self.stack.aclose()
