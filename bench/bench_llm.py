@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from chains.evaluate import KINDS, EvalItem, load_items, percentile, score_item,
 from chains.llm import build_chat_model  # noqa: E402
 from chains.settings import ChainSettings  # noqa: E402
 from devtools import llamacpp  # noqa: E402
+from devtools.bench import run_header  # noqa: E402
 from knowledge.settings import KnowledgeSettings  # noqa: E402
 from knowledge.store import KnowledgeBase  # noqa: E402
 
@@ -181,13 +181,9 @@ async def run(args: argparse.Namespace) -> dict:
     done = {r.item.line for r in got}
     ext_same = [r for r in ext if r.item.line in done]
     return {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_avg_1m": [round(x[0], 2) for x in (load0, load1, load2)],
-            "note": "shared 2-core machine: other jobs may run at the same time",
-        },
+        **run_header(
+            [load0, load1, load2], "shared 2-core machine: other jobs may run at the same time"
+        ),
         "store": {"used": store_label}
         | {k: kb_stats.get(k) for k in ("fiches", "chunks", "embedding_model")},
         "questions": {

@@ -167,6 +167,13 @@ class Agent(MatrixAgent):
             content.update(extra)
         return await self.send_content(room_id, content, event_type=event_type)
 
+    async def edit(self, room_id: str, event_id: str, body: str, **kw: Any) -> str:
+        """An edit (m.replace) of `event_id`, as clients send it ("* " fallback body)."""
+        new_content = {"msgtype": "m.text", "body": body}
+        relation = {"rel_type": "m.replace", "event_id": event_id}
+        extra = {"m.new_content": new_content, "m.relates_to": relation}
+        return await self.send(room_id, f"* {body}", extra=extra, **kw)
+
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
         return await self.send_content(room_id, content, event_type="m.reaction")
@@ -347,6 +354,11 @@ class BotEnv:
     @property
     def bot_id(self) -> str:
         return self.bot_user.user_id
+
+    async def new_dm(self, **agent: Any) -> tuple[Agent, str]:
+        """A new agent (`AgentFactory.new(**agent)`) and its encrypted DM with the bot."""
+        new = await self.agents.new(**agent)
+        return new, await new.dm(self.bot_id)
 
     async def close(self) -> None:
         """Stop the bot and every agent's client (the fixtures' teardown)."""

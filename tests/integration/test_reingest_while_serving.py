@@ -78,8 +78,7 @@ async def test_questions_answered_while_guichet_ingest_rewrites_the_store(
 
         env = await make_bot_env(synapse, tmp_path / "env", extractive_answerer(kb.retriever()))
         try:
-            agent = await env.agents.new()
-            room = await agent.dm(env.bot_id)
+            agent, room = await env.new_dm()
             first = await agent.ask(room, QUESTIONS[0][0], wait_s=60)  # warm: models loaded
             assert fiche_url(QUESTIONS[0][1]) in first.body
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import pytest_asyncio
 import knowledge
 from devtools.chroma_server import ChromaProcess
 from devtools.net import free_port
+from devtools.synapse import AgentFactory
 
 SAMPLE = Path(knowledge.__file__).resolve().parent / "sample" / "vdd-2020" / "particuliers"
 # Seven real fiches: enough for passeport / carte d'identité / Smic questions.
@@ -274,5 +275,13 @@ async def settle(seconds: float) -> None:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def dm(env):
     """An agent and its encrypted DM with the bot of the module's `env` fixture."""
-    agent = await env.agents.new()
-    return agent, await agent.dm(env.bot_id)
+    return await env.new_dm()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def agents(synapse, tmp_path_factory, request) -> AsyncIterator[AgentFactory]:
+    """Agents on the session's Synapse, for the tests that run the bot as a process."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    factory = AgentFactory(synapse, tmp_path_factory.mktemp(f"{name}-agents"))
+    yield factory
+    await factory.close()

@@ -17,9 +17,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from devtools.synapse import AgentFactory, unique
+from devtools.synapse import unique
 from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -97,13 +96,6 @@ async def _expect_refusal(env: dict, run_dir: Path, name: str) -> str:
     assert code not in (0, None), log
     assert "Traceback" not in log, log
     return log
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def agents(synapse, tmp_path_factory):
-    factory = AgentFactory(synapse, tmp_path_factory.mktemp("datadir-agents"))
-    yield factory
-    await factory.close()
 
 
 async def test_full_then_read_only_data_dir_clear_error_keys_kept(
