@@ -253,7 +253,8 @@ async def burst(
 
 
 async def run(args: argparse.Namespace) -> dict:
-    from devtools.homeserver import LocalSynapse, free_port
+    from devtools.homeserver import LocalSynapse
+    from devtools.net import free_port
     from devtools.synapse import Agent
 
     store = Path(args.store)

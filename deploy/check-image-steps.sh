@@ -19,7 +19,7 @@ SRC="$WORK/src"
 echo "== context: the files the Dockerfile copies"
 mkdir -p "$SRC"
 cp "$ROOT/pyproject.toml" "$ROOT/README.md" "$SRC/"
-for pkg in bot chains knowledge; do
+for pkg in app bot chains devtools knowledge ops; do
     (cd "$ROOT" && tar --exclude=__pycache__ --exclude='*.pyc' -cf - "$pkg") | tar -xf - -C "$SRC"
 done
 cd "$SRC"

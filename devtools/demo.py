@@ -35,7 +35,8 @@ from typing import TextIO
 
 from devtools.chat import ChatConfig, run_chat
 from devtools.errors import DevToolError
-from devtools.homeserver import HomeserverError, LocalSynapse, free_port
+from devtools.homeserver import HomeserverError, LocalSynapse
+from devtools.net import free_port
 
 logger = logging.getLogger(__name__)
 
