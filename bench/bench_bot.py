@@ -253,8 +253,9 @@ async def burst(
 
 
 async def run(args: argparse.Namespace) -> dict:
-    from bot.homeserver import LocalSynapse, free_port
-    from tests.support.synapse import Agent
+    from devtools.homeserver import LocalSynapse
+    from devtools.net import free_port
+    from devtools.synapse import Agent
 
     store = Path(args.store)
     if not (store / "catalog.sqlite3").exists():
@@ -295,7 +296,7 @@ async def run(args: argparse.Namespace) -> dict:
         t_start = time.perf_counter()
         bot = Proc(
             "guichet",
-            [sys.executable, "-m", "bot", "run", "--log-level", args.bot_log_level],
+            [sys.executable, "-m", "app", "run", "--log-level", args.bot_log_level],
             bot_env(hs, bot_user, base / "bot", store, agent_user.user_id),
             base / "bot.log",
         )
@@ -357,7 +358,7 @@ async def run(args: argparse.Namespace) -> dict:
         port = free_port()
         llm = Proc(
             "llm",
-            [sys.executable, "-m", "tests.support.openai_server", "--port", str(port),
+            [sys.executable, "-m", "devtools.openai_server", "--port", str(port),
              "--latency", str(args.latency)],
             dict(os.environ, PYTHONPATH=str(ROOT)),
             base / "llm.log",
@@ -365,7 +366,7 @@ async def run(args: argparse.Namespace) -> dict:
         procs.append(llm)
         bot = Proc(
             "guichet-llm",
-            [sys.executable, "-m", "bot", "run", "--log-level", args.bot_log_level],
+            [sys.executable, "-m", "app", "run", "--log-level", args.bot_log_level],
             bot_env(
                 hs, bot_user, base / "bot", store, agent_user.user_id,
                 llm_url=f"http://127.0.0.1:{port}/v1",

@@ -1,7 +1,7 @@
 """Benchmark of the answer chain over a store (by default the full 2020 corpus).
 
 1. Chain overhead excluding the LLM call: the chain runs with a real ChatOpenAI against the
-   fake OpenAI server (tests/support/openai_server.py, zero latency, on 127.0.0.1); overhead
+   fake OpenAI server (devtools/openai_server.py, zero latency, on 127.0.0.1); overhead
    = total latency − the Generate step (the LLM HTTP call). Measured in the same run, side by
    side: retrieval alone (`retriever.ainvoke`), and the whole chain with the extractive
    generator. Target: overhead p95 ≤ 60 ms.
@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -39,9 +38,10 @@ from chains.evaluate import evaluate_answers, load_items, percentile  # noqa: E4
 from chains.llm import build_chat_model  # noqa: E402
 from chains.models import AnswerRequest  # noqa: E402
 from chains.settings import ChainSettings  # noqa: E402
+from devtools.bench import run_header  # noqa: E402
+from devtools.openai_server import FakeOpenAIServer  # noqa: E402
 from knowledge.settings import KnowledgeSettings  # noqa: E402
 from knowledge.store import KnowledgeBase  # noqa: E402
-from tests.support.openai_server import FakeOpenAIServer  # noqa: E402
 
 DEV = Path("/work/shared/data/questions/dev-related-questions.jsonl")
 
@@ -165,13 +165,10 @@ async def main(args: argparse.Namespace) -> dict:
     finally:
         kb.close()
     return {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_avg_1m": [round(x[0], 2) for x in (load0, load1, load2)],
-            "note": "shared 2-core machine, other helpers' jobs running at the same time",
-        },
+        **run_header(
+            [load0, load1, load2],
+            "shared 2-core machine, other helpers' jobs running at the same time",
+        ),
         "store": {k: stats_kb.get(k) for k in ("fiches", "chunks", "embedding_model", "store")},
         "settings": {"retrieval_k": settings.retrieval_k, "generator_dev": "extractive"},
         "overhead": overhead,

@@ -1,7 +1,7 @@
 """Answer quality and latency: the extractive generator vs a REAL model, on agents' questions.
 
 The real model is Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) served by llama.cpp's
-OpenAI-compatible server on 127.0.0.1 with 2 threads (tests/support/llamacpp.py: fetched from
+OpenAI-compatible server on 127.0.0.1 with 2 threads (devtools/llamacpp.py: fetched from
 PyPI once, cached), started for this run only. Both generators answer the same items of
 `agents-dev.jsonl` (kinds question / draft_reply / out_of_scope, read by
 `chains.evaluate.load_items`) over the same store and retrieval; scored by
@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -39,9 +38,10 @@ from chains.answer import build_answer_chain  # noqa: E402
 from chains.evaluate import KINDS, EvalItem, load_items, percentile, score_item, summarise  # noqa: E402
 from chains.llm import build_chat_model  # noqa: E402
 from chains.settings import ChainSettings  # noqa: E402
+from devtools import llamacpp  # noqa: E402
+from devtools.bench import run_header  # noqa: E402
 from knowledge.settings import KnowledgeSettings  # noqa: E402
 from knowledge.store import KnowledgeBase  # noqa: E402
-from tests.support import llamacpp  # noqa: E402
 
 QUESTIONS = Path("/work/shared/data/questions/agents-dev.jsonl")
 DEFAULT_STORE = Path("/work/stores/full")
@@ -185,13 +185,9 @@ async def run(args: argparse.Namespace) -> dict:
     done = {r.item.line for r in got}
     ext_same = [r for r in ext if r.item.line in done]
     return {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_avg_1m": [round(x[0], 2) for x in (load0, load1, load2)],
-            "note": "shared 2-core machine: other jobs may run at the same time",
-        },
+        **run_header(
+            [load0, load1, load2], "shared 2-core machine: other jobs may run at the same time"
+        ),
         "store": {"used": store_label}
         | {k: kb_stats.get(k) for k in ("fiches", "chunks", "embedding_model")},
         "questions": {

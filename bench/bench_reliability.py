@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.homeserver import LocalSynapse  # noqa: E402
+from devtools.homeserver import LocalSynapse  # noqa: E402
 from tests.reliability.conftest import copy_fiches, ingest_cli  # noqa: E402
 from tests.reliability.load import run_load  # noqa: E402
 

@@ -1,5 +1,6 @@
-"""The Matrix/Tchap side of Guichet: the only package that imports matrix-nio.
+"""The Matrix/Tchap runtime of Guichet: the only package that imports matrix-nio.
 
-Also the composition root: `bot.wiring` builds the knowledge base, the chain and the bot from
-settings, and `bot.cli` is the `guichet` command.
+Events, routing, commands, rendering, state, access and the bot service. It imports `chains`
+(the answer chain's models) and nothing of `app`, `ops` or `devtools`: the composition root
+(`app.wiring`) builds it and hands it its pieces.
 """

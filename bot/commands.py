@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
+from bot import texts
 from bot.render import sources_markdown
-from chains.models import Source
+from chains.models import Mode, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class Reply:
 @dataclass(frozen=True, slots=True)
 class Ask:
     text: str
-    mode: Literal["question", "brouillon"]
+    mode: Mode
 
 
 CommandResult = Reply | Ask
@@ -98,21 +99,11 @@ class CommandRegistry:
         return self.specs[key] if key else None
 
     def help_text(self, prefix: str, *, is_admin: bool, brouillon_marker: str = "") -> str:
-        lines = [
-            "**Guichet** prépare des réponses à partir des fiches service-public.fr, avec les "
-            "liens des fiches utilisées.",
-            "",
-            "- En message direct, écrivez simplement votre question.",
-            "- Dans un salon d'équipe, mentionnez-moi ou répondez à l'une de mes réponses : "
-            "je réponds dans un fil, et le fil garde le contexte.",
-        ]
+        lines = list(texts.HELP_INTRO)
         if brouillon_marker:
-            lines.append(
-                f"- Commencez un message par `{brouillon_marker}` puis collez le message d'un "
-                "usager : je rédige un brouillon de réponse."
-            )
-        lines += ["- Réagissez 👍 ou 👎 à une réponse pour nous aider à l'améliorer.", ""]
-        lines.append("**Commandes :**")
+            lines.append(texts.HELP_BROUILLON.format(marker=brouillon_marker))
+        lines += [texts.HELP_FEEDBACK, ""]
+        lines.append(texts.HELP_COMMANDS)
         lines.append("")
         for spec in self.specs.values():
             if spec.admin and not is_admin:
@@ -121,60 +112,55 @@ class CommandRegistry:
             alias = ""
             if spec.aliases:
                 alias = " (" + ", ".join(f"`{prefix}{a}`" for a in spec.aliases) + ")"
-            tag = " — *admin*" if spec.admin else ""
+            tag = texts.HELP_ADMIN_TAG if spec.admin else ""
             lines.append(f"- `{prefix}{spec.name}{usage}`{alias} : {spec.help}{tag}")
         return "\n".join(lines)
 
     async def run(self, name: str, ctx: CommandContext) -> CommandResult:
         spec = self.lookup(name)
         if spec is None:
-            text = f"Commande inconnue : `{ctx.prefix}{name}`.\n\n" + self.help_text(
+            text = texts.UNKNOWN_COMMAND.format(prefix=ctx.prefix, name=name) + self.help_text(
                 ctx.prefix, is_admin=ctx.is_admin, brouillon_marker=ctx.brouillon_marker
             )
             return Reply(text)
         if spec.admin and not ctx.is_admin:
-            return Reply(f"La commande `{ctx.prefix}{spec.name}` est réservée aux administrateurs.")
+            return Reply(texts.ADMIN_ONLY.format(prefix=ctx.prefix, name=spec.name))
         return await spec.handler(ctx)
 
 
 REGISTRY = CommandRegistry()
 
 
-@REGISTRY.command("aide", aliases=("help", "aide-moi"), help="affiche cette aide")
+@REGISTRY.command("aide", aliases=("help", "aide-moi"), help=texts.COMMAND_HELP["aide"])
 async def aide(ctx: CommandContext) -> CommandResult:
     return Reply(
         REGISTRY.help_text(ctx.prefix, is_admin=ctx.is_admin, brouillon_marker=ctx.brouillon_marker)
     )
 
 
-@REGISTRY.command("reset", aliases=("oublie",), help="oublie la conversation en cours")
+@REGISTRY.command("reset", aliases=("oublie",), help=texts.COMMAND_HELP["reset"])
 async def reset(ctx: CommandContext) -> CommandResult:
     await ctx.state.reset(ctx.conversation)
-    return Reply("C'est noté : j'ai oublié cette conversation. Posez votre nouvelle question.")
+    return Reply(texts.RESET_DONE)
 
 
-@REGISTRY.command(
-    "sources", help="les sources de la dernière réponse, avec des extraits des fiches"
-)
+@REGISTRY.command("sources", help=texts.COMMAND_HELP["sources"])
 async def sources(ctx: CommandContext) -> CommandResult:
     found = await ctx.state.last_sources(ctx.conversation)
     if not found:
-        return Reply("Aucune source à afficher : pas encore de réponse dans cette conversation.")
+        return Reply(texts.NO_SOURCES)
     listing = sources_markdown(found, excerpts=True)
-    return Reply("**Sources de la dernière réponse :**\n\n" + listing)
+    return Reply(texts.LAST_SOURCES + listing)
 
 
 @REGISTRY.command(
     "brouillon",
-    usage="<message de l'usager>",
-    help="rédige un brouillon de réponse au message d'un usager",
+    usage=texts.COMMAND_USAGE["brouillon"],
+    help=texts.COMMAND_HELP["brouillon"],
 )
 async def brouillon(ctx: CommandContext) -> CommandResult:
     if not ctx.args.strip():
-        return Reply(
-            f"Collez le message de l'usager après la commande : `{ctx.prefix}brouillon Bonjour, "
-            "je voudrais savoir…`"
-        )
+        return Reply(texts.BROUILLON_USAGE.format(prefix=ctx.prefix))
     return Ask(ctx.args.strip(), "brouillon")
 
 
@@ -183,29 +169,23 @@ MODES = {"question": "question", "questions": "question", "brouillon": "brouillo
 
 @REGISTRY.command(
     "mode",
-    usage="[question|brouillon]",
-    help="affiche ou change le mode de la conversation (brouillon : chaque message est celui "
-    "d'un usager)",
+    usage=texts.COMMAND_USAGE["mode"],
+    help=texts.COMMAND_HELP["mode"],
 )
 async def mode(ctx: CommandContext) -> CommandResult:
     wanted = ctx.args.strip().lower()
     if not wanted:
         current = await ctx.state.mode(ctx.conversation)
-        return Reply(
-            f"Mode actuel : **{current}**. Changez-le avec `{ctx.prefix}mode question` ou "
-            f"`{ctx.prefix}mode brouillon`."
-        )
+        return Reply(texts.MODE_CURRENT.format(mode=current, prefix=ctx.prefix))
     if wanted not in MODES:
-        return Reply(f"Mode inconnu : `{wanted}`. Modes : `question`, `brouillon`.")
+        return Reply(texts.MODE_UNKNOWN.format(mode=wanted))
     await ctx.state.set_mode(ctx.conversation, MODES[wanted])
-    if MODES[wanted] == "brouillon":
-        return Reply("Mode **brouillon** : collez le message d'un usager, je rédige la réponse.")
-    return Reply("Mode **question** : posez vos questions, je réponds avec les fiches.")
+    return Reply(texts.MODE_SET[MODES[wanted]])
 
 
-@REGISTRY.command("stats", help="statistiques d'utilisation", admin=True)
+@REGISTRY.command("stats", help=texts.COMMAND_HELP["stats"], admin=True)
 async def stats(ctx: CommandContext) -> CommandResult:
     data: dict[str, object] = dict(await ctx.state.stats())
     data.update(ctx.runtime_stats())
-    lines = ["**Statistiques :**", ""] + [f"- {k} : {v}" for k, v in sorted(data.items())]
+    lines = [texts.STATS_HEADING, ""] + [f"- {k} : {v}" for k, v in sorted(data.items())]
     return Reply("\n".join(lines))

@@ -6,9 +6,10 @@
   to the processed event IDs.
 - `sync()` returns a nio-free `SyncBatch` (raw event dicts, decrypted when possible).
 - Every nio response goes through `_check`, which turns an `ErrorResponse` (and transport
-  errors) into `bot.errors.MatrixError`. Sends are retried with backoff, honouring
-  `M_LIMIT_EXCEEDED`'s `retry_after_ms`, with a transaction ID chosen by the caller so a
-  retried (or re-sent after a crash) message is deduplicated by the homeserver.
+  errors) into `bot.errors.MatrixError`. A send is one attempt with a transaction ID chosen by
+  the caller, so a message retried by the bot (`bot.retry`) or re-sent after a crash is
+  deduplicated by the homeserver.
+- It implements the bot's port (`bot.port.MatrixPort`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +38,13 @@ from nio import (
 from nio.exceptions import EncryptionError, OlmUnverifiedDeviceError, SendRetryError
 
 from bot.errors import ConfigError, MatrixError
+from bot.port import SyncBatch
 from bot.settings import BotSettings
 
 logger = logging.getLogger(__name__)
 
 CREDENTIALS_FILE = "credentials.json"
 _NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError)
-
-
-@dataclass(slots=True)
-class SyncBatch:
-    next_batch: str
-    invites: list[tuple[str, str]] = field(default_factory=list)  # (room_id, inviter)
-    timeline: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (room_id, event)
-    limited_rooms: list[str] = field(default_factory=list)
-    room_keys_received: int = 0
 
 
 BACKFILL_MAX_EVENTS = 1000  # per room and sync: the catch-up after a long downtime
@@ -146,7 +138,7 @@ class MatrixClient:
         config = AsyncClientConfig(
             store_sync_tokens=False,
             encryption_enabled=True,
-            max_limit_exceeded=0,  # 429s are retried by `send`, honouring retry_after_ms
+            max_limit_exceeded=0,  # 429s: retried by the bot (bot.retry), after retry_after_ms
             max_timeouts=0,
             request_timeout=60,
         )
@@ -359,11 +351,6 @@ class MatrixClient:
         room = self.client.rooms.get(room_id)
         return room is not None and room.member_count <= 2
 
-    def is_encrypted(self, room_id: str) -> bool:
-        assert self.client is not None
-        room = self.client.rooms.get(room_id)
-        return bool(room and room.encrypted)
-
     def joined_room_ids(self) -> list[str]:
         assert self.client is not None
         return list(self.client.rooms)
@@ -378,57 +365,24 @@ class MatrixClient:
 
     # -- sending -----------------------------------------------------------------------------
 
-    async def send(
-        self,
-        room_id: str,
-        content: dict[str, Any],
-        *,
-        event_type: str = "m.room.message",
-        txn_id: str | None = None,
-    ) -> str:
-        """Send one event, encrypted if the room is; retried with backoff. Returns its ID."""
+    async def send(self, room_id: str, content: dict[str, Any], *, txn_id: str | None) -> str:
+        """Send one event, encrypted if the room is (one attempt). Returns its ID.
+
+        A device or session not ready yet (nio's local errors) is a `MatrixError` with status
+        "local", retried like the homeserver's errors by the caller."""
         assert self.client is not None
-        delay = 0.5
-        attempts = self.settings.send_retries + 1
-        ignore_unverified = True
-        for attempt in range(1, attempts + 1):
-            try:
-                if self.settings.trust == "trust_all":
-                    self._trust_room_devices(room_id)
-                resp = await self._call(
-                    "send",
-                    self.client.room_send(
-                        room_id,
-                        event_type,
-                        content,
-                        tx_id=txn_id,
-                        ignore_unverified_devices=ignore_unverified,
-                    ),
-                )
-                return resp.event_id
-            except MatrixError as exc:
-                if attempt == attempts or exc.status_code in ("M_FORBIDDEN", "M_UNKNOWN_TOKEN"):
-                    raise
-                wait = delay
-                if exc.status_code == "M_LIMIT_EXCEEDED":
-                    wait = max(delay, (exc.retry_after_ms or 1000) / 1000)
-                logger.warning(
-                    "send to %s failed (%s), retry %d/%d in %.1fs",
-                    room_id,
-                    exc.status_code,
-                    attempt,
-                    attempts - 1,
-                    wait,
-                )
-                await asyncio.sleep(wait)
-                delay = min(delay * 2, 10.0)
-            except (SendRetryError, LocalProtocolError, OlmUnverifiedDeviceError) as exc:
-                if attempt == attempts:
-                    raise MatrixError("send", "local", str(exc)) from exc
-                logger.warning("send to %s not ready (%s), retrying", room_id, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        raise MatrixError("send", "exhausted", room_id)  # pragma: no cover
+        try:
+            if self.settings.trust == "trust_all":
+                self._trust_room_devices(room_id)
+            resp = await self._call(
+                "send",
+                self.client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
+                ),
+            )
+        except (SendRetryError, LocalProtocolError, OlmUnverifiedDeviceError) as exc:
+            raise MatrixError("send", "local", str(exc)) from exc
+        return resp.event_id
 
     def _trust_room_devices(self, room_id: str) -> None:
         assert self.client is not None
@@ -449,10 +403,6 @@ class MatrixClient:
             )
         except MatrixError as exc:
             logger.debug("typing in %s failed: %s", room_id, exc)
-
-    async def react(self, room_id: str, event_id: str, key: str) -> str:
-        content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
-        return await self.send(room_id, content, event_type="m.reaction")
 
     # -- undecryptable events ----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import nh3
 from markdown_it import MarkdownIt
 
+from bot import texts
 from chains.models import Answer, Source
 
 ALLOWED_TAGS = {
@@ -30,13 +31,6 @@ ALLOWED_ATTRIBUTES = {
     "font": {"data-mx-color", "data-mx-bg-color", "color"},
 }
 URL_SCHEMES = {"http", "https"}
-
-DRAFT_REMINDER = {
-    "question": "⚠️ Brouillon à vérifier : réponse préparée à partir des fiches "
-    "service-public.fr citées, à contrôler avant de la transmettre.",
-    "brouillon": "⚠️ Brouillon à vérifier : proposition de réponse au citoyen, à relire et "
-    "adapter avant envoi.",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +92,7 @@ def sources_markdown(sources: list[Source], *, excerpts: bool = False) -> str:
         if s.section:
             line += f" — {s.section}"
         if s.date:
-            line += f" (fiche du {format_date(s.date)})"
+            line += " (" + texts.FICHE_DATE.format(date=format_date(s.date)) + ")"
         lines.append(line)
         if excerpts and s.excerpt:
             excerpt = " ".join(s.excerpt.split())[:400]
@@ -139,11 +133,14 @@ def render_answer(answer: Answer, *, max_chars: int = 12000) -> list[Rendered]:
     tail_md = ""
     shown = [s for s in answer.sources if s.cited] or answer.sources  # only those used
     if shown:
-        tail_md += "**Sources :**\n\n" + sources_markdown(shown)
+        tail_md += texts.SOURCES_HEADING + "\n\n" + sources_markdown(shown)
     if answer.flagged:
-        tail_md += "\n\n*À vérifier : " + ", ".join(html.escape(f) for f in answer.flagged) + "*"
+        figures = ", ".join(html.escape(f) for f in answer.flagged)
+        tail_md += "\n\n*" + texts.TO_CHECK.format(figures=figures) + "*"
     if answer.status == "answered":
-        tail_md += "\n\n*" + DRAFT_REMINDER.get(answer.mode, DRAFT_REMINDER["question"]) + "*"
+        tail_md += (
+            "\n\n*" + texts.DRAFT_REMINDER.get(answer.mode, texts.DRAFT_REMINDER["question"]) + "*"
+        )
     tail_md = tail_md.strip()
     parts = split_text(answer.text.strip(), max_chars)
     if tail_md and len(parts[-1]) + len(tail_md) + 2 <= max_chars:
@@ -152,7 +149,9 @@ def render_answer(answer: Answer, *, max_chars: int = 12000) -> list[Rendered]:
         parts.append(tail_md)
     if len(parts) > 1:
         total = len(parts)
-        parts = [f"{p}\n\n*({i}/{total})*" for i, p in enumerate(parts, 1)]
+        parts = [
+            f"{p}\n\n*{texts.PART_OF.format(i=i, total=total)}*" for i, p in enumerate(parts, 1)
+        ]
     return [render_markdown(p) for p in parts]
 
 

@@ -18,8 +18,7 @@ from typing import Literal, Protocol
 from urllib.parse import unquote
 
 from bot.events import ChatEvent, OtherMessage, TextMessage
-
-Mode = Literal["question", "brouillon"]
+from chains.models import Mode
 
 
 @dataclass(frozen=True, slots=True)

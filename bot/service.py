@@ -27,15 +27,22 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from bot import retry
 from bot.access import AccessPolicy
 from bot.commands import REGISTRY, Ask, CommandContext, Reply
+from bot.content import reply_content
 from bot.errors import BotError, MatrixError
 from bot.events import ChatEvent, Membership, Reaction, TextMessage, Undecryptable, from_source
-from bot.matrix import MatrixClient, SyncBatch
+from bot.port import MatrixPort, SyncBatch
 from bot.render import render_answer, render_notice
 from bot.routing import Command, Ignore, Notice, Policy, Question, RoomInfo, Target, route
 from bot.settings import BotSettings
 from bot.state import AnswerRecord, State
+from bot.texts import NOTICES
 from chains.models import Answer, AnswerRequest
 
 logger = logging.getLogger(__name__)
@@ -58,7 +65,7 @@ class ChainAnswerer:
 
 
 class Observer(Protocol):
-    """Metrics hooks (bot.observability implements them); every method must be cheap."""
+    """Metrics hooks (ops.metrics.MetricsObserver implements them); every method must be cheap."""
 
     def question_received(self, room_kind: str, mode: str) -> None: ...
 
@@ -87,41 +94,22 @@ class NullObserver:
         pass
 
 
-NOTICES = {
-    "non_text": "Je ne lis que les messages texte ({detail} reçu). Écrivez votre question, ou "
-    "collez le texte du message de l'usager (`{marker} …`). `{prefix}aide` pour l'aide.",
-    "too_old": "Ce message est arrivé pendant que j'étais indisponible, il y a trop longtemps "
-    "pour que j'y réponde maintenant. Reposez votre question si elle est toujours d'actualité.",
-    "empty": "Votre message est vide. Écrivez votre question, ou `{prefix}aide` pour l'aide.",
-    "undecryptable": "Je n'ai pas pu déchiffrer votre message (clés de chiffrement manquantes). "
-    "Je réessaierai dès que les clés arriveront. Si je ne réponds pas, renvoyez votre "
-    "message, ou fermez puis rouvrez la conversation avec moi.",
-    "rate_limited": "Vous m'avez posé beaucoup de questions en peu de temps : attendez environ "
-    "{wait} s avant la suivante, merci !",
-    "error": "Désolé, je n'ai pas pu préparer de réponse cette fois-ci. Réessayez dans quelques "
-    "instants ; si le problème persiste, prévenez l'administrateur de Guichet.",
-    "answer_error": "{text}\n\nRéessayez dans quelques instants, reformulez la question, ou "
-    "consultez directement service-public.fr. Si le problème persiste, prévenez "
-    "l'administrateur de Guichet.",
-}
-
-
 class RateLimiter:
+    """Per user: at most `count` questions in any `window_s` (a moving window kept by the
+    `limits` library, in memory), and one notice per user per window about it."""
+
     def __init__(self, count: int, window_s: float) -> None:
-        self.count = count
         self.window_s = window_s
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self.item = RateLimitItemPerSecond(count, max(1, round(window_s)))
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self._notified: dict[str, float] = {}
 
-    def check(self, user_id: str, now: float) -> float:
+    def check(self, user_id: str) -> float:
         """0 when allowed (and counted), else the seconds to wait."""
-        hits = self._hits[user_id]
-        while hits and now - hits[0] > self.window_s:
-            hits.popleft()
-        if len(hits) >= self.count:
-            return max(1.0, self.window_s - (now - hits[0]))
-        hits.append(now)
-        return 0.0
+        if self.limiter.hit(self.item, user_id):
+            return 0.0
+        reset_at = self.limiter.get_window_stats(self.item, user_id).reset_time
+        return max(1.0, reset_at - time.time())
 
     def should_notify(self, user_id: str, now: float) -> bool:
         """One notice per user per window, not one per dropped message."""
@@ -141,7 +129,7 @@ class _DelayedTyping:
     """Typing notification only for answers slower than `delay`: a fast answer costs the
     homeserver no typing requests at all."""
 
-    def __init__(self, matrix: MatrixClient, room_id: str, delay: float) -> None:
+    def __init__(self, matrix: MatrixPort, room_id: str, delay: float) -> None:
         self.matrix = matrix
         self.room_id = room_id
         self.delay = delay
@@ -173,15 +161,17 @@ class GuichetBot:
     def __init__(
         self,
         settings: BotSettings,
-        matrix: MatrixClient,
+        matrix: MatrixPort,
         state: State,
         answerer: Answerer,
         *,
         observer: Observer | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: retry.Sleep = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.matrix = matrix
+        self.sleep = sleep  # every wait between retries (a test passes one that does not wait)
         self.state = state
         self.answerer = answerer
         self.observer: Observer = observer or NullObserver()
@@ -228,24 +218,20 @@ class GuichetBot:
         )
         self._token = self._committed = await self.state.sync_token()
         first_ever = self._token is None
-        backoff = 0.5
         try:
             while not self._stopping.is_set():
                 timeout = 0 if not self.ready.is_set() else self.settings.sync_timeout_ms
-                try:
-                    batch = await self._sync_or_stop(timeout)
-                except MatrixError as exc:
-                    if exc.status_code == "M_UNKNOWN_TOKEN":
-                        raise
-                    self.observer.error("sync")
-                    logger.warning("sync failed (%s), retrying in %.1fs", exc, backoff)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), backoff)
-                    backoff = min(backoff * 2, 15.0)
-                    continue
+                syncing = retry.policy(
+                    attempts=None,
+                    initial=0.5,
+                    maximum=15.0,
+                    never=frozenset({"M_UNKNOWN_TOKEN"}),
+                    sleep=self._sleep_or_stop,
+                    what="sync",
+                )
+                batch = await syncing(self._sync_or_stop, timeout)
                 if batch is None:
                     break
-                backoff = 0.5
                 await self.matrix.after_sync()
                 await self._dispatch(batch, skip_timeline=first_ever)
                 first_ever = False
@@ -255,7 +241,22 @@ class GuichetBot:
         finally:
             await self._drain()
 
+    async def _sleep_or_stop(self, seconds: float) -> None:
+        """The wait before a sync retry: over at once when the bot is stopped."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def _sync_or_stop(self, timeout_ms: int) -> SyncBatch | None:
+        """One sync (None when stopped first, or stopped during a retry's wait)."""
+        if self._stopping.is_set():
+            return None
+        try:
+            return await self._sync_once(timeout_ms)
+        except MatrixError:
+            self.observer.error("sync")
+            raise
+
+    async def _sync_once(self, timeout_ms: int) -> SyncBatch | None:
         sync = asyncio.ensure_future(self.matrix.sync(self._token, timeout_ms))
         stop = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -363,35 +364,34 @@ class GuichetBot:
 
     async def _guarded(self, ev: ChatEvent) -> None:
         """The one boundary: nothing raised by a handler stops the bot."""
-        target: Target | None = None
-        for attempt in range(3):
-            try:
-                if isinstance(ev, Reaction):
-                    await self._on_reaction(ev)
-                elif isinstance(ev, Undecryptable):
-                    await self._on_undecryptable(ev)
-                else:
-                    target = await self._on_message(ev)
-                return
-            except MatrixError as exc:
-                # The homeserver is away (restart, network): keep the event, try again soon.
-                self.observer.error("matrix")
-                logger.warning(
-                    "event %s in %s: %s (attempt %d)", ev.event_id, ev.room_id, exc, attempt + 1
-                )
-                if target is not None:
-                    self._spawn(self.matrix.typing(target.room_id, False))
-                if attempt < 2:
-                    await asyncio.sleep(5.0 * (attempt + 1))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.observer.error("internal")
-                logger.exception("event %s in %s failed", ev.event_id, ev.room_id)
-                if isinstance(ev, TextMessage):
-                    await self._fallback_notice(ev)
-                return
-        logger.error("event %s left unanswered: the homeserver kept failing", ev.event_id)
+        # The homeserver is away (restart, network): keep the event, try again soon.
+        attempts = retry.policy(
+            attempts=3, initial=5.0, maximum=10.0, sleep=self.sleep, what=f"event {ev.event_id}"
+        )
+        try:
+            await attempts(self._handle, ev)
+        except MatrixError:
+            logger.error("event %s left unanswered: the homeserver kept failing", ev.event_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.observer.error("internal")
+            logger.exception("event %s in %s failed", ev.event_id, ev.room_id)
+            if isinstance(ev, TextMessage):
+                await self._fallback_notice(ev)
+
+    async def _handle(self, ev: ChatEvent) -> None:
+        try:
+            if isinstance(ev, Reaction):
+                await self._on_reaction(ev)
+            elif isinstance(ev, Undecryptable):
+                await self._on_undecryptable(ev)
+            else:
+                await self._on_message(ev)
+        except MatrixError as exc:
+            self.observer.error("matrix")
+            logger.warning("event %s in %s: %s", ev.event_id, ev.room_id, exc)
+            raise
 
     async def _fallback_notice(self, ev: TextMessage) -> None:
         try:
@@ -471,7 +471,7 @@ class GuichetBot:
 
     async def _answer(self, ev: ChatEvent, target: Target, text: str, mode: str | None) -> None:
         now = self.clock()
-        wait = self.rate.check(ev.sender, now)
+        wait = self.rate.check(ev.sender)
         if wait:
             self.counters["rate_limited"] += 1
             if self.rate.should_notify(ev.sender, now):
@@ -513,13 +513,9 @@ class GuichetBot:
                     for part, rendered in enumerate(
                         render_answer(answer, max_chars=self.settings.max_body_chars)
                     ):
-                        content = rendered.content("m.text")
-                        self._relate(content, target, ev.sender)
-                        event_ids.append(
-                            await self.matrix.send(
-                                target.room_id, content, txn_id=reply_txn_id(ev.event_id, part)
-                            )
-                        )
+                        content = reply_content(rendered, target, asker=ev.sender)
+                        txn_id = reply_txn_id(ev.event_id, part)
+                        event_ids.append(await self._send(target.room_id, content, txn_id))
                 self.counters["answers"] += 1
                 send_ms = (time.perf_counter() - t0) * 1000 - chain_ms
                 if logger.isEnabledFor(logging.INFO):  # the timings line costs nothing otherwise
@@ -561,36 +557,23 @@ class GuichetBot:
             timings["total_ms"] = (self.clock() - ev.ts / 1000) * 1000 if ev.ts else chain_ms
             self.observer.answer_sent(answer.status, timings, dict(answer.tokens))
 
-    def _relate(self, content: dict[str, Any], target: Target, asker: str) -> None:
-        content["org.guichet.reply_to"] = target.event_id
-        if target.thread_root:
-            content["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": target.thread_root,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": target.event_id},
-            }
-            content["m.mentions"] = {"user_ids": [asker]}
-        else:
-            content["m.mentions"] = {}
-
     async def _send_notice(
         self, target: Target, text: str, *, part: int = 50, pending: bool = False
     ) -> str:
-        content = render_notice(text).content("m.notice")
-        content["org.guichet.reply_to"] = target.event_id
-        if pending:
-            content["org.guichet.pending"] = True  # the event still waits for its real reply
-        if target.thread_root:
-            content["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": target.thread_root,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": target.event_id},
-            }
-        return await self.matrix.send(
-            target.room_id, content, txn_id=reply_txn_id(target.event_id, part)
+        content = reply_content(render_notice(text), target, msgtype="m.notice", pending=pending)
+        return await self._send(target.room_id, content, reply_txn_id(target.event_id, part))
+
+    async def _send(self, room_id: str, content: dict[str, Any], txn_id: str) -> str:
+        """One event sent, retried by the bot's policy (the same txn_id: deduplicated)."""
+        sending = retry.policy(
+            attempts=self.settings.send_retries + 1,
+            initial=0.5,
+            maximum=10.0,
+            never=retry.FATAL_SEND,
+            sleep=self.sleep,
+            what=f"send to {room_id}",
         )
+        return await sending(self.matrix.send, room_id, content, txn_id=txn_id)
 
     # -- invites, reactions, undecryptable ---------------------------------------------------
 

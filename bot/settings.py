@@ -113,7 +113,7 @@ class BotSettings(BaseSettings):
     max_question_chars: int = Field(
         default=20000, description="Longer messages are cut to this before the chain sees them"
     )
-    # Operations (bot.observability): logs and the /healthz /readyz /metrics endpoint.
+    # Operations (ops/): logs and the /healthz /readyz /metrics endpoint.
     log_level: str = Field(
         default="INFO",
         description="Log level: DEBUG, INFO, WARNING or ERROR (message bodies only at DEBUG)",

@@ -19,7 +19,7 @@ SRC="$WORK/src"
 echo "== context: the files the Dockerfile copies"
 mkdir -p "$SRC"
 cp "$ROOT/pyproject.toml" "$ROOT/README.md" "$SRC/"
-for pkg in bot chains knowledge; do
+for pkg in app bot chains devtools knowledge ops; do
     (cd "$ROOT" && tar --exclude=__pycache__ --exclude='*.pyc' -cf - "$pkg") | tar -xf - -C "$SRC"
 done
 cd "$SRC"
@@ -45,15 +45,15 @@ done
 import pathlib
 import sys
 
-import bot, chains, knowledge
+import app, bot, chains, knowledge, ops
 
-for mod in (bot, chains, knowledge):
+for mod in (app, bot, chains, knowledge, ops):
     path = pathlib.Path(mod.__file__).resolve()
     assert "site-packages" in str(path), f"{mod.__name__} imported from {path}, not the wheel"
 sample = pathlib.Path(knowledge.__file__).parent / "sample"
 xml = list(sample.rglob("*.xml"))
 assert xml, f"the wheel has no sample corpus in {sample}"
-import bot.observability, bot.wiring, chains.answer, knowledge.store  # noqa: E401,F401
+import app.wiring, ops.health, chains.answer, knowledge.store  # noqa: E401,F401
 print(f"installed from the wheel: {len(xml)} sample fiches, python {sys.version.split()[0]}")
 PY
 echo "== OK: the image's install steps work in a clean venv"

@@ -41,13 +41,19 @@ import hashlib
 import json
 import logging
 import re
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
+from defusedxml import DTDForbidden, EntitiesForbidden
 from lxml import etree
 
 from knowledge.errors import ParseError
 from knowledge.models import AUDIENCES, Fiche, Link, OnlineService, Section
+
+with warnings.catch_warnings():  # defusedxml.lxml is marked deprecated; its DTD check is used
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from defusedxml import lxml as defused_lxml
 
 logger = logging.getLogger(__name__)
 
@@ -619,7 +625,11 @@ def _load(data: bytes, source: str) -> Any:
             source, "DOCTYPE/ENTITY declarations are refused (possible entity-expansion attack)"
         )
     try:
-        root = etree.fromstring(data, parser=_parser())
+        root = defused_lxml.fromstring(data, parser=_parser(), forbid_dtd=True)
+    except (DTDForbidden, EntitiesForbidden):
+        raise ParseError(
+            source, "DOCTYPE/ENTITY declarations are refused (possible entity-expansion attack)"
+        ) from None
     except etree.XMLSyntaxError as exc:
         raise ParseError(source, f"malformed XML: {exc}") from None
     except ValueError as exc:  # e.g. a str with an encoding declaration

@@ -1,9 +1,12 @@
-"""Fixtures of the integration tests that need a real LLM.
+"""Fixtures of the integration tests: the default test bot, and a real LLM.
+
+`env`: a bot (extractive answers from the sample store) on the session's Synapse, one per test
+module (a module that needs other settings defines its own `env`).
 
 `llama_server_url`: llama.cpp's OpenAI-compatible server running Qwen2.5-Coder-0.5B-Instruct
-on 127.0.0.1 (tests/support/llamacpp.py), started once per session on first use and stopped
+on 127.0.0.1 (devtools/llamacpp.py), started once per session on first use and stopped
 at its end. GUICHET_TEST_LLAMACPP_URL points the tests at one already running instead
-(`python -m tests.support.llamacpp serve`).
+(`python -m devtools.llamacpp serve`).
 
 When the model cannot be fetched (no package index, xllamacpp not installed) the tests that
 need it are skipped with the reason, except in CI (CI=true), where they fail: CI must run
@@ -14,9 +17,22 @@ start, is always an error.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
+
+from devtools.synapse import BotEnv, extractive_answerer, make_bot_env
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def env(synapse, bot_retriever, tmp_path_factory, request) -> AsyncIterator[BotEnv]:
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    env = await make_bot_env(
+        synapse, tmp_path_factory.mktemp(name), extractive_answerer(bot_retriever)
+    )
+    yield env
+    await env.close()
 
 
 def in_ci() -> bool:
@@ -35,7 +51,7 @@ def llama_server_url() -> Iterator[str]:
     if external:
         yield external.rstrip("/")
         return
-    from tests.support import llamacpp
+    from devtools import llamacpp
 
     try:
         import xllamacpp  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
-from tests.support.synapse import BotEnv, extractive_answerer, make_bot_env, wait_for
+from devtools.synapse import BotEnv, extractive_answerer, make_bot_env, wait_for
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 
@@ -24,8 +24,7 @@ async def env(synapse, bot_retriever, tmp_path_factory) -> BotEnv:
 
 
 async def test_encrypted_dm_question_gets_answer_with_sources(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     assert agent.client.rooms[room].encrypted
     reply = await agent.ask(
         room, "Comment faire une première demande de passeport pour un majeur ?"
@@ -56,8 +55,7 @@ async def test_plain_dm_and_markdown_html_injection_is_inert(env: BotEnv):
 
 
 async def test_commands_help_unknown_sources_reset_mode(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     help_reply = await agent.ask(room, "!aide")
     assert help_reply.msgtype == "m.notice"
     for name in ("!aide", "!reset", "!sources", "!brouillon", "!mode"):
@@ -90,8 +88,7 @@ async def test_commands_help_unknown_sources_reset_mode(env: BotEnv):
 
 
 async def test_brouillon_command_and_marker(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     by_cmd = await agent.ask(room, "!brouillon Bonjour, je veux renouveler ma carte d'identité.")
     assert by_cmd.msgtype == "m.text"
     assert "proposition de réponse au citoyen" in by_cmd.body
@@ -102,8 +99,7 @@ async def test_brouillon_command_and_marker(env: BotEnv):
 
 
 async def test_stats_is_admin_only(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     refused = await agent.ask(room, "!stats")
     assert "réservée aux administrateurs" in refused.body
     admin_room = await env.admin.dm(env.bot_id)
@@ -112,8 +108,7 @@ async def test_stats_is_admin_only(env: BotEnv):
 
 
 async def test_file_gets_a_notice(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     reply = await agent.ask(
         room, "scan.pdf", msgtype="m.file", extra={"url": "mxc://localhost/abc"}
     )
@@ -142,10 +137,9 @@ async def test_two_rooms_memories_are_isolated(env: BotEnv):
 
 
 async def test_reactions_are_stored_and_exported(env: BotEnv, tmp_path):
-    from bot.cli.matrix import feedback_lines
+    from app.cli.matrix import feedback_lines
 
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     answer = await agent.ask(room, "Comment acheter un timbre fiscal pour un passeport ?")
     await agent.react(room, answer.event_id, "👍")
     other = await agent.ask(room, "Quel est le montant du Smic ?")
@@ -168,8 +162,7 @@ async def test_reactions_are_stored_and_exported(env: BotEnv, tmp_path):
 
 
 async def test_rate_limit_gives_one_polite_notice(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     ids = [await agent.send(room, f"Question {i} sur le passeport ?") for i in range(8)]
     await agent.wait_until(lambda: all(agent.replies_to(i) for i in ids[:7]), wait_s=40)
     bodies = [agent.replies_to(i)[0] for i in ids[:7]]

@@ -9,14 +9,14 @@ import time
 import pytest
 import pytest_asyncio
 
-from tests.support.synapse import BotEnv, make_bot_env
+from devtools.synapse import BotEnv, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env(synapse, bot_retriever, openai_server_session, tmp_path_factory) -> BotEnv:
-    from bot.wiring import build_chain
+    from app.wiring import build_chain
     from chains.settings import ChainSettings
 
     openai_server_session.reset()
@@ -35,8 +35,7 @@ async def env(synapse, bot_retriever, openai_server_session, tmp_path_factory) -
 
 
 async def test_llm_answer(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     reply = await agent.ask(room, "Comment faire une première demande de passeport ?")
     assert reply.msgtype == "m.text"
     assert "[1]" in reply.body
@@ -45,8 +44,7 @@ async def test_llm_answer(env: BotEnv):
 
 @pytest.mark.parametrize("mode", ["MODE_500", "MODE_429", "MODE_MALFORMED"])
 async def test_llm_failure_gives_a_polite_notice(env: BotEnv, mode: str):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     reply = await agent.ask(room, f"Passeport majeur première demande {mode}", wait_s=60)
     assert reply.msgtype == "m.notice"
     assert "Réessayez" in reply.body

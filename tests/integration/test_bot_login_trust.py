@@ -18,19 +18,17 @@ import stat
 
 import httpx
 import pytest
-import pytest_asyncio
 from pydantic import ValidationError
 
 from bot.errors import ConfigError, MatrixError
 from bot.matrix import CREDENTIALS_FILE, MatrixClient
 from bot.settings import BotSettings
-from tests.support.synapse import (
+from devtools.synapse import (
     AgentFactory,
     BotEnv,
     BotRunner,
     bot_env_settings,
     extractive_answerer,
-    make_bot_env,
     unique,
 )
 
@@ -192,15 +190,6 @@ async def test_credentials_of_another_user_or_homeserver_are_refused(
 # -- trust policy -----------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def env(synapse, bot_retriever, tmp_path_factory) -> BotEnv:
-    env = await make_bot_env(
-        synapse, tmp_path_factory.mktemp("bot-trust"), extractive_answerer(bot_retriever)
-    )
-    yield env
-    await env.close()
-
-
 def _set_trust(env: BotEnv, trust: str | None) -> None:
     extra = {} if trust is None else {"trust": trust}
     env.runner.settings_factory = lambda: bot_env_settings(
@@ -216,8 +205,7 @@ def _bot_device(env: BotEnv, user_id: str, device_id: str):
 @module_loop
 async def test_default_trust_answers_and_leaves_agent_device_unverified(env: BotEnv):
     assert env.runner.bot.settings.trust == "ignore_unverified"
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     reply = await agent.ask(room, QUESTION)
     assert reply.msgtype == "m.text"
     assert "Smic" in reply.body
@@ -232,8 +220,7 @@ async def test_trust_all_marks_agent_device_verified(env: BotEnv):
     try:
         await env.runner.restart()
         assert env.runner.bot.settings.trust == "trust_all"
-        agent = await env.agents.new()
-        room = await agent.dm(env.bot_id)
+        agent, room = await env.new_dm()
         reply = await agent.ask(room, QUESTION)
         assert reply.msgtype == "m.text"
         assert _bot_device(env, agent.user_id, agent.client.device_id).verified
@@ -257,7 +244,7 @@ def test_trust_setting_values_from_env(monkeypatch, tmp_path, value):
 def test_bad_trust_value_is_a_clear_settings_error(monkeypatch, tmp_path, value):
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from app.cli import app
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GUICHET_TRUST", value)

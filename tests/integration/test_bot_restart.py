@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 
 from chains.models import Answer, AnswerRequest
-from tests.support.synapse import BotEnv, bot_env_settings, extractive_answerer, make_bot_env
+from devtools.synapse import BotEnv, bot_env_settings, extractive_answerer, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 
@@ -45,8 +45,7 @@ def _set_settings(env: BotEnv, **overrides) -> None:
 
 
 async def test_restart_does_not_answer_twice(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     asked = await agent.send(room, "Quel est le montant du Smic ?")
     await agent.wait_reply(asked)
     await env.runner.restart()
@@ -56,8 +55,7 @@ async def test_restart_does_not_answer_twice(env: BotEnv):
 
 
 async def test_question_sent_while_down_is_answered_once(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     await env.runner.stop()
     asked = await agent.send(room, "Comment acheter un timbre fiscal pour un passeport ?")
     await env.runner.start()
@@ -70,8 +68,7 @@ async def test_question_sent_while_down_is_answered_once(env: BotEnv):
 
 
 async def test_too_old_question_gets_one_notice(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     await env.runner.stop()
     asked = await agent.send(room, "Question posée pendant la panne ?")
     await asyncio.sleep(2.5)
@@ -89,8 +86,7 @@ async def test_too_old_question_gets_one_notice(env: BotEnv):
 
 
 async def test_crash_while_answering_gives_exactly_one_answer_after_restart(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     answerer: GatedAnswerer = env.runner.answerer
     answerer.hold = True
     answerer.entered.clear()
@@ -107,8 +103,7 @@ async def test_crash_while_answering_gives_exactly_one_answer_after_restart(env:
 
 
 async def test_crash_between_send_and_mark_does_not_duplicate(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     state = env.runner.bot.state
     original = state.record_answer
     reached = asyncio.Event()
@@ -130,8 +125,7 @@ async def test_crash_between_send_and_mark_does_not_duplicate(env: BotEnv):
 
 
 async def test_undecryptable_message_notice_then_answer_when_keys_arrive(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     asked, deliver = await agent.send_withholding_keys(room, "Quel est le montant du Smic ?")
     notice = (await agent.wait_reply(asked))[0]
     assert notice.msgtype == "m.notice"
@@ -145,8 +139,7 @@ async def test_undecryptable_message_notice_then_answer_when_keys_arrive(env: Bo
 
 
 async def test_synapse_restart_while_running(env: BotEnv):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     await asyncio.to_thread(env.hs.restart)
     reply = await agent.ask(room, "Quel est le montant du Smic ?", wait_s=60)
     assert reply.msgtype == "m.text"

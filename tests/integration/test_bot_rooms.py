@@ -5,18 +5,9 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
-from tests.support.synapse import BotEnv, extractive_answerer, make_bot_env
+from devtools.synapse import BotEnv
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def env(synapse, bot_retriever, tmp_path_factory) -> BotEnv:
-    env = await make_bot_env(
-        synapse, tmp_path_factory.mktemp("bot-rooms"), extractive_answerer(bot_retriever)
-    )
-    yield env
-    await env.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -93,14 +84,7 @@ async def test_notices_and_edits_are_never_answered(env: BotEnv, team):
     alice, _bob, room = team
     notice = await alice.send(room, "Guichet : notice d'un autre bot", msgtype="m.notice")
     original = await alice.send(room, "bonjour")
-    edit = await alice.send(
-        room,
-        "* Guichet passeport ?",
-        extra={
-            "m.new_content": {"msgtype": "m.text", "body": "Guichet passeport ?"},
-            "m.relates_to": {"rel_type": "m.replace", "event_id": original},
-        },
-    )
+    edit = await alice.edit(room, original, "Guichet passeport ?")
     await alice.assert_no_reply(notice, wait=2.0)
     assert alice.replies_to(edit) == []
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.support.synapse import AgentFactory, unique
+from devtools.synapse import AgentFactory, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="function")]
 
@@ -34,7 +34,7 @@ def start_bot(hs, bot_user, data_dir, store_dir, llm_url, agent_id, log):
     fh = open(log, "ab")  # noqa: SIM115
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--log-level", "INFO"],
+            [sys.executable, "-m", "app", "run", "--log-level", "INFO"],
             env=env, stdout=fh, stderr=fh, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     finally:

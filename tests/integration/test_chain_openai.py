@@ -1,6 +1,6 @@
 """The full chain through langchain-openai against a real HTTP server on 127.0.0.1.
 
-`openai_server` (tests/support/openai_server.py) speaks the chat-completions protocol and
+`openai_server` (devtools/openai_server.py) speaks the chat-completions protocol and
 fails on demand. When GUICHET_TEST_LLM_URL points at a real OpenAI-compatible server
 (GUICHET_TEST_LLM_MODEL, GUICHET_TEST_LLM_API_KEY optional), the `llm`-marked tests run the
 normal paths against it as well.
@@ -18,7 +18,7 @@ from chains.llm import build_chat_model
 from chains.models import AnswerRequest, Turn
 from chains.postcheck import allowed_urls, normalise_url, urls_in
 from chains.settings import ChainSettings
-from tests.support.openai_server import FOREIGN_URL, INVENTED_AMOUNT
+from devtools.openai_server import FOREIGN_URL, INVENTED_AMOUNT
 from tests.unit.chains.memory import MemoryRetriever, load_fiches
 
 CHAT = "/v1/chat/completions"

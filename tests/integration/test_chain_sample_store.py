@@ -101,7 +101,7 @@ async def test_answers_eval_file(chain):
 
 def _guichet(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "app", *args],
         capture_output=True,
         text=True,
         timeout=240,

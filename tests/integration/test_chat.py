@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, RoomMessageText
 
-from bot.homeserver import LocalSynapse
+from devtools.homeserver import LocalSynapse
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow]
 
@@ -106,7 +106,7 @@ async def guichet_chat(homeserver, users, store: Path, stdin: str, *extra: str, 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "app",
         "chat",
         "--homeserver",
         homeserver.url,

@@ -65,7 +65,46 @@ def demo_dir(tmp_path_factory):
 
 
 def demo_command(data_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "bot", "demo", "--data-dir", str(data_dir)]
+    return [sys.executable, "-m", "app", "demo", "--data-dir", str(data_dir)]
+
+
+def run_demo(
+    data_dir: Path, stdin: str, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`guichet demo` to its end, `stdin` typed into its chat."""
+    return subprocess.run(
+        demo_command(data_dir),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env if env is not None else clean_env(),
+        check=False,
+    )
+
+
+def start_demo(data_dir: Path) -> subprocess.Popen:
+    """`guichet demo` in the background, its terminal as pipes."""
+    return subprocess.Popen(
+        demo_command(data_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+
+
+def read_until(proc: subprocess.Popen, marker: str, timeout: float = 300) -> str:
+    """What the process printed up to (and with) the line containing `marker`."""
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+    return seen
 
 
 def clean_env() -> dict[str, str]:
@@ -75,15 +114,7 @@ def clean_env() -> dict[str, str]:
 
 def test_first_run_answers_with_sources_then_stops_everything(demo_dir):
     started = time.monotonic()
-    proc = subprocess.run(
-        demo_command(demo_dir),
-        input="Comment faire un passeport pour un enfant mineur ?\n/quit\n",
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=clean_env(),
-        check=False,
-    )
+    proc = run_demo(demo_dir, "Comment faire un passeport pour un enfant mineur ?\n/quit\n", 900)
     elapsed = time.monotonic() - started
     out = proc.stdout
     assert proc.returncode == 0, out[-4000:] + proc.stderr[-4000:]
@@ -112,24 +143,11 @@ def test_rerun_reuses_the_data_dir_and_ctrl_c_stops_everything(demo_dir):
     """Second run: no new ingest, no new DM. Then Ctrl-C (SIGINT) while the chat waits."""
     assert (demo_dir / "demo.json").exists(), "needs the first test's data directory"
     started = time.monotonic()
-    proc = subprocess.Popen(
-        demo_command(demo_dir),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
+    proc = start_demo(demo_dir)
     try:
         proc.stdin.write("Un étudiant a-t-il droit au RSA ?\n")
         proc.stdin.flush()
-        seen = ""
-        deadline = time.monotonic() + 300
-        while "Brouillon à vérifier" not in seen and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen += line
+        seen = read_until(proc, "Brouillon à vérifier")
         assert "Brouillon à vérifier" in seen, seen + proc.stderr.read()
         rerun_s = time.monotonic() - started
         # While it runs: the bot's ops endpoint, announced in the banner, counted the question.
@@ -162,25 +180,12 @@ def test_rerun_reuses_the_data_dir_and_ctrl_c_stops_everything(demo_dir):
 
 def test_guichet_chat_joins_a_running_demo_with_its_own_device(demo_dir):
     """`guichet chat` (no options but --demo-dir) talks to the bot of a running demo."""
-    demo = subprocess.Popen(
-        demo_command(demo_dir),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
+    demo = start_demo(demo_dir)
     try:
-        seen = ""
-        deadline = time.monotonic() + 300
-        while "Tapez une question" not in seen and time.monotonic() < deadline:
-            line = demo.stdout.readline()
-            if not line:
-                break
-            seen += line
+        seen = read_until(demo, "Tapez une question")
         assert "Tapez une question" in seen, seen
         chat = subprocess.run(
-            [sys.executable, "-m", "bot", "chat", "--demo-dir", str(demo_dir)],
+            [sys.executable, "-m", "app", "chat", "--demo-dir", str(demo_dir)],
             input="Un étudiant a-t-il droit au RSA ?\n/quit\n",
             capture_output=True,
             text=True,
@@ -206,15 +211,7 @@ def test_a_bot_that_cannot_start_is_reported_with_its_log(demo_dir):
     """Bad settings for the bot: the demo says why (the bot's log) and stops Synapse."""
     env = clean_env()
     env["GUICHET_MAX_CONCURRENT_LLM"] = "0"  # invalid: must be >= 1
-    proc = subprocess.run(
-        demo_command(demo_dir),
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
+    proc = run_demo(demo_dir, "", 300, env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "guichet demo: the bot stopped (exit 2)" in proc.stderr
     assert "max_concurrent_llm" in proc.stderr  # the bot's own error, from bot.log

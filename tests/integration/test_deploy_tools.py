@@ -38,24 +38,21 @@ def test_compose_file_valid_for_the_compose_cli(tmp_path):
     # A copy with a filled-in .env, as an operator would have it.
     work = tmp_path / "deploy"
     shutil.copytree(DEPLOY, work, ignore=shutil.ignore_patterns(".env", "__pycache__"))
-    (work / ".env").write_text("POSTGRES_PASSWORD=example\n", encoding="utf-8")
-    result = subprocess.run(
-        [*cli, "-f", str(work / "compose.yaml"), "config", "-q"],
-        capture_output=True,
-        text=True,
-        cwd=work,
-        check=False,
-    )
+
+    def config_check(dotenv: str) -> subprocess.CompletedProcess:
+        (work / ".env").write_text(dotenv, encoding="utf-8")
+        return subprocess.run(
+            [*cli, "-f", str(work / "compose.yaml"), "config", "-q"],
+            capture_output=True,
+            text=True,
+            cwd=work,
+            check=False,
+        )
+
+    result = config_check("POSTGRES_PASSWORD=example\n")
     assert result.returncode == 0, result.stderr
     # Without the password, compose refuses with a message naming it.
-    (work / ".env").write_text("", encoding="utf-8")
-    result = subprocess.run(
-        [*cli, "-f", str(work / "compose.yaml"), "config", "-q"],
-        capture_output=True,
-        text=True,
-        cwd=work,
-        check=False,
-    )
+    result = config_check("")
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr
 

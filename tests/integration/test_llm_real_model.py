@@ -1,5 +1,5 @@
 """The answer chain on a REAL model: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) served by llama.cpp's
-OpenAI-compatible server (tests/support/llamacpp.py, fixture `llama_server_url`), over the real
+OpenAI-compatible server (devtools/llamacpp.py, fixture `llama_server_url`), over the real
 sample store, through the same `build_chat_model` + `build_answer_chain` as the bot.
 
 A 0.5B model writes poor and variable drafts, so the tests assert what must hold whatever it
@@ -40,7 +40,7 @@ from chains.prompts import (
     SourceContext,
 )
 from chains.settings import ChainSettings
-from tests.support.llamacpp import MODEL_ALIAS
+from devtools.llamacpp import MODEL_ALIAS
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import httpx
 import pytest
@@ -11,21 +10,16 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from bot.observability import (
+from devtools.net import free_port
+from ops.health import (
     CheckResult,
-    Metrics,
     OpsServer,
     homeserver_check,
     llm_check,
     start_ops_server,
     store_check,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ops.metrics import Metrics
 
 
 @pytest.fixture
@@ -173,8 +167,8 @@ async def test_start_ops_server_builds_checks_from_the_configuration(upstream):
 
 
 async def test_port_in_use_is_a_clear_configuration_error():
-    from bot.errors import ConfigError
+    from ops.errors import OpsError
 
     async with OpsServer(Metrics(), port=0) as first:
-        with pytest.raises(ConfigError, match=rf"127\.0\.0\.1:{first.port}: .*GUICHET_OPS_PORT"):
+        with pytest.raises(OpsError, match=rf"127\.0\.0\.1:{first.port}: .*GUICHET_OPS_PORT"):
             await OpsServer(Metrics(), port=first.port).start()

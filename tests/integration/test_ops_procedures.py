@@ -16,7 +16,7 @@ import shutil
 import httpx
 import pytest
 
-from tests.support.synapse import extractive_answerer, make_bot_env, unique
+from devtools.synapse import extractive_answerer, make_bot_env, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow]
 
@@ -49,8 +49,7 @@ def test_relogin_on_the_same_device_keeps_the_old_token(synapse):
 async def test_token_rotation_procedure(synapse, bot_retriever, tmp_path):
     env = await make_bot_env(synapse, tmp_path, extractive_answerer(bot_retriever))
     try:
-        agent = await env.agents.new()
-        room = await agent.dm(env.bot_id)
+        agent, room = await env.new_dm()
         question = "Comment faire un passeport pour un enfant mineur ?"
         first_event = await agent.send(room, question)
         before = (await agent.wait_reply(first_event, wait_s=60))[0]

@@ -21,9 +21,9 @@ import uuid
 
 import pytest
 
+from devtools.synapse import extractive_answerer, make_bot_env
 from knowledge.paths import sample_corpus_dir
 from tests.support.kb import make_settings
-from tests.support.synapse import extractive_answerer, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow]
 
@@ -78,8 +78,7 @@ async def test_questions_answered_while_guichet_ingest_rewrites_the_store(
 
         env = await make_bot_env(synapse, tmp_path / "env", extractive_answerer(kb.retriever()))
         try:
-            agent = await env.agents.new()
-            room = await agent.dm(env.bot_id)
+            agent, room = await env.new_dm()
             first = await agent.ask(room, QUESTIONS[0][0], wait_s=60)  # warm: models loaded
             assert fiche_url(QUESTIONS[0][1]) in first.body
 
@@ -88,7 +87,7 @@ async def test_questions_answered_while_guichet_ingest_rewrites_the_store(
             log_path = tmp_path / "ingest.log"
             with log_path.open("wb") as log:
                 proc = await asyncio.create_subprocess_exec(
-                    *(sys.executable, "-m", "bot", "ingest", "--prune", "--no-progress"),
+                    *(sys.executable, "-m", "app", "ingest", "--prune", "--no-progress"),
                     *("--store", str(settings.store_dir), str(particuliers)),
                     stdout=log,
                     stderr=log,

@@ -13,13 +13,11 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,17 +26,13 @@ import pytest
 import pytest_asyncio
 
 import knowledge
-from tests.support.chroma_server import wait_for_heartbeat
+from devtools.chroma_server import ChromaProcess
+from devtools.net import free_port
+from devtools.synapse import AgentFactory
 
 SAMPLE = Path(knowledge.__file__).resolve().parent / "sample" / "vdd-2020" / "particuliers"
 # Seven real fiches: enough for passeport / carte d'identité / Smic questions.
 TINY_FICHES = ("F1342", "F21089", "F2300", "F12567", "F34757", "F14929", "F18723")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _bin(name: str) -> str:
@@ -216,38 +210,6 @@ def processes() -> Iterator[list[GuichetProcess]]:
 # ------------------------------------------------------------------ Chroma we own
 
 
-@dataclass
-class ChromaProcess:
-    """A `chroma run` on a fixed port and data path, stoppable and restartable."""
-
-    path: Path
-    port: int
-    proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 90) -> ChromaProcess:
-        log = open(self.path.parent / "chroma.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [_bin("chroma"), "run", "--path", str(self.path), "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )  # fmt: skip
-        log.close()
-        wait_for_heartbeat(self.url, timeout=timeout, proc=self.proc)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.kill()  # abrupt: the server vanishes, as in a crash
-        self.proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def own_chroma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaProcess]:
     base = tmp_path_factory.mktemp("own-chroma")
@@ -313,5 +275,13 @@ async def settle(seconds: float) -> None:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def dm(env):
     """An agent and its encrypted DM with the bot of the module's `env` fixture."""
-    agent = await env.agents.new()
-    return agent, await agent.dm(env.bot_id)
+    return await env.new_dm()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def agents(synapse, tmp_path_factory, request) -> AsyncIterator[AgentFactory]:
+    """Agents on the session's Synapse, for the tests that run the bot as a process."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    factory = AgentFactory(synapse, tmp_path_factory.mktemp(f"{name}-agents"))
+    yield factory
+    await factory.close()

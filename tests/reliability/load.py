@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools.openai_server import FakeOpenAIServer
+from devtools.synapse import AgentFactory, unique
 from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process
-from tests.support.openai_server import FakeOpenAIServer
-from tests.support.synapse import AgentFactory, unique
 
 QUESTIONS = (
     "Quel est le montant du Smic ?",

@@ -9,11 +9,10 @@ import asyncio
 import time
 
 import pytest
-import pytest_asyncio
 
+from devtools.openai_server import FakeOpenAIServer
+from devtools.synapse import unique
 from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process, settle
-from tests.support.openai_server import FakeOpenAIServer
-from tests.support.synapse import AgentFactory, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -25,13 +24,6 @@ QUESTION = "Quel est le montant du Smic ?"
 def slow_llm():
     with FakeOpenAIServer(latency=LLM_LATENCY) as server:
         yield server
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def agents(synapse, tmp_path_factory):
-    factory = AgentFactory(synapse, tmp_path_factory.mktemp("proc-agents"))
-    yield factory
-    await factory.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
+from devtools.synapse import unique
 from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process
-from tests.support.synapse import AgentFactory, unique
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -99,13 +98,6 @@ async def _expect_refusal(env: dict, run_dir: Path, name: str) -> str:
     return log
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def agents(synapse, tmp_path_factory):
-    factory = AgentFactory(synapse, tmp_path_factory.mktemp("datadir-agents"))
-    yield factory
-    await factory.close()
-
-
 async def test_full_then_read_only_data_dir_clear_error_keys_kept(
     synapse, agents, tiny_store, tmpfs, processes, tmp_path
 ):
@@ -163,8 +155,8 @@ async def test_data_dir_that_is_a_file_is_refused(synapse, tiny_store, tmp_path)
 
 
 async def test_refused_start_leaves_no_probe_file(tmpfs):
+    from app.wiring import check_data_dir
     from bot.errors import ConfigError
-    from bot.wiring import check_data_dir
 
     data = tmpfs / "bot"
     data.mkdir()

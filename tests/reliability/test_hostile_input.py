@@ -4,7 +4,7 @@ inside a fiche (a store built by the real ingest from a poisoned fiche); edits, 
 reactions to unknown events, polls, stickers, files, huge formatted bodies and events with
 missing fields; look-alike Tchap IDs; URLs in messages are never fetched.
 
-The LLM is a real HTTP server (tests.support.openai_server) that, here, OBEYS injected
+The LLM is a real HTTP server (devtools.openai_server) that, here, OBEYS injected
 instructions: it answers with its system prompt, invented amounts and a foreign link, as a
 jailbroken model would. What reaches the agent must still be clean.
 """
@@ -22,17 +22,17 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from app.wiring import build_chain
 from bot.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
-from bot.wiring import build_chain
 from chains import prompts
 from chains.llm import build_chat_model
 from chains.settings import ChainSettings
+from devtools.openai_server import FakeOpenAIServer
+from devtools.synapse import BotEnv, make_bot_env
 from knowledge.ingest import ingest
 from knowledge.store import KnowledgeBase
 from tests.reliability.conftest import SAMPLE, HitCounter, settle
 from tests.support.kb import make_settings
-from tests.support.openai_server import FakeOpenAIServer
-from tests.support.synapse import BotEnv, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 
@@ -264,8 +264,7 @@ async def test_prompt_injection_inside_a_fiche(synapse, poisoned_kb, llm, tmp_pa
     answerer = build_chain(poisoned_kb.retriever(), settings, build_chat_model(settings))
     env = await make_bot_env(synapse, tmp_path_factory.mktemp("poison-bot"), answerer)
     try:
-        agent = await env.agents.new()
-        room = await agent.dm(env.bot_id)
+        agent, room = await env.new_dm()
         llm.bodies.clear()
         reply = await agent.ask(room, "Quel est le montant du Smic horaire ?")
         assert_clean_draft(reply)
@@ -289,14 +288,7 @@ async def test_odd_events_are_ignored_or_get_a_notice(env, dm):
     await agent.wait_reply(question)
     answer_id = agent.replies_to(question)[0].event_id
 
-    edit = await agent.send(
-        room,
-        "* Quel est le montant du Smic net ?",
-        extra={
-            "m.new_content": {"msgtype": "m.text", "body": "Quel est le montant du Smic net ?"},
-            "m.relates_to": {"rel_type": "m.replace", "event_id": question},
-        },
-    )
+    edit = await agent.edit(room, question, "Quel est le montant du Smic net ?")
     redaction = await agent.client.room_redact(room, question, reason="test")
     # Synapse refuses relations to events it does not have; the bot does not know this one
     # as an answer (it is the agent's own question): a 👍 on it is no feedback

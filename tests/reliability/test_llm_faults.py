@@ -13,12 +13,12 @@ import time
 import pytest
 import pytest_asyncio
 
-from bot.wiring import build_chain
+from app.wiring import build_chain
 from chains.llm import build_chat_model
 from chains.settings import ChainSettings
+from devtools.openai_server import FakeOpenAIServer
+from devtools.synapse import BotEnv, make_bot_env
 from tests.reliability.conftest import settle
-from tests.support.openai_server import FakeOpenAIServer
-from tests.support.synapse import BotEnv, make_bot_env
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from devtools.synapse import BotEnv, extractive_answerer, make_bot_env
 from knowledge.store import KnowledgeBase
 from tests.reliability.conftest import (
     SAMPLE,
@@ -30,7 +31,6 @@ from tests.reliability.conftest import (
     settle,
 )
 from tests.support.kb import make_settings
-from tests.support.synapse import BotEnv, extractive_answerer, make_bot_env
 
 pytestmark = [
     pytest.mark.synapse,
@@ -79,8 +79,7 @@ async def env(synapse, served_kb, tmp_path_factory) -> BotEnv:
 
 
 async def test_chroma_down_gives_notices_then_answers_again_without_restart(env, own_chroma):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     before = await agent.ask(room, QUESTION, wait_s=60)
     assert before.msgtype == "m.text"
     task = env.runner.task
@@ -103,8 +102,7 @@ async def test_chroma_down_gives_notices_then_answers_again_without_restart(env,
 async def test_ingest_killed_midway_bot_keeps_answering_and_rerun_completes(
     env, own_chroma, served_store, served_kb, tmp_path
 ):
-    agent = await env.agents.new()
-    room = await agent.dm(env.bot_id)
+    agent, room = await env.new_dm()
     more = sorted(p.stem for p in SAMPLE.glob("F*.xml") if p.stem not in TINY_FICHES)[:24]
     inputs = copy_fiches(tmp_path / "more", tuple(more))
     first = _fiche_count(served_store)

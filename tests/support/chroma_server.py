@@ -7,48 +7,12 @@ used instead and nothing is started.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _chroma_bin() -> str:
-    beside = Path(sys.executable).parent / "chroma"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("chroma")
-    if not found:
-        pytest.fail("the `chroma` CLI (from the chromadb package) is not installed")
-    return found
-
-
-def wait_for_heartbeat(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None):
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited with code {proc.returncode}")
-        try:
-            r = httpx.get(f"{url}/api/v2/heartbeat", timeout=2.0)
-            if r.status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    raise RuntimeError(f"Chroma at {url} did not answer its heartbeat in {timeout}s: {last}")
+from devtools.chroma_server import ChromaProcess, wait_for_heartbeat
+from devtools.net import free_port
 
 
 @pytest.fixture(scope="session")
@@ -58,28 +22,12 @@ def chroma_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         wait_for_heartbeat(external.rstrip("/"), timeout=10.0)
         yield external.rstrip("/")
         return
-    data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log_path = data / "chroma.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [_chroma_bin(), "run", "--path", str(data / "db"), "--host", "127.0.0.1",
-             "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    server = ChromaProcess(tmp_path_factory.mktemp("chroma-server") / "db", free_port())
     try:
         try:
-            wait_for_heartbeat(url, proc=proc)
+            server.start(timeout=60.0)
         except RuntimeError as exc:
-            pytest.fail(f"{exc}\n--- chroma log ---\n{log_path.read_text(errors='replace')}")
-        yield url
+            pytest.fail(f"{exc}\n--- chroma log ---\n{server.log_path.read_text(errors='replace')}")
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        server.stop(graceful=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from app.cli import app
 from knowledge.errors import EmbeddingModelMismatch, StoreError
 from knowledge.ingest import ingest
 from knowledge.store import KnowledgeBase

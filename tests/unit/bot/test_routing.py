@@ -1,4 +1,5 @@
-"""The routing policy on recorded events (data/events.json), no network."""
+"""The routing policy on hand-written events (data/events.json: Tchap IDs, odd pills, redacted
+events), no network. test_routing_recorded.py runs it on events recorded from a real Synapse."""
 
 from __future__ import annotations
 

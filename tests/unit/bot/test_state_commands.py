@@ -60,6 +60,15 @@ async def test_memory_turns_idle_expiry_and_reset(state: State):
     assert len(await state.history("!o", turns=3, idle_s=3600)) == 1
 
 
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [("👍", "up"), ("👍️", "up"), ("👍🏽", "up"), ("👎", "down"), ("+1", "up"), (":-1:", "down"),
+     ("🎉", None), ("down", None)],
+)  # fmt: skip
+def test_reaction_keys_read_as_feedback(key, expected):
+    assert feedback_value(key) == expected
+
+
 async def test_feedback_only_on_our_answers(state: State):
     await state.record_answer(record(), remember=False)
     assert await state.record_feedback("$r1", "$a1", "!r", "@u:x", "👍") == "up"

@@ -1,14 +1,12 @@
-"""Commands of this area (see bot/cli/__init__.py): `guichet run`, `guichet feedback export`."""
+"""Commands of this area (see app/cli/__init__.py): `guichet run`, `guichet feedback export`."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import json
 import logging
-import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -56,8 +54,8 @@ def feedback_lines(rows: list[dict], fmt: str) -> str:
 
 
 async def _export(data_dir: Path) -> list[dict]:
+    from app.wiring import STATE_FILE
     from bot.state import State
-    from bot.wiring import STATE_FILE
 
     path = data_dir / STATE_FILE
     if not path.exists():
@@ -67,38 +65,6 @@ async def _export(data_dir: Path) -> list[dict]:
         return await state.feedback_rows()
     finally:
         await state.close()
-
-
-async def _run_bot(settings=None, knowledge_settings=None, chain_settings=None) -> None:
-    from bot.observability import Metrics, MetricsObserver, start_bot_ops
-    from bot.wiring import build_bot
-
-    metrics = Metrics()
-    app = await build_bot(
-        settings,
-        knowledge_settings=knowledge_settings,
-        chain_settings=chain_settings,
-        observer=MetricsObserver(metrics),
-    )
-    try:
-        ops = await start_bot_ops(
-            metrics,
-            app.bot.settings,
-            kb=app.kb,
-            knowledge_settings=knowledge_settings,
-            chain_settings=chain_settings,
-            bot=app.bot,
-        )
-    except BaseException:
-        await app.stack.aclose()
-        raise
-    if ops is not None:
-        app.stack.push_async_callback(ops.stop)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, app.bot.stop)
-    await app.run()
 
 
 def register(
@@ -116,10 +82,14 @@ def register(
         """Run the bot (settings from GUICHET_* environment variables and .env)."""
         from pydantic import ValidationError
 
+        from app.settings import warn_unknown_variables
+        from app.wiring import run_bot
         from bot.errors import BotError
+        from knowledge.errors import KnowledgeError
+        from ops.errors import OpsError
+        from ops.logs import secrets_of, setup_logging
 
         try:
-            from bot.observability import secrets_of, setup_logging
             from bot.settings import BotSettings
             from chains.settings import ChainSettings
             from knowledge.settings import KnowledgeSettings
@@ -131,19 +101,14 @@ def register(
                 json=settings.log_json,
                 secrets=secrets_of(settings, knowledge_settings, chain_settings),
             )
-            asyncio.run(_run_bot(settings, knowledge_settings, chain_settings))
+            warn_unknown_variables()
+            asyncio.run(run_bot(settings, knowledge_settings, chain_settings))
         except ValidationError as exc:
             typer.echo(f"guichet run: invalid settings:\n{exc}", err=True)
             raise typer.Exit(2) from exc
-        except BotError as exc:
+        except (BotError, OpsError, KnowledgeError) as exc:
             typer.echo(f"guichet run: {exc}", err=True)
             raise typer.Exit(2) from exc
-        except Exception as exc:
-            name = type(exc).__name__
-            if name in {"StoreError", "EmbeddingModelMismatch", "KnowledgeError"}:
-                typer.echo(f"guichet run: {exc}", err=True)
-                raise typer.Exit(2) from exc
-            raise
 
     @feedback_app.command("export")
     def export(

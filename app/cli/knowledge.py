@@ -1,4 +1,4 @@
-"""Commands of the knowledge area (see bot/cli/__init__.py): ingest, search, kb stats,
+"""Commands of the knowledge area (see app/cli/__init__.py): ingest, search, kb stats,
 eval retrieval. Every command reads `KnowledgeSettings` (GUICHET_* env, .env) and accepts
 `--store DIR` to override the store location.
 """
@@ -68,11 +68,11 @@ def ingest_command(
     ] = None,
 ) -> None:
     """Ingest DILA fiches (incremental: unchanged fiches are skipped)."""
-    from bot.observability import write_ingest_textfile
     from knowledge.errors import KnowledgeError
     from knowledge.ingest import ingest
     from knowledge.models import IngestSummary
     from knowledge.store import KnowledgeBase
+    from ops.metrics import write_ingest_textfile
 
     _quiet_logs()
     settings = _settings(store)

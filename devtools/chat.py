@@ -29,22 +29,18 @@ from typing import Any, TextIO
 
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
     InviteMemberEvent,
     JoinError,
-    LoginResponse,
     MegolmEvent,
-    RoomCreateError,
     RoomMessageNotice,
     RoomMessageText,
     RoomPreset,
-    RoomSendResponse,
-    SyncResponse,
     TypingNoticeEvent,
 )
 from nio.rooms import MatrixRoom
 
-from bot.errors import BotError
+from bot.routing import strip_reply_fallback
+from devtools.agent import AgentError, AgentTimeout, MatrixAgent
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +52,8 @@ LOCAL_HELP = (
 )
 
 
-class ChatError(BotError):
-    """The chat client could not log in, open the DM or talk to the bot (named in the message)."""
+# The chat client could not log in, open the DM or talk to the bot (named in the message).
+ChatError = AgentError
 
 
 @dataclass(slots=True)
@@ -144,36 +140,25 @@ def terminal_text(body: str, *, color: bool) -> str:
     return _EMPH.sub(emph, text)
 
 
-def strip_reply_fallback(body: str) -> str:
-    """Drop the `> <@user> quoted` fallback a reply may start with (Matrix reply fallbacks)."""
-    lines = body.splitlines()
-    if not lines or not lines[0].startswith("> "):
-        return body
-    i = 0
-    while i < len(lines) and lines[i].startswith(">"):
-        i += 1
-    while i < len(lines) and not lines[i].strip():
-        i += 1
-    return "\n".join(lines[i:])
-
-
 class ChatClient:
-    """One agent's Matrix client, in one encrypted DM with the bot."""
+    """One agent's Matrix client (`devtools.agent.MatrixAgent`), in one encrypted DM with the
+    bot: the session (device, token, DM) saved in its store directory, the bot's replies
+    printed."""
 
     def __init__(self, config: ChatConfig, printer: Printer) -> None:
         self.config = config
         self.printer = printer
-        self.client: AsyncClient | None = None
+        self.agent: MatrixAgent | None = None
         self.room_id: str | None = None
-        self._sync_task: asyncio.Task | None = None
-        self._first_sync_done = asyncio.Event()
-        self._keys_lock = asyncio.Lock()
-        self._last_sync_error = ""
-        self._changed = asyncio.Event()
         self._bot_messages = 0
         self._bot_typing = False
         self._last_bot_event = 0.0
         self._seen: set[str] = set()
+
+    @property
+    def client(self) -> AsyncClient:
+        assert self.agent is not None
+        return self.agent.client
 
     # ---- session -----------------------------------------------------------------------------
 
@@ -207,31 +192,22 @@ class ChatClient:
         cfg = self.config
         cfg.store_dir.mkdir(parents=True, exist_ok=True)
         session = self._load_session()
-        client = AsyncClient(
-            cfg.homeserver_url,
-            cfg.user_id,
-            device_id=session.get("device_id"),
-            store_path=str(cfg.store_dir),
-            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True),
+        agent = MatrixAgent(
+            cfg.homeserver_url, cfg.user_id, cfg.store_dir, device_id=session.get("device_id")
         )
-        self.client = client
+        self.agent = agent
         if session.get("access_token") and session.get("device_id"):
-            client.restore_login(cfg.user_id, session["device_id"], session["access_token"])
+            agent.restore(session["device_id"], session["access_token"])
             logger.info("chat: restored device %s", session["device_id"])
         else:
             if not cfg.password:
                 raise ChatError(
                     f"no saved session in {cfg.store_dir} and no password for {cfg.user_id}"
                 )
-            response = await client.login(cfg.password, device_name=cfg.device_name)
-            if not isinstance(response, LoginResponse):
-                raise ChatError(
-                    f"login as {cfg.user_id} on {cfg.homeserver_url} failed: {response}"
-                )
+            response = await agent.login(cfg.password, cfg.device_name)
             self._save_session(device_id=response.device_id, access_token=response.access_token)
             logger.info("chat: logged in, new device %s", response.device_id)
-        if client.should_upload_keys:
-            await client.keys_upload()
+        client = agent.client
         client.add_event_callback(self._on_message, (RoomMessageText, RoomMessageNotice))
         client.add_event_callback(self._on_undecryptable, MegolmEvent)
         client.add_event_callback(self._on_invite, InviteMemberEvent)
@@ -240,27 +216,27 @@ class ChatClient:
     async def start(self) -> None:
         """Log in, start syncing, and open (or find) the encrypted DM with the bot."""
         await self.login()
-        assert self.client is not None
-        self._sync_task = asyncio.create_task(self._sync_loop(), name="chat-sync")
-        await self._wait(self._first_sync_done.is_set, 30, "the first sync with the homeserver")
+        assert self.agent is not None
+        await self.agent.start_syncing()
         self.room_id = self._find_dm() or await self._create_dm()
         self._save_session(dm_room_id=self.room_id)
-        await self._wait(self._bot_joined, self.config.join_timeout_s, "the bot to join the DM")
-        await self._wait_bot_keys()
+        await self.agent.wait_until(
+            self._bot_joined, self.config.join_timeout_s, "the bot to join the DM"
+        )
+        try:
+            await self.agent.wait_devices(self.config.bot_user_id, 30)
+        except AgentTimeout as exc:
+            raise ChatError(
+                f"{self.config.bot_user_id} has no device with encryption keys: is the bot running?"
+            ) from exc
 
     async def close(self) -> None:
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._sync_task
-            self._sync_task = None
-        if self.client is not None:
-            await self.client.close()
+        if self.agent is not None:
+            await self.agent.close()
 
     # ---- the DM ------------------------------------------------------------------------------
 
     def _room(self) -> MatrixRoom | None:
-        assert self.client is not None
         return self.client.rooms.get(self.room_id or "")
 
     def _bot_joined(self) -> bool:
@@ -273,7 +249,6 @@ class ChatClient:
         return room.encrypted and members == {bot, me}
 
     def _find_dm(self) -> str | None:
-        assert self.client is not None
         saved = self._load_session().get("dm_room_id")
         rooms = self.client.rooms
         if saved in rooms and self._is_dm(rooms[saved]):
@@ -284,94 +259,25 @@ class ChatClient:
         return None
 
     async def _create_dm(self) -> str:
-        assert self.client is not None
-        response = await self.client.room_create(
-            is_direct=True,
-            invite=[self.config.bot_user_id],
-            preset=RoomPreset.trusted_private_chat,
-            initial_state=[
-                {
-                    "type": "m.room.encryption",
-                    "state_key": "",
-                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
-                }
-            ],
+        assert self.agent is not None
+        room_id = await self.agent.create_room(
+            [self.config.bot_user_id], dm=True, preset=RoomPreset.trusted_private_chat
         )
-        if isinstance(response, RoomCreateError):
-            raise ChatError(f"cannot open a DM with {self.config.bot_user_id}: {response.message}")
         self.printer.info(f"Nouvelle conversation chiffrée ouverte avec {self.config.bot_user_id}.")
-        await self._wait(lambda: response.room_id in self.client.rooms, 30, "the new DM")
-        return response.room_id
-
-    async def _wait_bot_keys(self) -> None:
-        """Make sure the bot's devices are known, so our messages are encrypted for them."""
-        assert self.client is not None
-        client, bot = self.client, self.config.bot_user_id
-        deadline = time.monotonic() + 30
-
-        def known() -> bool:  # active_user_devices() is a generator: always truthy
-            return any(True for _ in client.device_store.active_user_devices(bot))
-
-        while not known():
-            if time.monotonic() > deadline:
-                raise ChatError(f"{bot} has no device with encryption keys: is the bot running?")
-            async with self._keys_lock:
-                if client.olm is not None:
-                    client.olm.users_for_key_query.add(bot)
-                if client.should_query_keys:
-                    await client.keys_query()
-            if not known():
-                await asyncio.sleep(0.5)
+        return room_id
 
     # ---- events ------------------------------------------------------------------------------
 
     def _bump(self) -> None:
         self._last_bot_event = time.monotonic()
-        self._changed.set()
-
-    async def _sync_loop(self) -> None:
-        """Sync forever; a failed round is logged and retried with backoff, never fatal.
-
-        (nio's `sync_forever` dies on the first exception, e.g. a key query raced by ours.)
-        Key upload/query/claim run under the same lock as `_ensure_olm_sessions`.
-        """
-        assert self.client is not None
-        client = self.client
-        backoff = 1.0
-        while True:
-            try:
-                first = not self._first_sync_done.is_set()
-                response = await client.sync(timeout=0 if first else 10000, full_state=first)
-                if not isinstance(response, SyncResponse):
-                    raise ChatError(f"sync failed: {response}")
-                self._first_sync_done.set()  # events of the first sync were history: not shown
-                self._changed.set()
-                async with self._keys_lock:
-                    await self._maintain_keys()
-                await client.send_to_device_messages()
-                backoff = 1.0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._last_sync_error = str(exc)
-                logger.warning("chat: sync failed, retry in %.0f s", backoff, exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-
-    async def _maintain_keys(self) -> None:
-        assert self.client is not None
-        client = self.client
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
+        assert self.agent is not None
+        self.agent.bump()
 
     def _relevant(self, room: MatrixRoom, event: Any) -> bool:
         if room.room_id != self.room_id or event.sender != self.config.bot_user_id:
             return False
-        if not self._first_sync_done.is_set() or event.event_id in self._seen:
+        assert self.agent is not None
+        if not self.agent.first_sync_done.is_set() or event.event_id in self._seen:
             return False  # history from before we started: not shown
         self._seen.add(event.event_id)
         return True
@@ -395,7 +301,6 @@ class ChatClient:
             "(un message du bot n'a pas pu être déchiffré : clés de session manquantes ; "
             "une nouvelle demande de clés est envoyée)"
         )
-        assert self.client is not None
         with contextlib.suppress(Exception):
             await self.client.request_room_key(event)
         self._bot_messages += 1
@@ -403,7 +308,6 @@ class ChatClient:
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         if event.sender == self.config.bot_user_id and event.state_key == self.config.user_id:
-            assert self.client is not None
             response = await self.client.join(room.room_id)
             if isinstance(response, JoinError):
                 logger.warning("chat: cannot join %s: %s", room.room_id, response.message)
@@ -424,38 +328,15 @@ class ChatClient:
 
     # ---- talking -----------------------------------------------------------------------------
 
-    async def _ensure_olm_sessions(self) -> None:
-        """Claim one-time keys for devices we have no Olm session with yet.
-
-        nio's `share_group_session` silently skips such devices (their claim would only happen
-        after the next sync), so without this the first message could be unreadable to the bot.
-        """
-        assert self.client is not None
-        assert self.room_id is not None
-        client = self.client
-        async with self._keys_lock:
-            if client.should_query_keys:
-                await client.keys_query()
-            missing = client.get_missing_sessions(self.room_id)
-            if missing:
-                await client.keys_claim(missing)
-
     async def send(self, text: str) -> str:
-        assert self.client is not None
+        assert self.agent is not None
         assert self.room_id is not None
-        await self._ensure_olm_sessions()
-        response = await self.client.room_send(
-            self.room_id,
-            "m.room.message",
-            {"msgtype": "m.text", "body": text},
-            ignore_unverified_devices=True,
-        )
-        if not isinstance(response, RoomSendResponse):
-            raise ChatError(f"sending to {self.room_id} failed: {response}")
-        return response.event_id
+        content = {"msgtype": "m.text", "body": text}
+        return await self.agent.send_content(self.room_id, content, claim_sessions=True)
 
     async def ask(self, text: str) -> bool:
         """Send `text`, wait for the bot's reply (all its parts). False on timeout."""
+        assert self.agent is not None
         before = self._bot_messages
         self._last_bot_event = time.monotonic()
         await self.send(text)
@@ -471,26 +352,10 @@ class ChatClient:
                 return True
             if now >= deadline:
                 return False
-            self._changed.clear()
             wait = deadline - now
             if self._bot_messages > before and not self._bot_typing:
                 wait = min(wait, self.config.quiet_s - (now - self._last_bot_event))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), max(wait, 0.01))
-
-    async def _wait(self, condition: Any, timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if self._sync_task is not None and self._sync_task.done():
-                exc = self._sync_task.exception()
-                raise ChatError(f"syncing with {self.config.homeserver_url} stopped: {exc!r}")
-            if time.monotonic() > deadline:
-                error = self._last_sync_error
-                last = f" (last sync error: {error})" if error else ""
-                raise ChatError(f"timed out after {timeout_s:g} s waiting for {what}{last}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), 0.5)
+            await self.agent.wait_changed(wait)
 
 
 def _stdin_lines(stream: TextIO) -> asyncio.Queue[str | None]:

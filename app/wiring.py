@@ -1,7 +1,9 @@
-"""The composition root: settings → KnowledgeBase → retriever → chain → bot.
+"""The composition root, the one place concrete pieces are built and wired together:
+settings → KnowledgeBase → retriever → chain → bot, the metrics and the ops endpoint.
 
-Nothing else in the bot builds concrete pieces; tests build the same objects with their own
-retriever or chat model through `build_bot_from_parts`.
+`run_bot` is `guichet run`. Nothing in `bot/`, `chains/`, `knowledge/` or `ops/` builds another
+package's pieces; tests build the same objects with their own retriever or chat model through
+`build_bot_from_parts`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import contextlib
 import errno
 import logging
 import os
+import signal
+import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,8 @@ from bot.matrix import MatrixClient
 from bot.service import Answerer, ChainAnswerer, GuichetBot, Observer
 from bot.settings import BotSettings
 from bot.state import State
+from ops.health import OpsServer, start_ops_server
+from ops.metrics import Metrics, MetricsObserver
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +71,14 @@ class BotApp:
     kb: Any = None  # the KnowledgeBase, when build_bot opened it (for the ops endpoint)
 
     async def run(self) -> None:
+        """Warm the knowledge base (embedding models, indexes), then log in and sync: the
+        first sync, and so `/readyz`, wait for the models, and the first question does not
+        pay their load."""
         try:
+            if self.kb is not None:
+                started = time.perf_counter()
+                await asyncio.to_thread(self.kb.warmup)
+                logger.info("knowledge base warm in %.1f s", time.perf_counter() - started)
             await self.bot.run()
         finally:
             await self.stack.aclose()
@@ -124,3 +137,70 @@ async def build_bot(
     except BaseException:
         await stack.aclose()
         raise
+
+
+async def start_bot_ops(
+    metrics: Metrics,
+    settings: Any,
+    *,
+    kb: Any = None,
+    knowledge_settings: Any = None,
+    chain_settings: Any = None,
+    bot: Any = None,
+) -> OpsServer | None:
+    """The endpoint of `guichet run`, from its settings (None when `ops_port` is 0).
+
+    `settings` is a `BotSettings`; `bot` the `GuichetBot` (its `ready` event feeds the `bot`
+    check); `kb` the open `KnowledgeBase` (its `stats()` feeds the
+    `store` check and the `guichet_store_*` gauges); the chain and knowledge settings name the
+    LLM and embeddings servers to check.
+    """
+    if not settings.ops_port:
+        logger.info("ops endpoint disabled (ops_port = 0)")
+        return None
+    openai_embeddings = (
+        knowledge_settings is not None
+        and getattr(knowledge_settings, "embeddings_backend", "use") == "openai"
+    )
+    return await start_ops_server(
+        metrics,
+        host=settings.ops_host,
+        port=settings.ops_port,
+        homeserver_url=settings.homeserver_url,
+        bot_synced=bot.ready.is_set if bot is not None else None,
+        store_stats=kb.stats if kb is not None else None,
+        llm_url=getattr(chain_settings, "llm_url", None),
+        llm_api_key=getattr(chain_settings, "llm_api_key", None),
+        embeddings_url=knowledge_settings.embeddings_url if openai_embeddings else None,
+        embeddings_api_key=knowledge_settings.embeddings_api_key if openai_embeddings else None,
+    )
+
+
+async def run_bot(settings=None, knowledge_settings=None, chain_settings=None) -> None:
+    """`guichet run`: build everything, serve the ops endpoint, sync until SIGINT/SIGTERM."""
+    metrics = Metrics()
+    app = await build_bot(
+        settings,
+        knowledge_settings=knowledge_settings,
+        chain_settings=chain_settings,
+        observer=MetricsObserver(metrics),
+    )
+    try:
+        ops = await start_bot_ops(
+            metrics,
+            app.bot.settings,
+            kb=app.kb,
+            knowledge_settings=knowledge_settings,
+            chain_settings=chain_settings,
+            bot=app.bot,
+        )
+    except BaseException:
+        await app.stack.aclose()
+        raise
+    if ops is not None:
+        app.stack.push_async_callback(ops.stop)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, app.bot.stop)
+    await app.run()

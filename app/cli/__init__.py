@@ -1,16 +1,16 @@
 """The `guichet` command. Each module here registers the commands of one area:
 
-- `bot.cli.knowledge`: ingest, search, kb stats, eval retrieval
-- `bot.cli.answers`: ask, eval answers
-- `bot.cli.matrix`: run, feedback export
-- `bot.cli.demo`: demo, chat
+- `app.cli.knowledge`: ingest, search, kb stats, eval retrieval
+- `app.cli.answers`: ask, eval answers
+- `app.cli.matrix`: run, feedback export
+- `app.cli.demo`: demo, chat
 """
 
 from __future__ import annotations
 
 import typer
 
-from bot.cli import answers, demo, knowledge, matrix
+from app.cli import answers, demo, knowledge, matrix
 
 app = typer.Typer(
     name="guichet",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from bot.chat import Printer, strip_reply_fallback, terminal_text
+from bot.routing import strip_reply_fallback
+from devtools.chat import Printer, terminal_text
 
 BODY = (
     "**Passeport d'un mineur : première demande** [1]\n"

@@ -1,4 +1,4 @@
-"""Commands of this area (see bot/cli/__init__.py): `guichet demo`, `guichet chat`."""
+"""Commands of this area (see app/cli/__init__.py): `guichet demo`, `guichet chat`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ DEFAULT_DEMO_DIR = Path(".guichet/demo")
 
 def _log_to_file(path: Path, level: str) -> None:
     """The terminal is the conversation: our logs (and nio's warnings) go to a file."""
-    from bot.observability import setup_logging
+    from ops.logs import setup_logging
 
     path.parent.mkdir(parents=True, exist_ok=True)
     setup_logging(level, json=False, stream=open(path, "a", encoding="utf-8"))  # noqa: SIM115
@@ -31,7 +31,7 @@ def demo(
 ) -> None:
     """Everything on 127.0.0.1: a local Synapse, the bot, the sample corpus, and a terminal
     chat with the bot in an encrypted DM. Ctrl-C or /quit stops it all; reruns are faster."""
-    from bot.demo import DemoError, run_demo
+    from devtools.demo import DemoError, run_demo
 
     _log_to_file(data_dir / "demo.log", log_level)
     try:
@@ -67,8 +67,8 @@ def chat(
     """Talk to the bot from the terminal, in an encrypted DM (lines from stdin; /quit exits).
 
     Without options it joins the running `guichet demo` as its demo agent."""
-    from bot.chat import ChatConfig, ChatError, run_chat
-    from bot.demo import DemoCredentials, DemoError, DemoPaths, chat_config
+    from devtools.chat import ChatConfig, ChatError, run_chat
+    from devtools.demo import DemoCredentials, DemoError, DemoPaths, chat_config
 
     try:
         if homeserver is None:

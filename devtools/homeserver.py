@@ -32,7 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.errors import BotError
+from devtools.errors import DevToolError
+from devtools.net import free_port
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ CONFIG_FILE = "homeserver.yaml"
 _HIGH_RATE = {"per_second": 100000, "burst_count": 1000000}
 
 
-class HomeserverError(BotError):
+class HomeserverError(DevToolError):
     """The local Synapse could not be configured, started or used."""
 
 
@@ -51,13 +52,6 @@ class RegisteredUser:
     access_token: str
     device_id: str
     password: str
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free right now on `host`."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _rate_limits() -> dict:

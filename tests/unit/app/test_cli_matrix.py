@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from bot.cli.matrix import feedback_lines
+from app.cli.matrix import feedback_lines
+from app.wiring import check_data_dir
 from bot.errors import ConfigError
-from bot.wiring import check_data_dir
 
 ROWS = [
     {
@@ -52,7 +52,7 @@ def test_guichet_run_exits_with_a_message_not_a_traceback(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     env.update(GUICHET_DATA_DIR=str(blocker / "bot"), GUICHET_USER_ID="@bot:localhost")
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
+        [sys.executable, "-m", "app", "run"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 2
@@ -70,8 +70,26 @@ def test_feedback_export_formats():
 
 def test_feedback_export_without_state(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "feedback", "export", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "app", "feedback", "export", "--data-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 2
     assert "no bot state" in proc.stderr
+
+
+def test_guichet_run_warns_about_an_unknown_guichet_variable(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+    env.update(
+        GUICHET_DATA_DIR=str(blocker / "bot"),
+        GUICHET_USER_ID="@bot:localhost",
+        GUICHET_ALLOWED_DOMAIN="interieur.gouv.fr",  # a typo: ALLOWED_DOMAINS
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", "run"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "GUICHET_ALLOWED_DOMAIN is set but no setting has that name" in proc.stderr
+    assert "did you mean GUICHET_ALLOWED_DOMAINS?" in proc.stderr
+    assert proc.returncode == 2  # then it stops on the unusable data directory, as before

