@@ -63,4 +63,3 @@ def test_chains_takes_from_knowledge_only_its_text_helpers_and_file_reader():
             if bad:
                 wrong.setdefault(str(path.relative_to(ROOT)), []).extend(bad)
     assert wrong == {}
-
