@@ -377,8 +377,7 @@ class AnswerChain:
         except Exception as exc:
             failure = classify_llm_error(exc)
             logger.warning("generation failed: %s (%s)", failure.kind, failure.detail[:200])
-            state.final = self._error(req, state, failure.kind)
-            return state
+            raise failure from exc  # the chain's boundary turns it into an error answer
         usage = getattr(msg, "usage_metadata", None) or {}
         state.tokens = {k: int(usage[k]) for k in ("input_tokens", "output_tokens") if usage.get(k)}
         text = _message_text(msg)

@@ -7,10 +7,6 @@ class ChainError(Exception):
     """Base class of every error raised inside `chains`."""
 
 
-class RetrievalFailed(ChainError):
-    """The retriever raised: the store is unreachable or broken."""
-
-
 class GenerationFailed(ChainError):
     """The LLM call failed after its bounded retries.
 

@@ -1,6 +1,6 @@
 """Settings of the answer chain (env prefix `GUICHET_`, `.env` file).
 
-Read once by the entry point (CLI, `bot.wiring`) and passed in; never read at import time.
+Read once by the entry point (CLI, `app.wiring`) and passed in; never read at import time.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ class ChainSettings(BaseSettings):
     depth, the relevance gate and the conversation memory used for condensing."""
 
     model_config = SettingsConfigDict(
-        env_prefix="GUICHET_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="GUICHET_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
     )
 
     # --- Generator -------------------------------------------------------------------------
