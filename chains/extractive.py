@@ -47,6 +47,7 @@ from chains.prompts import (
     format_service,
 )
 from chains.text import content_stems, fold, split_sentences, stem_set
+from knowledge.text import CUT_MARK
 
 NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
@@ -219,8 +220,13 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
             if lead:  # a lead-in with no list after it in this chunk: says nothing alone
                 i += 1
                 continue
-        # a question in the text ("Qui peut saisir le Défenseur des droits ?") is a heading
-        if len(piece) >= 12 and not _is_heading(piece) and not piece.rstrip().endswith("?"):
+        # a question in the text ("Qui peut saisir le Défenseur des droits ?") is a heading;
+        # a description the DILA cut mid-word (marked by the chunker) is no sentence
+        if (
+            len(piece) >= 12
+            and not _is_heading(piece)
+            and not piece.rstrip().endswith(("?", CUT_MARK))
+        ):
             out.append(_unit(piece, section, order, False))
             order += 1
         i += 1

@@ -26,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from knowledge.models import SECTION_SEP, Chunk, Fiche
+from knowledge.text import CUT_MARK
 
 DEFAULT_MAX_CHARS = 1000
 """Default bound on a chunk's `text` length (characters, context excluded)."""
@@ -231,16 +232,16 @@ def _intro(fiche: Fiche) -> list[str]:
 
 
 _END_RE = re.compile(r"[.!?…)»]\s*$")
-_LAST_END_RE = re.compile(r"^(.*[.!?…])\s")
 
 
 def _whole_sentences(text: str) -> str:
-    """The text up to its last complete sentence: the DILA cuts a quarter of the
-    descriptions mid-word ("la décl"); a draft must never quote such a fragment."""
+    """A description as the DILA gives it, marked when it is cut: a quarter of them stop
+    mid-word ("… la décl"). The cut word is dropped and the text ends with " […]", so that
+    its words still count for search and a draft never quotes it as a sentence."""
     if not text or _END_RE.search(text):
         return text
-    m = _LAST_END_RE.match(text)
-    return m.group(1) if m else ""
+    head = text.rsplit(" ", 1)[0] if " " in text else ""
+    return f"{head.rstrip(' ,;:')}{CUT_MARK}" if head else ""
 
 
 def _truncate(lines: list[str], limit: int) -> str:

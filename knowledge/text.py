@@ -31,6 +31,10 @@ def fold(text: str) -> str:
     return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
+# The end the chunker gives a text the DILA cut mid-word ("… la décl" -> "… la […]"): its
+# words count for search, and a draft never quotes it as a sentence.
+CUT_MARK = " […]"
+
 # French function words (bm25s' list), elisions and a few words every fiche and question
 # has; accent-folded. The BM25 index drops them.
 FRENCH_STOP_WORDS = frozenset(

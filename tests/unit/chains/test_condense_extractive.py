@@ -360,3 +360,20 @@ def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in
     assert lines[lead].startswith("- ")
     assert lines[lead + 1] == "  - l'original du jugement fixant la pension alimentaire"
     assert lines[lead + 2].startswith("  - un décompte des sommes dues")
+
+
+def test_a_description_the_dila_cut_is_never_quoted(settings):
+    ctx = _context(
+        "F31421",
+        "Que faire si j'ai perdu tous mes papiers en même temps ?",
+        [
+            (
+                "",
+                "Si vous avez perdu un sac où se trouvaient tous vos papiers la […]\n"
+                "Il faut commencer par remplacer votre carte d'identité ou votre passeport.",
+            )
+        ],
+    )
+    text = compose("perdu tous mes papiers sac", "question", [ctx], settings)
+    assert "[…]" not in text
+    assert "Il faut commencer par remplacer" in text

@@ -66,17 +66,18 @@ def test_description_not_repeated_when_the_introduction_contains_it():
     assert first.text.count(sentence) == 1
 
 
-def test_a_description_the_dila_cut_mid_word_keeps_only_its_whole_sentences():
-    # A quarter of the 2020 descriptions end mid-word ("... la décl"): a draft quotes the
-    # first chunk, so the fragment must not be in it.
+def test_a_description_the_dila_cut_mid_word_is_marked_and_loses_its_cut_word():
+    # A quarter of the 2020 descriptions end mid-word ("... la décl"): their words still
+    # count for search, the cut word goes, and the mark tells the composer not to quote it.
     f = load("vdd-2020/particuliers/F1342.xml")
     whole = "Une phrase entière sur la démarche."
     cut = replace(f, description=f"{whole} Puis une seconde phrase coupée au milieu d'un mo")
     first = chunk_fiche(cut)[0]
-    assert first.text.startswith(whole)
-    assert "coupée" not in first.text
+    assert first.text.startswith(f"{whole} Puis une seconde phrase coupée au milieu d'un […]")
     only_cut = replace(f, description="Si vous avez perdu tous vos papiers la décl")
-    assert "la décl" not in chunk_fiche(only_cut)[0].text
+    text = chunk_fiche(only_cut)[0].text
+    assert text.startswith("Si vous avez perdu tous vos papiers la […]")
+    assert "décl" not in text
 
 
 def test_chunk_ids_are_stable_across_parses_and_unique(sample_fiches):
