@@ -91,8 +91,7 @@ def _history(raw: Any, where: str) -> list[Turn]:
 def load_items(path: str | Path) -> list[EvalItem]:
     """Read and validate the file; raises EvalFileError naming the file and the line."""
     items: list[EvalItem] = []
-    for where, obj in read_jsonl(path, EvalFileError):
-        no = int(where.rsplit(":", 1)[1])
+    for no, where, obj in read_jsonl(path, EvalFileError):
         kind = obj.get("kind", "question")
         if kind not in KINDS:
             raise EvalFileError(f"{where}: unknown kind {kind!r} (expected one of {KINDS})")

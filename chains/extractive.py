@@ -128,15 +128,19 @@ _YES_NO_RE = re.compile(
 CONTEXT_WEIGHT = 0.4  # a word of the anecdote next to a word of what is asked
 
 
+def _stems_with_synonyms(text: str) -> frozenset[str]:
+    """Content stems of the text and of the fiches' words for its everyday ones."""
+    words = [fold(w).strip("?!.,;:()'\"") for w in text.replace("'", " ").split()]
+    extra = " ".join(_SYNONYMS[w] for w in words if w in _SYNONYMS)
+    return stem_set(f"{text} {extra}")
+
+
 def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = False) -> Profile:
     """The profile of a question, or of a message and its requests (`one_request`: of the
     one request given, the rest of the message being its context)."""
     asked = " ".join(requests) if requests else question
-    words = [fold(w).strip("?!.,;:()'\"") for w in question.replace("'", " ").split()]
-    extra = " ".join(_SYNONYMS[w] for w in words if w in _SYNONYMS)
-    every = stem_set(f"{question} {extra}")
-    asked_words = [fold(w).strip("?!.,;:()'\"") for w in asked.replace("'", " ").split()]
-    stems = stem_set(f"{asked} " + " ".join(_SYNONYMS[w] for w in asked_words if w in _SYNONYMS))
+    every = _stems_with_synonyms(question)
+    stems = _stems_with_synonyms(asked)
     # the kind of answer wanted may be said outside the requests ("je n'ai pas les moyens
     # de payer un avocat"), except when the profile is of one request
     told, kinds = (asked, stems) if one_request else (question, every)
@@ -342,16 +346,16 @@ class Shown:
     """What the draft already says: unit keys, list items and each unit's content words."""
 
     keys: set[str] = field(default_factory=set)
-    stems: list[frozenset[str]] = field(default_factory=list)
+    sigs: list[frozenset[str]] = field(default_factory=list)
 
     def add(self, u: Unit) -> None:
         self.keys |= _item_keys(u)
         if not u.is_list:
-            self.stems.append(u.sig)
+            self.sigs.append(u.sig)
 
     def repeats(self, u: Unit) -> bool:
         return u.key in self.keys or (
-            not u.is_list and any(similar(u.sig, seen) for seen in self.stems)
+            not u.is_list and any(similar(u.sig, seen) for seen in self.sigs)
         )
 
 
@@ -373,7 +377,7 @@ def pick(
         key=lambda t: (-t[0], t[1].order),
     )
     max_items = MAX_LIST_ITEMS if p.listing else 6
-    mine = Shown(set(shown.keys), list(shown.stems))
+    mine = Shown(set(shown.keys), list(shown.sigs))
     chosen: list[Unit] = []
     best_score = scored[0][0]
     floor = max(0.3, best_score * 0.45)

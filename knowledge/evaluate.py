@@ -28,8 +28,9 @@ class QuestionFileError(KnowledgeError):
     """The question file is missing or one of its lines is not a valid question."""
 
 
-def read_jsonl(path: str | Path, error: type[Exception]) -> Iterator[tuple[str, dict]]:
-    """The JSON objects of an evaluation file, each with where it is ("file:line"); raises
+def read_jsonl(path: str | Path, error: type[Exception]) -> Iterator[tuple[int, str, dict]]:
+    """The JSON objects of an evaluation file, each with its line number and where it is
+    ("file:line"); raises
     `error` naming the file and the line of the first that is not one. The one reader of
     the question files (retrieval here, answers in `chains.evaluate`)."""
     p = Path(path)
@@ -49,12 +50,12 @@ def read_jsonl(path: str | Path, error: type[Exception]) -> Iterator[tuple[str, 
             raise error(f"{where}: invalid JSON ({exc.msg})") from exc
         if not isinstance(obj, dict):
             raise error(f"{where}: expected a JSON object")
-        yield where, obj
+        yield no, where, obj
 
 
 def load_questions(path: str | Path) -> list[dict]:
     out = []
-    for where, obj in read_jsonl(path, QuestionFileError):
+    for no, where, obj in read_jsonl(path, QuestionFileError):
         q = obj.get("question", obj.get("message"))
         expected = obj.get("expected")
         if isinstance(expected, str):
@@ -67,7 +68,7 @@ def load_questions(path: str | Path) -> list[dict]:
             continue  # out of scope: nothing to find
         out.append(
             {
-                "id": str(obj.get("id", f"line-{where.rsplit(':', 1)[1]}")),
+                "id": str(obj.get("id", f"line-{no}")),
                 "kind": str(obj.get("kind", "question")),
                 "question": q,
                 "expected": [str(e) for e in expected],

@@ -289,21 +289,34 @@ def test_a_yes_no_question_gets_the_sentence_that_says_yes_or_no_first(settings)
     assert _quoted(text)[0].startswith("Il n'est plus obligatoire")
 
 
-def test_a_question_written_in_the_fiche_text_is_not_quoted(settings):
-    ctx = _context(
-        "F13158",
-        "Litige avec l'administration : saisir le Défenseur des droits",
-        [
-            (
-                "",
-                "Qui peut saisir le Défenseur des droits ? Toute personne peut saisir le "
-                "Défenseur des droits pour un litige avec une administration.",
-            )
-        ],
-    )
-    text = compose("qui peut saisir le défenseur des droits ?", "question", [ctx], settings)
-    assert "Qui peut saisir" not in text
-    assert "Toute personne peut saisir" in text
+@pytest.mark.parametrize(
+    ("title", "text", "question", "not_quoted", "quoted"),
+    [
+        (  # a question in the fiche's text is a heading
+            "Litige avec l'administration : saisir le Défenseur des droits",
+            "Qui peut saisir le Défenseur des droits ? Toute personne peut saisir le "
+            "Défenseur des droits pour un litige avec une administration.",
+            "qui peut saisir le défenseur des droits ?",
+            "Qui peut saisir",
+            "Toute personne peut saisir",
+        ),
+        (  # a description the DILA cut mid-word, marked by the chunker
+            "Que faire si j'ai perdu tous mes papiers en même temps ?",
+            "Si vous avez perdu un sac où se trouvaient tous vos papiers la […]\n"
+            "Il faut commencer par remplacer votre carte d'identité ou votre passeport.",
+            "perdu tous mes papiers sac",
+            "[…]",
+            "Il faut commencer par remplacer",
+        ),
+    ],
+)
+def test_text_that_is_no_sentence_is_never_quoted(
+    settings, title, text, question, not_quoted, quoted
+):
+    ctx = _context("F1", title, [("", text)])
+    out = compose(question, "question", [ctx], settings)
+    assert not_quoted not in out
+    assert quoted in out
 
 
 def test_a_fiche_found_for_another_request_must_speak_of_it(settings):
@@ -360,20 +373,3 @@ def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in
     assert lines[lead].startswith("- ")
     assert lines[lead + 1] == "  - l'original du jugement fixant la pension alimentaire"
     assert lines[lead + 2].startswith("  - un décompte des sommes dues")
-
-
-def test_a_description_the_dila_cut_is_never_quoted(settings):
-    ctx = _context(
-        "F31421",
-        "Que faire si j'ai perdu tous mes papiers en même temps ?",
-        [
-            (
-                "",
-                "Si vous avez perdu un sac où se trouvaient tous vos papiers la […]\n"
-                "Il faut commencer par remplacer votre carte d'identité ou votre passeport.",
-            )
-        ],
-    )
-    text = compose("perdu tous mes papiers sac", "question", [ctx], settings)
-    assert "[…]" not in text
-    assert "Il faut commencer par remplacer" in text
