@@ -191,6 +191,7 @@ class GuichetBot:
         self._batches: deque[_Batch] = deque()
         self._locks: dict[str, asyncio.Lock] = {}
         self._in_flight: set[str] = set()
+        self._notice_planned: set[tuple[str, str]] = set()  # (room, Megolm session)
         self._answering = 0
         self._policy: Policy | None = None
         self._token: str | None = None
@@ -607,12 +608,27 @@ class GuichetBot:
         self.observer.error("undecryptable")
         await self.matrix.request_keys(ev.room_id, ev.source)
         # Tell the agent once per Megolm session, and only where every message is for us.
-        if self.matrix.is_dm(ev.room_id) and not await self.state.session_notified(
-            ev.room_id, ev.session_id
-        ):
-            target = Target(ev.room_id, ev.event_id, ev.room_id, None)
-            await self._send_notice(target, NOTICES["undecryptable"], pending=True)
-            await self.state.set_notified(ev.event_id)
+        session = (ev.room_id, ev.session_id)
+        if self.matrix.is_dm(ev.room_id) and session not in self._notice_planned:
+            self._notice_planned.add(session)
+            self._spawn(self._notice_if_keys_stay_missing(ev))
+
+    async def _notice_if_keys_stay_missing(self, ev: Undecryptable) -> None:
+        """The notice, unless the keys arrive within the grace period: they usually follow
+        the message within a sync or two (a new DM, a bot that was down), and an agent
+        should not read 'I could not decrypt' just before the answer."""
+        await self._sleep_or_stop(self.settings.undecryptable_notice_delay_s)
+        if self._stopping.is_set():
+            self._notice_planned.discard((ev.room_id, ev.session_id))
+            return
+        if not await self.state.is_undecryptable(ev.event_id):
+            logger.debug("event %s decrypted within the grace period: no notice", ev.event_id)
+            return
+        if await self.state.session_notified(ev.room_id, ev.session_id):
+            return
+        target = Target(ev.room_id, ev.event_id, ev.room_id, None)
+        await self._send_notice(target, NOTICES["undecryptable"], pending=True)
+        await self.state.set_notified(ev.event_id)
 
     async def _retry_undecryptable(self) -> None:
         for event_id, room_id, source in await self.state.pending_undecryptable():

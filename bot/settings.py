@@ -105,6 +105,11 @@ class BotSettings(BaseSettings):
     typing_max_concurrent: int = Field(
         default=8, ge=0, description="No typing notifications while more answers are in progress"
     )
+    undecryptable_notice_delay_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="A DM message whose keys are still missing after this gets a notice",
+    )
     sync_timeout_ms: int = Field(default=30000, description="Long-poll timeout of /sync")
     send_retries: int = Field(default=5, ge=0, description="Retries of a failed send")
     max_body_chars: int = Field(

@@ -370,6 +370,13 @@ class State:
         ) as cur:
             return [(e, r, json.loads(s)) async for e, r, s in cur]
 
+    async def is_undecryptable(self, event_id: str) -> bool:
+        """True while the event still waits for its keys."""
+        async with self._db.execute(
+            "SELECT 1 FROM undecryptable WHERE event_id=?", (event_id,)
+        ) as cur:
+            return await cur.fetchone() is not None
+
     async def drop_undecryptable(self, event_id: str) -> None:
         await self._db.execute("DELETE FROM undecryptable WHERE event_id=?", (event_id,))
         await self._db.commit()

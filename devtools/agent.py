@@ -180,7 +180,9 @@ class MatrixAgent:
         name: str = "",
         preset: RoomPreset | None = None,
     ) -> str:
-        """A new room (encrypted unless told otherwise), once our client has it."""
+        """A new room (encrypted unless told otherwise), once our client has it with its
+        invitees: like Element, which knows whom it invited, our first message is then
+        encrypted for them too (nio shares room keys with the members its sync has shown)."""
         if preset is None:
             # A homeserver that encrypts private rooms by default (like Tchap) leaves a
             # public-chat preset as the only way to get a room without encryption.
@@ -195,7 +197,12 @@ class MatrixAgent:
         if isinstance(response, RoomCreateError):
             raise AgentError(f"cannot create a room with {invite}: {response.message}")
         room_id = response.room_id
-        await self.wait_until(lambda: room_id in self.client.rooms, 30, "the new room")
+
+        def ready() -> bool:
+            room = self.client.rooms.get(room_id)
+            return room is not None and all(user in room.users for user in invite)
+
+        await self.wait_until(ready, 30, "the new room and its invitees")
         return room_id
 
     async def join(self, room_id: str) -> None:

@@ -72,6 +72,7 @@ def make_bot(tmp_path: Path) -> Callable[..., AsyncIterator[Harness]]:
             "data_dir": tmp_path / "bot",
             "allowed_homeservers": ["test"],
             "typing_delay_s": 60.0,
+            "undecryptable_notice_delay_s": 0.2,
             **overrides,
         }
         settings = BotSettings(_env_file=None, **values)
@@ -214,6 +215,20 @@ async def test_undecryptable_dm_message_gets_one_notice_then_its_answer(h: Harne
     answer = (await h.settle())[1]
     assert answer.content["org.guichet.reply_to"] == first["event_id"]
     assert answer.content["msgtype"] == "m.text"
+
+
+async def test_keys_arriving_within_the_grace_period_mean_no_notice(h: Harness):
+    """A new DM's first message often comes a sync before its keys: answer, do not alarm."""
+    event = encrypted(ts=h.now_ms(), session_id="s1")
+    h.matrix.push((DM, event))
+    h.matrix.decryptable[event["event_id"]] = text(
+        "renouveler un passeport", ts=event["origin_server_ts"], event_id=event["event_id"]
+    )
+    h.matrix.push(room_keys_received=1)
+    [answer] = await h.settle()
+    assert answer.content["msgtype"] == "m.text"
+    assert answer.content["org.guichet.reply_to"] == event["event_id"]
+    assert not await h.bot.state.is_undecryptable(event["event_id"])
 
 
 async def test_undecryptable_in_a_team_room_gets_no_notice(h: Harness):
