@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from chains.postcheck import find_figures
@@ -58,8 +58,15 @@ _DURATION_RE = re.compile(
     re.IGNORECASE,
 )
 
-_AMOUNT_Q = stem_set("combien coût coute prix tarif montant payer payant gratuit cher frais")
-_DELAY_Q = stem_set("délai durée quand date combien temps jusqu valable validité longtemps")
+_AMOUNT_Q = stem_set("coût coute prix tarif montant payer payant gratuit cher frais")
+_DELAY_Q = stem_set("délai durée quand date temps jusqu valable validité longtemps")
+# "combien de <unit>" counts that unit ("combien de temps": a delay, "combien de parts": a
+# number); "combien" alone ("c'est combien ?", "combien coûte") asks for an amount.
+_COMBIEN_RE = re.compile(r"(?<!tous les )\bcombien(?:\s+(?:de|d')\s*(\w+))?")
+_TIME_UNITS = frozenset(
+    ["temps", "jours", "jour", "semaines", "semaine", "mois", "ans", "annees", "heures", "heure"]
+)
+_MONEY_UNITS = frozenset(["euros", "euro", "frais", "argent"])
 _LIST_Q = stem_set(
     "pièces documents justificatifs papiers conditions démarches étapes procédure dossier "
     "formalités liste obligations"
@@ -96,7 +103,6 @@ _SYNONYMS = {
     "tarif": "coût",
     "payer": "coût",
     "papiers": "pièces justificatifs documents",
-    "combien": "montant",
 }
 
 MAX_WORDS = 110  # about 20 seconds of reading, lists apart
@@ -145,10 +151,13 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
     # de payer un avocat"), except when the profile is of one request
     told, kinds = (asked, stems) if one_request else (question, every)
     folded = fold(told)
+    counted = [m.group(1) for m in _COMBIEN_RE.finditer(folded)]
     return Profile(
         stems=stems,
-        amount=bool(kinds & _AMOUNT_Q) or ("combien" in folded and "temps" not in folded),
-        delay=bool(kinds & _DELAY_Q) or "combien de temps" in folded,
+        amount=bool(kinds & _AMOUNT_Q) or any(u is None or u in _MONEY_UNITS for u in counted),
+        delay=bool(kinds & _DELAY_Q)
+        or any(u in _TIME_UNITS for u in counted)
+        or "tous les combien" in folded,
         listing=bool(stems & _LIST_Q),
         where=bool(kinds & _WHERE_Q) or bool(re.search(r"(?<!\w)où(?!\w)", told.lower())),
         yes_no=bool(_YES_NO_RE.search(fold(asked))),
@@ -173,6 +182,7 @@ class Unit:
     has_place: bool  # names where to go ("à la mairie", "auprès de")
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
+    norm_words: int = 0  # the length it is scored at (of its first sentence when joined)
 
 
 def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
@@ -193,18 +203,84 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         has_place=bool(_PLACE_RE.search(folded)),
         key=re.sub(r"\W+", " ", folded).strip(),
         sig=frozenset(content_stems(text)) | frozenset(_NUMBER_RE.findall(text)),
+        norm_words=len(text.split()),
     )
+
+
+# A sentence that leans on the one before it ("Il peut aller jusqu'à 45 km/h.", "Cette durée
+# peut être prolongée…", "Toutefois, …"): quoted alone it says something else, so it stays
+# with its antecedent.
+_LEANS_RE = re.compile(
+    r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|son|sa|ses"
+    r"|leur|leurs|toutefois|cependant|en revanche|neanmoins|sinon|dans ce cas|dans les \d+ cas"
+    r"|a defaut|au-dela|en outre|de plus)\b"
+    # an impersonal "il" ("Il n'est plus obligatoire de…", "Il faut…") leans on nothing
+    r"(?!\s+(?:ne |n')?(?:est|faut|existe|y a|suffit|convient|appartient|importe)\b)"
+)
+MAX_JOINED_WORDS = 70
+
+
+def _joined(units: list[Unit]) -> list[Unit]:
+    """Each sentence that leans on the previous one joined to it (same section, not a list,
+    not too long)."""
+    out: list[Unit] = []
+    for u in units:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and not u.is_list
+            and not prev.is_list
+            and prev.section == u.section
+            and prev.text.rstrip().endswith((".", "!", "…"))
+            and _LEANS_RE.match(fold(u.text))
+            and prev.n_words + u.n_words <= MAX_JOINED_WORDS
+        ):
+            joined = _unit(f"{prev.text} {u.text}", prev.section, prev.order, False)
+            # scored at the length of its head, and told apart from others by its head
+            out[-1] = replace(joined, norm_words=prev.norm_words, sig=prev.sig)
+        else:
+            out.append(u)
+    return out
+
+
+_TABLE_ROW_RE = re.compile(r" : [^;]*; [^;:]+ : ")  # "Type : A ; Tarif : 46 €" (a table row)
+
+
+def _heading_lines(text: str) -> set[str]:
+    """The lines of a packed chunk that title the paragraphs after them (a case, a
+    sub-chapter: "Vélo avec assistance électrique :"), rather than introduce a list."""
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    out = set()
+    for line, nxt in zip(lines, [*lines[1:], ""], strict=True):
+        if (
+            line.endswith((":", "?"))
+            and len(line.split()) <= 14
+            and nxt
+            and not nxt.startswith(("- ", "• "))
+            and not _TABLE_ROW_RE.search(nxt)
+            and not line.startswith(("- ", "• "))
+        ):
+            out.add(line)
+    return out
 
 
 @lru_cache(maxsize=4096)
 def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
-    """The units of one chunk: sentences, and lists kept whole with their lead-in."""
+    """The units of one chunk: sentences, and lists kept whole with their lead-in; the
+    heading lines of a packed chunk extend the section path of what follows them."""
     out: list[Unit] = []
+    headings = _heading_lines(text)
+    current = section
     pieces = split_sentences(text)
     i = 0
     order = start
     while i < len(pieces):
         piece = pieces[i]
+        if piece in headings:
+            title = piece.rstrip(" :")
+            current = f"{section} › {title}" if section else title
+            i += 1
+            continue
         if piece.startswith(("- ", "• ")) or piece.rstrip().endswith(":"):
             lead = "" if piece.startswith(("- ", "• ")) else piece
             j = i + (1 if lead else 0)
@@ -217,7 +293,7 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
                 if len(items) > MAX_LIST_ITEMS:
                     shown.append("- …")
                 body = "\n".join(([lead] if lead else []) + shown)
-                out.append(_unit(body, section, order, True))
+                out.append(_unit(body, current, order, True))
                 order += 1
                 i = j
                 continue
@@ -231,10 +307,10 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
             and not _is_heading(piece)
             and not piece.rstrip().endswith(("?", CUT_MARK))
         ):
-            out.append(_unit(piece, section, order, False))
+            out.append(_unit(piece, current, order, False))
             order += 1
         i += 1
-    return tuple(out)
+    return tuple(_joined(out))
 
 
 def _is_heading(line: str) -> bool:
@@ -274,7 +350,7 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
         return -1.0
     overlap = len(p.stems & u.stems) + CONTEXT_WEIGHT * len(p.context & u.stems)
     section_overlap = len(p.stems & section_stems) + CONTEXT_WEIGHT * len(p.context & section_stems)
-    s = overlap / math.sqrt(1 + 0.1 * min(u.n_words, 120)) + 0.7 * section_overlap
+    s = overlap / math.sqrt(1 + 0.1 * min(u.norm_words, 120)) + 0.7 * section_overlap
     if p.amount and u.has_amount:
         s += 1.6
     if p.delay and u.has_delay:
@@ -295,7 +371,7 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
         s -= 1.0
     elif not u.section:
         s += 0.3
-    if u.n_words > 90 and not (p.listing and u.is_list):
+    if u.norm_words > 90 and not (p.listing and u.is_list):
         s -= 0.6
     return s - 0.004 * u.order
 

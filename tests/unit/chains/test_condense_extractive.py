@@ -8,7 +8,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from chains.answer import build_answer_chain
 from chains.condense import condense_deterministic, looks_like_followup
-from chains.extractive import Picked, _body, compose, fiche_units
+from chains.extractive import Picked, _body, compose, fiche_units, profile
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
 from chains.prompts import SourceContext
 from chains.text import split_sentences, stem_set
@@ -175,7 +175,9 @@ def test_lead_ins_and_labels_are_not_quoted(settings):
     )
     chunk = UsedChunk(id="F1727#0", fiche_id="F1727", section="", text=text, score=1.0)
     out = compose("permis de conduire perdu", "question", [SourceContext(src, [chunk])], settings)
-    assert out.splitlines()[2].startswith("Si vous avez perdu votre permis de conduire")
+    # the heading line names the case the answer belongs to, it is not quoted as a sentence
+    assert out.splitlines()[2] == "_Permis de conduire perdu en France_"
+    assert out.splitlines()[3].startswith("Si vous avez perdu votre permis de conduire")
     assert "perdu en France :" not in out
     assert "Téléservice : Suivez" not in out
     assert "- Perte du permis de conduire [1]" not in out
@@ -373,3 +375,65 @@ def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in
     assert lines[lead].startswith("- ")
     assert lines[lead + 1] == "  - l'original du jugement fixant la pension alimentaire"
     assert lines[lead + 2].startswith("  - un décompte des sommes dues")
+
+
+def test_the_case_a_packed_chunk_titles_decides_which_sentences_answer(settings):
+    """A chunk packing several cases keeps their titles as heading lines: the case the
+    question names wins, and its sentences come with their case, not another case's."""
+    ctx = _context(
+        "F9001",
+        "Faut-il déclarer une piscine ?",
+        [
+            (
+                "",
+                "Piscine enterrée de plus de 10 m² :\n"
+                "Elle doit faire l'objet d'une déclaration préalable de travaux en mairie.\n"
+                "Piscine hors-sol démontable :\n"
+                "Une piscine hors-sol installée moins de 3 mois par an peut rester en place "
+                "l'été. Vous n'avez pas besoin de la déclarer.",
+            )
+        ],
+    )
+    text = compose("piscine hors-sol démontable : déclaration ?", "question", [ctx], settings)
+    assert text.splitlines()[2] == "_Piscine hors-sol démontable_"
+    assert "Vous n'avez pas besoin de la déclarer" in text
+
+
+def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
+    ctx = _context(
+        "F9002",
+        "Contrat d'accompagnement",
+        [
+            ("", "Un conseiller vous reçoit pour faire le point sur votre projet."),
+            (
+                "Durée",
+                "Le contrat est signé pour 6 mois. Cette durée peut être prolongée de 3 mois "
+                "maximum.",
+            ),
+            ("Allocation", "Il est possible de percevoir une allocation mensuelle de 300 €."),
+        ],
+    )
+    text = compose(
+        "contrat d'accompagnement : prolongé combien de temps ?", "question", [ctx], settings
+    )
+    lines = _quoted(text)
+    assert any(
+        line.startswith("Le contrat est signé pour 6 mois. Cette durée peut être prolongée")
+        for line in lines
+    )
+    assert not any(line.startswith(("Cette durée", "- Cette durée")) for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("question", "amount", "delay"),
+    [
+        ("c'est combien ?", True, False),
+        ("combien coûte le timbre ?", True, False),
+        ("ça dure combien de temps ?", False, True),
+        ("combien de parts fiscales ?", False, False),
+        ("l'attestation, c'est tous les combien ?", False, True),
+    ],
+)
+def test_combien_asks_for_what_it_counts(question, amount, delay):
+    p = profile(question)
+    assert (p.amount, p.delay) == (amount, delay)
