@@ -53,7 +53,8 @@ NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
 _NUMBER_RE = re.compile(r"\d+(?:[ ,.]\d+)*")
 _DURATION_RE = re.compile(
-    r"\b\d+\s*(?:jours?|semaines?|mois|ans?|années?|heures?|h)\b|\bavant le\b|\bdans un délai\b"
+    r"\b\d+(?:e|er|re|ème)?\s*(?:jours?|semaines?|mois|ans?|années?|heures?|h)\b"
+    r"|\bavant (?:le|la fin)\b|\bdans un délai\b"
     r"|\bà partir du\b|\bjusqu'au\b|\bdélai\b",
     re.IGNORECASE,
 )
@@ -123,6 +124,7 @@ class Profile:
     where: bool
     yes_no: bool = False
     context: frozenset[str] = frozenset()
+    spans: tuple[tuple[float, str], ...] = ()  # the ages and durations it states (16, "ans")
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -162,7 +164,64 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         where=bool(kinds & _WHERE_Q) or bool(re.search(r"(?<!\w)où(?!\w)", told.lower())),
         yes_no=bool(_YES_NO_RE.search(fold(asked))),
         context=every - stems,
+        spans=_spans(fold(question)),
     )
+
+
+# "16 ans", "8 mois": what a question says of the person's age or of a duration, to match
+# the fiche's cases ("À partir de 16 ans", "Entre 12 et 16 ans", "Moins de 6 mois").
+_SPAN_RE = re.compile(r"(\d+(?:[,.]\d+)?)\s*(ans?|mois)\b")
+_UNIT = {"an": "ans", "ans": "ans", "mois": "mois"}
+_RANGE_RES = (
+    (re.compile(r"(?:entre|de) (\d+) (?:ans? )?(?:et|a) (\d+) (ans?|mois)\b"), "both"),
+    (re.compile(r"\b(\d+)-(\d+) (ans?|mois)\b"), "both"),
+    (re.compile(r"(?:avant|moins de|- de|inferieure? a) (\d+) (ans?|mois)\b"), "below"),
+    (re.compile(r"(?:jusqu'a) (\d+) (ans?|mois)\b"), "upto"),
+    (re.compile(r"(?:a partir de|des|superieure? a|apres) (\d+) (ans?|mois)\b"), "from"),
+    (re.compile(r"(?:plus de|\+ de|au-dela de) (\d+) (ans?|mois)\b"), "above"),
+    (re.compile(r"\b(\d+) (ans?|mois) (?:et plus|ou plus|\(ou plus\))"), "from"),
+    (re.compile(r"(?:^|\b(?:a|ayant|avez|de)) (\d+) (ans?|mois)\b"), "exactly"),
+)
+
+
+def _spans(folded: str) -> tuple[tuple[float, str], ...]:
+    return tuple((float(n.replace(",", ".")), _UNIT[unit]) for n, unit in _SPAN_RE.findall(folded))
+
+
+@lru_cache(maxsize=8192)
+def _case_ranges(section: str) -> tuple[tuple[float, float, str], ...]:
+    """The ranges of ages or durations the last titles of a section path state."""
+    out = []
+    for title in section.split(" › ")[-2:]:
+        folded = fold(title)
+        for pattern, kind in _RANGE_RES:
+            for m in pattern.finditer(folded):
+                *nums, unit = m.groups()
+                a = float(nums[0])
+                lo, hi = {
+                    "both": (a, float(nums[-1])),
+                    "below": (0.0, a - 0.01),
+                    "upto": (0.0, a),
+                    "from": (a, math.inf),
+                    "above": (a + 0.01, math.inf),
+                    "exactly": (a, a),
+                }[kind]
+                out.append((lo, hi, _UNIT[unit]))
+            if out:
+                break
+    return tuple(out)
+
+
+_EXAMPLE_RE = re.compile(r"\bexemples?\b")
+
+
+def _case_fits(section: str, p: Profile) -> bool | None:
+    """Whether the case (its age or duration range) holds what the question states; None
+    when either says nothing of it."""
+    ranges = _case_ranges(section) if p.spans and section else ()
+    if not ranges:
+        return None
+    return any(lo <= v <= hi and unit == u for lo, hi, unit in ranges for v, u in p.spans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +323,13 @@ def _heading_lines(text: str) -> set[str]:
     return out
 
 
+def _list_unit(lead: str, items: list[str], section: str, order: int) -> Unit:
+    shown = items[:MAX_LIST_ITEMS]
+    if len(items) > MAX_LIST_ITEMS:
+        shown.append("- …")
+    return _unit("\n".join(([lead] if lead else []) + shown), section, order, True)
+
+
 @lru_cache(maxsize=4096)
 def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
     """The units of one chunk: sentences, and lists kept whole with their lead-in; the
@@ -281,6 +347,22 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
             current = f"{section} › {title}" if section else title
             i += 1
             continue
+        if _TABLE_ROW_RE.search(piece) or (
+            piece.rstrip().endswith(":")
+            and i + 1 < len(pieces)
+            and _TABLE_ROW_RE.search(pieces[i + 1])
+        ):
+            # a table: its title line and its rows, one unit (a row alone lacks its header)
+            lead = "" if _TABLE_ROW_RE.search(piece) else piece
+            j = i + (1 if lead else 0)
+            items = []
+            while j < len(pieces) and _TABLE_ROW_RE.search(pieces[j]):
+                items.append("- " + pieces[j].strip())
+                j += 1
+            out.append(_list_unit(lead, items, current, order))
+            order += 1
+            i = j
+            continue
         if piece.startswith(("- ", "• ")) or piece.rstrip().endswith(":"):
             lead = "" if piece.startswith(("- ", "• ")) else piece
             j = i + (1 if lead else 0)
@@ -289,11 +371,7 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
                 items.append("- " + pieces[j][2:].strip())
                 j += 1
             if items:
-                shown = items[:MAX_LIST_ITEMS]
-                if len(items) > MAX_LIST_ITEMS:
-                    shown.append("- …")
-                body = "\n".join(([lead] if lead else []) + shown)
-                out.append(_unit(body, current, order, True))
+                out.append(_list_unit(lead, items, current, order))
                 order += 1
                 i = j
                 continue
@@ -367,6 +445,11 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
             s += 1.0 if qr else 0.4
         if _YES_NO_ANSWER_RE.search(fold(u.text)):
             s += 0.8
+    fits = _case_fits(u.section, p)
+    if fits is not None:
+        s += 1.0 if fits else -0.5
+    if _EXAMPLE_RE.search(fold(u.section)) or fold(u.text).startswith("par exemple"):
+        s -= 0.8  # an illustration, not the rule
     if section_stems & _SPECIAL_PLACES and not (p.stems | p.context) & _SPECIAL_PLACES:
         s -= 1.0
     elif not u.section:
@@ -591,8 +674,19 @@ def _answers(u: Unit, p: Profile, *, lenient: bool = False) -> bool:
 def _parts(question: str) -> list[str]:
     """The questions of a question asked in several ("où le refaire ? c'est payant ?"):
     each gets its answer."""
-    parts = [f"{p.strip()} ?" for p in question.split("?") if content_stems(p)]
+    pieces = [x for p in question.split("?") for x in _AND_ASKS_RE.split(p)]
+    parts = [f"{p.strip(' ,;')} ?" for p in pieces if content_stems(p)]
     return parts if len(parts) > 1 else []
+
+
+# "combien et quand elle tombe", "montant et délai pour la demander": a second question
+# joined by "et" asks its own kind of answer.
+_AND_ASKS_RE = re.compile(
+    r"\s(?=et (?:quand|combien|o[uù]|comment|qui|quel|quelle|quels|quelles|si|c'est|[cç]a"
+    r"|[àa] partir)\b)"
+    r"|\s(?=et (?:le |la |les )?(?:d[ée]lai|dur[ée]e|montant|prix|co[uû]t|date)s?\b)",
+    re.IGNORECASE,
+)
 
 
 def _order(u: Unit) -> int:

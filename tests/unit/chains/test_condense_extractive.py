@@ -8,7 +8,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from chains.answer import build_answer_chain
 from chains.condense import condense_deterministic, looks_like_followup
-from chains.extractive import Picked, _body, compose, fiche_units, profile
+from chains.extractive import Picked, _body, _parts, compose, fiche_units, profile
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
 from chains.prompts import SourceContext
 from chains.text import split_sentences, stem_set
@@ -437,3 +437,54 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
 def test_combien_asks_for_what_it_counts(question, amount, delay):
     p = profile(question)
     assert (p.amount, p.delay) == (amount, delay)
+
+
+def test_the_case_whose_age_range_holds_the_persons_age_is_the_answer(settings):
+    ctx = _context(
+        "F9003",
+        "Travail de nuit d'un jeune",
+        [
+            ("Avant 16 ans", "Le travail de nuit est interdit entre 20 h et 6 h."),
+            ("À partir de 16 ans", "Le travail de nuit est interdit entre 22 h et 6 h."),
+        ],
+    )
+    text = compose("un jeune de 17 ans peut travailler de nuit ?", "question", [ctx], settings)
+    assert _quoted(text)[0] == "Le travail de nuit est interdit entre 22 h et 6 h. [1]"
+    assert text.splitlines()[2] == "_À partir de 16 ans_"
+
+
+def test_a_table_is_quoted_with_its_title_never_a_row_alone(settings):
+    ctx = _context(
+        "F9004",
+        "Tarifs du dépôt",
+        [
+            (
+                "Coût",
+                "Tarifs du dépôt (en euros TTC) :\n"
+                "Type de dépôt : Simple ; Par courrier : 46,37 € ; En ligne : 47,50 €\n"
+                "Type de dépôt : Complet ; Par courrier : 92,74 € ; En ligne : 95,28 €",
+            )
+        ],
+    )
+    text = compose("combien coûte le dépôt en ligne ?", "question", [ctx], settings)
+    assert "Tarifs du dépôt (en euros TTC) :\n- Type de dépôt : Simple" in text
+    assert "- Type de dépôt : Complet ; Par courrier : 92,74 € ; En ligne : 95,28 € [1]" in text
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "prime d'installation combien et quand elle est versée ?",
+            ["prime d'installation combien ?", "et quand elle est versée ?"],
+        ),
+        (
+            "aide : montant et délai pour la demander ?",
+            ["aide : montant ?", "et délai pour la demander ?"],
+        ),
+        ("où le refaire ? c'est payant ?", ["où le refaire ?", "c'est payant ?"]),
+        ("il peut manger et boire ?", []),
+    ],
+)
+def test_a_question_asked_in_several_parts_is_split_into_them(question, parts):
+    assert _parts(question) == parts
