@@ -561,8 +561,10 @@ def pick(
         words += 0 if u.is_list else u.n_words
     if not chosen:
         return None
-    rest = sorted(chosen[1:], key=lambda u: u.order)
-    return Picked(ctx, [chosen[0], *rest], best_score)
+    # the answer leads, the office to contact follows it ("Où s'adresser : Préfecture…")
+    lead = next((u for u in chosen if not u.is_where), chosen[0])
+    rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
+    return Picked(ctx, [lead, *rest], best_score)
 
 
 def _cases(units: list[Unit]) -> bool:
@@ -726,7 +728,7 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     n = pk.ctx.source.n
     units = pk.units
     lines = []
-    if units[0].section and not brouillon:
+    if units[0].section and (not brouillon or _LEANS_RE.match(fold(units[0].text))):
         lines.append(f"_{units[0].section}_")  # the case the direct answer belongs to
     lines.append(_line(units[0], n))
     rest = units[1:]
@@ -735,6 +737,8 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
         lines += ["", EXTRACTIVE_CASES] if cases else [""]
     for u in rest:
         case = u.section.split(" › ")[0] if cases and u.section and not brouillon else ""
+        if brouillon and u.section and _LEANS_RE.match(fold(u.text)):
+            case = u.section.split(" › ")[-1]  # "Cette aide…": which aide
         lines += _bullet(_line(u, n), f"*{case}* : " if case else "")
     return lines
 
@@ -755,9 +759,13 @@ def _without_figures(text: str) -> str:
 
 
 def _covered(request: str, picked: list[Picked]) -> bool:
-    """Some picked text speaks of the request (a share of its content words)."""
+    """Some picked text speaks of the request (a share of its content words), or gives the
+    kind of answer it asks for when its words say nothing ("il doit aller où ?")."""
     stems = stem_set(request)
     if not stems:
+        return True
+    pr = profile(request)
+    if len(stems) <= 2 and any(_answers(u, pr, lenient=True) for pk in picked for u in pk.units):
         return True
     seen: set[str] = set()
     for pk in picked:

@@ -488,3 +488,21 @@ def test_a_table_is_quoted_with_its_title_never_a_row_alone(settings):
 )
 def test_a_question_asked_in_several_parts_is_split_into_them(question, parts):
     assert _parts(question) == parts
+
+
+def test_a_reply_names_the_section_a_leaning_sentence_speaks_of(settings):
+    ctx = _context(
+        "F9006",
+        "Aides à l'embauche",
+        [
+            ("Aide à l'adaptation du poste", "Cette aide rembourse l'aménagement du poste."),
+            ("Aide à l'adaptation du poste", "Son montant maximum est de 3 000 €."),
+        ],
+    )
+    text = compose(
+        "Bonjour, je veux adapter le poste d'un salarié, quelle aide ?",
+        "brouillon",
+        [ctx],
+        settings,
+    )
+    assert "_Aide à l'adaptation du poste_\nCette aide rembourse l'aménagement du poste." in text
