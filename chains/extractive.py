@@ -302,6 +302,7 @@ def _joined(units: list[Unit]) -> list[Unit]:
     return out
 
 
+_FOLLOWING_RE = re.compile(r"\bsuivante?s?\b")
 _TABLE_ROW_RE = re.compile(r" : [^;]*; [^;:]+ : ")  # "Type : A ; Tarif : 46 €" (a table row)
 
 
@@ -317,6 +318,7 @@ def _heading_lines(text: str) -> set[str]:
             and nxt
             and not nxt.startswith(("- ", "• "))
             and not _TABLE_ROW_RE.search(nxt)
+            and not _FOLLOWING_RE.search(fold(line))  # "le téléservice suivant :" introduces
             and not line.startswith(("- ", "• "))
         ):
             out.add(line)
@@ -363,7 +365,13 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
             order += 1
             i = j
             continue
-        if piece.startswith(("- ", "• ")) or piece.rstrip().endswith(":"):
+        ends_open = not piece.rstrip().endswith((".", "!", "?", "…"))
+        next_is_item = i + 1 < len(pieces) and pieces[i + 1].startswith(("- ", "• "))
+        if (
+            piece.startswith(("- ", "• "))
+            or piece.rstrip().endswith(":")
+            or (ends_open and next_is_item)  # "… que le demandeur dispose" + its items
+        ):
             lead = "" if piece.startswith(("- ", "• ")) else piece
             j = i + (1 if lead else 0)
             items = []
@@ -375,13 +383,20 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
                 order += 1
                 i = j
                 continue
+            nxt = pieces[i + 1] if lead and i + 1 < len(pieces) else ""
+            if nxt and fold(nxt).startswith(_SERVICE_PREFIXES) and _FOLLOWING_RE.search(fold(lead)):
+                # "… en utilisant le téléservice suivant :" + "Téléservice : <its name>"
+                out.append(_unit(f"{lead} {nxt}", current, order, False))
+                order += 1
+                i += 2
+                continue
             if lead:  # a lead-in with no list after it in this chunk: says nothing alone
                 i += 1
                 continue
         # a question in the text ("Qui peut saisir le Défenseur des droits ?") is a heading;
         # a description the DILA cut mid-word (marked by the chunker) is no sentence
         if (
-            len(piece) >= 12
+            (len(piece) >= 12 or (current != section and _DIGIT_RE.search(piece)))
             and not _is_heading(piece)
             and not piece.rstrip().endswith(("?", CUT_MARK))
         ):
@@ -424,7 +439,7 @@ def fiche_units(ctx: SourceContext) -> list[Unit]:
 def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = False) -> float:
     """How well a unit answers the question (`qr`: the fiche is a question-answer one,
     whose first sentences answer its title's question)."""
-    if not u.stems:
+    if not u.stems and not (u.has_amount or u.has_delay):  # "138 €" under its case title
         return -1.0
     overlap = len(p.stems & u.stems) + CONTEXT_WEIGHT * len(p.context & u.stems)
     section_overlap = len(p.stems & section_stems) + CONTEXT_WEIGHT * len(p.context & section_stems)
@@ -561,8 +576,16 @@ def pick(
         words += 0 if u.is_list else u.n_words
     if not chosen:
         return None
-    # the answer leads, the office to contact follows it ("Où s'adresser : Préfecture…")
+    # the answer leads, the office to contact follows it ("Où s'adresser : Préfecture…");
+    # a list or a table leads only when one was asked for, or nothing else comes close
     lead = next((u for u in chosen if not u.is_where), chosen[0])
+    if lead.is_list and not p.listing:
+        close = [
+            u
+            for s, u in scored[:8]
+            if u in chosen and not u.is_list and not u.is_where and s >= 0.7 * best_score
+        ]
+        lead = close[0] if close else lead
     rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
     return Picked(ctx, [lead, *rest], best_score)
 

@@ -506,3 +506,43 @@ def test_a_reply_names_the_section_a_leaning_sentence_speaks_of(settings):
         settings,
     )
     assert "_Aide à l'adaptation du poste_\nCette aide rembourse l'aménagement du poste." in text
+
+
+def test_a_bare_figure_under_its_case_title_is_an_answer(settings):
+    ctx = _context(
+        "F9007",
+        "Contribution annuelle",
+        [
+            (
+                "",
+                "Matériels concernés :\nTout appareil récepteur est concerné.\n"
+                "Montant › En métropole :\n138 €\nMontant › Outre-mer :\n88 €",
+            )
+        ],
+    )
+    text = compose("contribution annuelle montant en métropole ?", "question", [ctx], settings)
+    assert text.splitlines()[2:4] == ["_Montant › En métropole_", "138 € [1]"]
+
+
+def test_lead_ins_keep_what_they_introduce(settings):
+    ctx = _context(
+        "F9008",
+        "Retrait d'un cotitulaire",
+        [
+            (
+                "",
+                "La démarche est à effectuer en ligne en utilisant le téléservice suivant :\n"
+                "Téléservice : Demander le retrait d'un cotitulaire\n"
+                "Vous devez certifier sur l'honneur que le demandeur dispose\n"
+                "- d'une attestation d'assurance\n"
+                "- et d'un permis de conduire.",
+            )
+        ],
+    )
+    units = [u.text for u in fiche_units(ctx)]
+    assert units == [
+        "La démarche est à effectuer en ligne en utilisant le téléservice suivant : "
+        "Téléservice : Demander le retrait d'un cotitulaire",
+        "Vous devez certifier sur l'honneur que le demandeur dispose\n"
+        "- d'une attestation d'assurance\n- et d'un permis de conduire.",
+    ]
