@@ -47,7 +47,7 @@ from chains.prompts import (
     format_service,
 )
 from chains.text import content_stems, fold, split_sentences, stem_set
-from knowledge.text import CUT_MARK
+from knowledge.text import CUT_MARK, span_fit, stated_spans
 
 NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
@@ -164,52 +164,8 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         where=bool(kinds & _WHERE_Q) or bool(re.search(r"(?<!\w)où(?!\w)", told.lower())),
         yes_no=bool(_YES_NO_RE.search(fold(asked))),
         context=every - stems,
-        spans=_spans(fold(question)),
+        spans=stated_spans(question),
     )
-
-
-# "16 ans", "8 mois": what a question says of the person's age or of a duration, to match
-# the fiche's cases ("À partir de 16 ans", "Entre 12 et 16 ans", "Moins de 6 mois").
-_SPAN_RE = re.compile(r"(\d+(?:[,.]\d+)?)\s*(ans?|mois)\b")
-_UNIT = {"an": "ans", "ans": "ans", "mois": "mois"}
-_RANGE_RES = (
-    (re.compile(r"(?:entre|de) (\d+) (?:ans? )?(?:et|a) (\d+) (ans?|mois)\b"), "both"),
-    (re.compile(r"\b(\d+)-(\d+) (ans?|mois)\b"), "both"),
-    (re.compile(r"(?:avant|moins de|- de|inferieure? a) (\d+) (ans?|mois)\b"), "below"),
-    (re.compile(r"(?:jusqu'a) (\d+) (ans?|mois)\b"), "upto"),
-    (re.compile(r"(?:a partir de|des|superieure? a|apres) (\d+) (ans?|mois)\b"), "from"),
-    (re.compile(r"(?:plus de|\+ de|au-dela de) (\d+) (ans?|mois)\b"), "above"),
-    (re.compile(r"\b(\d+) (ans?|mois) (?:et plus|ou plus|\(ou plus\))"), "from"),
-    (re.compile(r"(?:^|\b(?:a|ayant|avez|de)) (\d+) (ans?|mois)\b"), "exactly"),
-)
-
-
-def _spans(folded: str) -> tuple[tuple[float, str], ...]:
-    return tuple((float(n.replace(",", ".")), _UNIT[unit]) for n, unit in _SPAN_RE.findall(folded))
-
-
-@lru_cache(maxsize=8192)
-def _case_ranges(section: str) -> tuple[tuple[float, float, str], ...]:
-    """The ranges of ages or durations the last titles of a section path state."""
-    out = []
-    for title in section.split(" › ")[-2:]:
-        folded = fold(title)
-        for pattern, kind in _RANGE_RES:
-            for m in pattern.finditer(folded):
-                *nums, unit = m.groups()
-                a = float(nums[0])
-                lo, hi = {
-                    "both": (a, float(nums[-1])),
-                    "below": (0.0, a - 0.01),
-                    "upto": (0.0, a),
-                    "from": (a, math.inf),
-                    "above": (a + 0.01, math.inf),
-                    "exactly": (a, a),
-                }[kind]
-                out.append((lo, hi, _UNIT[unit]))
-            if out:
-                break
-    return tuple(out)
 
 
 _EXAMPLE_RE = re.compile(r"\bexemples?\b")
@@ -218,10 +174,9 @@ _EXAMPLE_RE = re.compile(r"\bexemples?\b")
 def _case_fits(section: str, p: Profile) -> bool | None:
     """Whether the case (its age or duration range) holds what the question states; None
     when either says nothing of it."""
-    ranges = _case_ranges(section) if p.spans and section else ()
-    if not ranges:
+    if not p.spans or not section:
         return None
-    return any(lo <= v <= hi and unit == u for lo, hi, unit in ranges for v, u in p.spans)
+    return span_fit(" › ".join(section.split(" › ")[-2:]), p.spans)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ anything of the project.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import unicodedata
 
@@ -62,3 +64,69 @@ QUESTION_WORDS = frozenset({
     "sous", "svp", "tous", "tout", "toute", "toutes", "tres", "unes", "uns", "voici",
     "voila", "voudrais", "voulez", "vouloir",
 })  # fmt: skip
+
+
+# Ages and durations: what a question states ("un jeune de 23 ans", "un bébé de 8 mois") and
+# the ranges titles and cases state ("RSA demandeur de 25 ans et plus", "Entre 12 et 16 ans",
+# "Moins de 6 mois"), so that a question can be matched to the case that holds it.
+Span = tuple[float, str]  # (16.0, "ans")
+_SPAN_RE = re.compile(r"(\d+(?:[,.]\d+)?)\s*(ans?|mois)\b")
+_SPAN_UNIT = {"an": "ans", "ans": "ans", "mois": "mois"}
+_RANGE_RES = (
+    (re.compile(r"(?:entre|de) (\d+) (?:ans? )?(?:et|a) (\d+) (ans?|mois)\b"), "both"),
+    (re.compile(r"\b(\d+)-(\d+) (ans?|mois)\b"), "both"),
+    (re.compile(r"(?:avant|moins de|- de|inferieure? a) (\d+) (ans?|mois)\b"), "below"),
+    (re.compile(r"(?:jusqu'a) (\d+) (ans?|mois)\b"), "upto"),
+    (re.compile(r"(?:a partir de|des|superieure? a|apres) (\d+) (ans?|mois)\b"), "from"),
+    (re.compile(r"(?:plus de|\+ de|au-dela de) (\d+) (ans?|mois)\b"), "above"),
+    (re.compile(r"\b(\d+) (ans?|mois) (?:et plus|ou plus|\(ou plus\))"), "from"),
+    (re.compile(r"(?:^|\b(?:a|ayant|avez|de)) (\d+) (ans?|mois)\b"), "exactly"),
+)
+
+
+def stated_spans(text: str) -> tuple[Span, ...]:
+    """The ages and durations a text states, in years or months (not the bounds it names:
+    "moins de 25 ans" states no age)."""
+    folded = fold(text)
+    return tuple(
+        (float(m.group(1).replace(",", ".")), _SPAN_UNIT[m.group(2)])
+        for m in _SPAN_RE.finditer(folded)
+        if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
+    )
+
+
+_BOUND_BEFORE_RE = re.compile(
+    r"(?:moins de|plus de|\+ de|- de|avant|apres|entre|jusqu'a|des|au-dela de|et|sous) $"
+)
+
+
+@functools.lru_cache(maxsize=16384)
+def span_ranges(title: str) -> tuple[tuple[float, float, str], ...]:
+    """The ranges of ages or durations a title states (inclusive bounds)."""
+    folded = fold(title)
+    out: list[tuple[float, float, str]] = []
+    for pattern, kind in _RANGE_RES:
+        for m in pattern.finditer(folded):
+            *nums, unit = m.groups()
+            a = float(nums[0])
+            lo, hi = {
+                "both": (a, float(nums[-1])),
+                "below": (0.0, a - 0.01),
+                "upto": (0.0, a),
+                "from": (a, math.inf),
+                "above": (a + 0.01, math.inf),
+                "exactly": (a, a),
+            }[kind]
+            out.append((lo, hi, _SPAN_UNIT[unit]))
+        if out:
+            break
+    return tuple(out)
+
+
+def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
+    """Whether a range the title states holds an age or duration of `spans`; None when the
+    title states none or `spans` is empty."""
+    ranges = span_ranges(title) if spans else ()
+    if not ranges:
+        return None
+    return any(lo <= v <= hi and unit == u for lo, hi, unit in ranges for v, u in spans)

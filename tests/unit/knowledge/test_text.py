@@ -1,5 +1,7 @@
+import pytest
+
 from knowledge.lexical import FrenchAnalyzer
-from knowledge.text import FRENCH_STOP_WORDS, QUESTION_WORDS, fold
+from knowledge.text import FRENCH_STOP_WORDS, QUESTION_WORDS, fold, span_fit, stated_spans
 
 
 def test_fold_lowercases_and_drops_accents_the_way_agents_type():
@@ -18,3 +20,20 @@ def test_stop_words_are_folded_and_question_words_are_not_topic_words():
     assert {"le", "de", "vous"} <= FRENCH_STOP_WORDS
     assert {"bonjour", "combien", "pourquoi"} <= QUESTION_WORDS
     assert not {"passeport", "conge", "loyer"} & (FRENCH_STOP_WORDS | QUESTION_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("question", "title", "fits"),
+    [
+        ("un apprenti de 17 ans peut travailler la nuit ?", "À partir de 16 ans", True),
+        ("un apprenti de 17 ans peut travailler la nuit ?", "Avant 16 ans", False),
+        ("RSA pour un jeune de 23 ans ?", "RSA demandeur de 25 ans et plus", False),
+        ("elle a 20 ans, elle a moins de 25 ans", "RSA demandeur de 25 ans et plus", False),
+        ("un bébé de 8 mois", "Entre 6 et 12 mois", True),
+        ("carte périmée depuis 6 ans", "Carte périmée depuis + de 5 ans", True),
+        ("RSA et prime d'activité ?", "RSA demandeur de 25 ans et plus", None),
+        ("un jeune de 23 ans", "RSA jeune actif", None),
+    ],
+)
+def test_the_age_or_duration_a_question_states_is_matched_to_ranges(question, title, fits):
+    assert span_fit(title, stated_spans(question)) is fits
