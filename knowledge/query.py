@@ -9,8 +9,10 @@ anger), and keeps:
 - `main`: the text without what was set aside (the whole need, searched as one query);
 - `requests`: each sentence that asks something (a question mark, an interrogative or a
   request phrase), with the sentence before it when the question alone says little
-  ("C'est légal ?"). The retriever searches each request and fuses the rankings; the answer
-  chain answers each one.
+  ("C'est légal ?"); a request that names no topic even then ("Il faut faire une demande
+  quelque part ? C'est combien ?") is left to the search of `main`, alone it finds noise.
+  The retriever searches each request and fuses the rankings; the answer chain answers each
+  one.
 - cues: whether the text asks for a form / an online service (`wants_form`) or for an
   overview of a whole topic (`wants_overview`), which lets a form (R) or a dossier (N) rank
   first.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from knowledge.text import fold
+from knowledge.text import FRENCH_STOP_WORDS, QUESTION_WORDS, fold
 
 # Words that carry no request on their own (greetings, politeness, closings), accent-folded.
 _GREETING_RE = re.compile(
@@ -70,8 +72,11 @@ _WORD_RE = re.compile(r"[^\W\d_]{3,}")
 
 # Beyond this many words, a text is a message to analyse rather than a question.
 MESSAGE_WORDS = 25
-# A question shorter than this (content words) borrows the sentence before it.
+# A question shorter than this (words) borrows the sentence before it.
 SHORT_REQUEST_WORDS = 5
+# A request naming fewer topic words than this (borrowed sentence included) is not searched
+# on its own.
+TOPIC_WORDS = 2
 MAX_REQUESTS = 4
 
 
@@ -94,8 +99,43 @@ class QueryAnalysis:
         return tuple(q for q in out if q)
 
 
-def _content_words(text: str) -> int:
+# Words that ask or tell without naming a topic ("il faut faire une demande quelque part ?").
+_GENERIC = frozenset(
+    [
+        "faire",
+        "demande",
+        "demander",
+        "part",
+        "chose",
+        "choses",
+        "droit",
+        "possible",
+        "rien",
+        "quoi",
+        "aller",
+        "avoir",
+        "etre",
+        "savoir",
+        "dire",
+        "fois",
+        "moment",
+        "normal",
+        "vrai",
+    ]
+)
+
+
+def _words(text: str) -> int:
     return len(_WORD_RE.findall(text))
+
+
+def _content_words(text: str) -> int:
+    """Words that name a topic: not stop words, question words or generic verbs."""
+    return sum(
+        1
+        for w in _WORD_RE.findall(fold(text))
+        if w not in FRENCH_STOP_WORDS and w not in QUESTION_WORDS and w not in _GENERIC
+    )
 
 
 def _sentences(text: str) -> list[str]:
@@ -126,12 +166,15 @@ def analyse(text: str) -> QueryAnalysis:
         kept.append(stripped.strip())
         if is_ask:
             request = stripped.strip()
-            if _content_words(request) < SHORT_REQUEST_WORDS and previous:
+            if _words(request) < SHORT_REQUEST_WORDS and previous:
                 request = f"{previous} {request}"
             asks.append(request)
         previous = stripped.strip()
     main = " ".join(kept) if kept else text
     if len(text.split()) <= MESSAGE_WORDS or len(kept) <= 1:
         return QueryAnalysis(text, main, (), wants_form, wants_overview, tuple(set_aside))
+    # a request that names no topic even with the sentence before it ("Il faut faire une
+    # demande quelque part ? C'est combien ?") is searched as part of the whole message only
+    asks = [a for a in asks if _content_words(a) >= TOPIC_WORDS]
     requests = tuple(dict.fromkeys(asks))[:MAX_REQUESTS]
     return QueryAnalysis(text, main, requests, wants_form, wants_overview, tuple(set_aside))

@@ -111,3 +111,14 @@ def test_vocabulary_round_trips_through_json():
     again = Vocabulary.from_json(vocab.to_json())
     assert again.entries == vocab.entries
     assert again.case_sensitive == vocab.case_sensitive
+
+
+def test_a_request_that_names_no_topic_is_searched_only_within_the_whole_message():
+    message = (
+        "Je suis fleuriste à mon compte depuis 2015 et j'ai dû fermer trois mois pendant les "
+        "travaux de la rue. Mon voisin boulanger dit qu'il a reçu une indemnité de la "
+        "commune sans rien demander. Il faut faire une demande quelque part ? C'est combien ?"
+    )
+    a = analyse(message)
+    assert a.requests == ()
+    assert "indemnité de la commune" in a.main
