@@ -227,7 +227,8 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
 _LEANS_RE = re.compile(
     r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|son|sa|ses"
     r"|leur|leurs|toutefois|cependant|en revanche|neanmoins|sinon|dans ce cas|dans les \d+ cas"
-    r"|a defaut|au-dela|en outre|de plus)\b"
+    r"|a defaut|au-dela|en outre|de plus|mais|or|ainsi|en effet|donc|par consequent"
+    r"|pour cela|dans ce cadre|a cet effet)\b"
     # an impersonal "il" ("Il n'est plus obligatoire de…", "Il faut…") leans on nothing
     r"(?!\s+(?:ne |n')?(?:est|faut|existe|y a|suffit|convient|appartient|importe)\b)"
 )
