@@ -197,18 +197,24 @@ class Unit:
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
     norm_words: int = 0  # the length it is scored at (of its first sentence when joined)
+    says_yes_no: bool = False  # "Oui, …", "n'est pas obligatoire", "n'avez pas besoin"
+    leans: bool = False  # opens on a word that needs the sentence before it
+    example: bool = False  # an illustration ("Par exemple", a section "Exemple de calcul")
+    section_stems: frozenset[str] = frozenset()
 
 
 def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
     folded = fold(text)
     kinds = {f.kind for f in find_figures(text)}
     head = folded.lstrip("- ")
+    stems = frozenset(content_stems(text))
+    n_words = len(text.split())
     return Unit(
         text=text,
         section=section,
         order=order,
-        stems=frozenset(content_stems(text)),
-        n_words=len(text.split()),
+        stems=stems,
+        n_words=n_words,
         is_list=is_list,
         has_amount="amount" in kinds or "gratuit" in folded,
         has_delay="date" in kinds or bool(_DURATION_RE.search(text)),
@@ -216,8 +222,12 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         is_service=head.startswith(_SERVICE_PREFIXES),
         has_place=bool(_PLACE_RE.search(folded)),
         key=re.sub(r"\W+", " ", folded).strip(),
-        sig=frozenset(content_stems(text)) | frozenset(_NUMBER_RE.findall(text)),
-        norm_words=len(text.split()),
+        sig=stems | frozenset(_NUMBER_RE.findall(text)),
+        norm_words=n_words,
+        says_yes_no=bool(_YES_NO_ANSWER_RE.search(folded)),
+        leans=bool(_LEANS_RE.match(folded)),
+        example=folded.startswith("par exemple") or bool(_EXAMPLE_RE.search(fold(section))),
+        section_stems=stem_set(section),
     )
 
 
@@ -247,7 +257,7 @@ def _joined(units: list[Unit]) -> list[Unit]:
             and not prev.is_list
             and prev.section == u.section
             and prev.text.rstrip().endswith((".", "!", "…"))
-            and _LEANS_RE.match(fold(u.text))
+            and u.leans
             and prev.n_words + u.n_words <= MAX_JOINED_WORDS
         ):
             joined = _unit(f"{prev.text} {u.text}", prev.section, prev.order, False)
@@ -414,12 +424,12 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
         # question-answer fiche
         if not u.section and u.order < 3:
             s += 1.0 if qr else 0.4
-        if _YES_NO_ANSWER_RE.search(fold(u.text)):
+        if u.says_yes_no:
             s += 0.8
     fits = _case_fits(u.section, p)
     if fits is not None:
         s += 1.0 if fits else -0.5
-    if _EXAMPLE_RE.search(fold(u.section)) or fold(u.text).startswith("par exemple"):
+    if u.example:
         s -= 0.8  # an illustration, not the rule
     if section_stems & _SPECIAL_PLACES and not (p.stems | p.context) & _SPECIAL_PLACES:
         s -= 1.0
@@ -503,7 +513,7 @@ def pick(
         return None
     qr = ctx.source.title.rstrip().endswith("?")
     scored = sorted(
-        ((score(u, p, stem_set(u.section), qr=qr), u) for u in units),
+        ((score(u, p, u.section_stems, qr=qr), u) for u in units),
         key=lambda t: (-t[0], t[1].order),
     )
     max_items = MAX_LIST_ITEMS if p.listing else 6
@@ -649,7 +659,7 @@ def _answers(u: Unit, p: Profile, *, lenient: bool = False) -> bool:
     ]
     if not all(wanted):
         return False
-    return (lenient and bool(wanted)) or score(u, p, stem_set(u.section)) >= REQUEST_MIN
+    return (lenient and bool(wanted)) or score(u, p, u.section_stems) >= REQUEST_MIN
 
 
 def _parts(question: str) -> list[str]:
@@ -707,7 +717,7 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     n = pk.ctx.source.n
     units = pk.units
     lines = []
-    if units[0].section and (not brouillon or _LEANS_RE.match(fold(units[0].text))):
+    if units[0].section and (not brouillon or units[0].leans):
         lines.append(f"_{units[0].section}_")  # the case the direct answer belongs to
     lines.append(_line(units[0], n))
     rest = units[1:]
@@ -716,7 +726,7 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
         lines += ["", EXTRACTIVE_CASES] if cases else [""]
     for u in rest:
         case = u.section.split(" › ")[0] if cases and u.section and not brouillon else ""
-        if brouillon and u.section and _LEANS_RE.match(fold(u.text)):
+        if brouillon and u.section and u.leans:
             case = u.section.split(" › ")[-1]  # "Cette aide…": which aide
         lines += _bullet(_line(u, n), f"*{case}* : " if case else "")
     return lines
@@ -750,7 +760,7 @@ def _covered(request: str, picked: list[Picked]) -> bool:
     for pk in picked:
         seen |= stem_set(pk.ctx.source.title)
         for u in pk.units:
-            seen |= u.stems | stem_set(u.section)
+            seen |= u.stems | u.section_stems
     return len(stems & seen) / len(stems) >= 0.2
 
 
