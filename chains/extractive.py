@@ -1,8 +1,11 @@
 """The embedded default generator: no model, a draft composed from the fiches' own text.
 
 It reads the first fiches as the fiche gives them (`outline`: every chunk in reading order,
-with its section path) and builds **units**: whole sentences, and whole lists with the
-sentence that introduces them ("Vous devez fournir les documents suivants :" + its items).
+with its section path) and builds **units**: whole sentences, whole lists with the sentence
+that introduces them ("Vous devez fournir les documents suivants :" + its items), whole
+tables with their title. A sentence that leans on the one before it ("Il peut…", "Cette
+durée…", "Toutefois…") is joined to it; the case titles a packed chunk keeps as heading lines
+("Vélo avec assistance électrique :") extend the section path of what follows them.
 Each unit is scored against the question:
 
 - the question's content words found in the unit and in its section path (the situation or
@@ -12,8 +15,10 @@ Each unit is scored against the question:
   durations and dates; a list ("pièces", "documents", "conditions", "démarches") whole lists
   under a matching heading; a place or an office ("où", "auprès de") the "Où s'adresser"
   units;
-- a unit from a special case the question does not mention ("À l'étranger", "En Guyane")
-  loses weight; the introduction, which sums the fiche up, gains a little.
+- the case whose age or duration range holds what the question states gains ("17 ans" →
+  "À partir de 16 ans"); a unit from a special case the question does not mention
+  ("À l'étranger", "En Guyane") or an example loses weight; the introduction, which sums
+  the fiche up, gains a little.
 
 Question mode: the best unit first (the direct answer), then the others in reading order,
 grouped by case when they come from several cases; whole sentences only, none twice; the
