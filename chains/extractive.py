@@ -638,9 +638,13 @@ def _select(
                 shown.add(u)
             left -= len(cand.units)
             break
-    if left > 0 and not requests:
+    if left > 0:
         for ctx in others:
             if any(pk.ctx is ctx for pk in picked):
+                continue
+            # for a message, the fiche's title must speak of its matter (two words of it): a
+            # sentence scoring well on one shared word ("employeur") is no reason
+            if requests and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2:
                 continue
             cand = pick(ctx, p, budget_words=MAX_WORDS // 2, max_units=1, shown=shown)
             if cand is not None and cand.best >= max(first.best, REQUEST_MIN):

@@ -546,3 +546,24 @@ def test_lead_ins_keep_what_they_introduce(settings):
         "Vous devez certifier sur l'honneur que le demandeur dispose\n"
         "- d'une attestation d'assurance\n- et d'un permis de conduire.",
     ]
+
+
+def test_a_reply_adds_a_second_fiche_that_matches_the_message_as_well_as_the_first(settings):
+    lost = _context(
+        "F9009",
+        "Que faire si j'ai perdu tous mes papiers ?",
+        [("", "Il faut déclarer la perte de vos papiers d'identité en mairie.")],
+    )
+    stolen = _context(
+        "F9010",
+        "Que faire si tous mes papiers ont été volés ?",
+        [("", "Il faut déclarer le vol de vos papiers d'identité au commissariat.")],
+        n=2,
+    )
+    message = (
+        "Bonjour, on m'a volé mon sac hier soir avec tous mes papiers d'identité dedans. "
+        "Je dois aller où pour déclarer le vol de mes papiers ? Et ça coûte combien ?"
+    )
+    requests = ["Je dois aller où pour déclarer le vol de mes papiers ?", "Et ça coûte combien ?"]
+    text = compose(message, "brouillon", [lost, stolen], settings, requests)
+    assert "Il faut déclarer le vol de vos papiers d'identité au commissariat. [2]" in text
