@@ -273,7 +273,12 @@ def _joined(units: list[Unit]) -> list[Unit]:
     return out
 
 
-_FOLLOWING_RE = re.compile(r"\bsuivante?s?\b")
+# A line that introduces what follows it ("… le téléservice suivant :", "… en utilisant ce
+# simulateur :"), not a case title.
+_FOLLOWING_RE = re.compile(
+    r"\bsuivante?s?\b|\b(?:ce|cet|cette|ces|le|la|les) (?:teleservices?|formulaires?"
+    r"|simulateurs?|services? en ligne|modeles?|documents?|liens?|sites?)\b"
+)
 _TABLE_ROW_RE = re.compile(r" : [^;]*; [^;:]+ : ")  # "Type : A ; Tarif : 46 €" (a table row)
 
 

@@ -567,3 +567,21 @@ def test_a_reply_adds_a_second_fiche_that_matches_the_message_as_well_as_the_fir
     requests = ["Je dois aller où pour déclarer le vol de mes papiers ?", "Et ça coûte combien ?"]
     text = compose(message, "brouillon", [lost, stolen], settings, requests)
     assert "Il faut déclarer le vol de vos papiers d'identité au commissariat. [2]" in text
+
+
+def test_a_sentence_introducing_a_simulator_is_no_case_title(settings):
+    ctx = _context(
+        "F9011",
+        "Coût de la carte grise",
+        [
+            (
+                "En ligne",
+                "Vous pouvez évaluer le coût de votre carte grise en utilisant ce simulateur :\n"
+                "Simulateur : Calculer le coût de la carte grise\n"
+                "Vous recevrez votre carte grise sous pli sécurisé.",
+            )
+        ],
+    )
+    units = fiche_units(ctx)
+    assert [u.section for u in units] == ["En ligne", "En ligne"]
+    assert units[0].text.endswith("ce simulateur : Simulateur : Calculer le coût de la carte grise")
