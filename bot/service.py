@@ -191,7 +191,8 @@ class GuichetBot:
         self._batches: deque[_Batch] = deque()
         self._locks: dict[str, asyncio.Lock] = {}
         self._in_flight: set[str] = set()
-        self._notice_planned: set[tuple[str, str]] = set()  # (room, Megolm session)
+        # (room, Megolm session) whose notice is waiting for its grace period to end
+        self._notice_planned: set[tuple[str, str]] = set()
         self._answering = 0
         self._policy: Policy | None = None
         self._token: str | None = None
@@ -617,18 +618,20 @@ class GuichetBot:
         """The notice, unless the keys arrive within the grace period: they usually follow
         the message within a sync or two (a new DM, a bot that was down), and an agent
         should not read 'I could not decrypt' just before the answer."""
-        await self._sleep_or_stop(self.settings.undecryptable_notice_delay_s)
-        if self._stopping.is_set():
+        try:
+            await self._sleep_or_stop(self.settings.undecryptable_notice_delay_s)
+            if self._stopping.is_set():
+                return
+            if not await self.state.is_undecryptable(ev.event_id):
+                logger.debug("event %s decrypted within the grace period: no notice", ev.event_id)
+                return
+            if await self.state.session_notified(ev.room_id, ev.session_id):
+                return
+            target = Target(ev.room_id, ev.event_id, ev.room_id, None)
+            await self._send_notice(target, NOTICES["undecryptable"], pending=True)
+            await self.state.set_notified(ev.event_id)
+        finally:  # the store remembers the notice; this set only keeps two tasks apart
             self._notice_planned.discard((ev.room_id, ev.session_id))
-            return
-        if not await self.state.is_undecryptable(ev.event_id):
-            logger.debug("event %s decrypted within the grace period: no notice", ev.event_id)
-            return
-        if await self.state.session_notified(ev.room_id, ev.session_id):
-            return
-        target = Target(ev.room_id, ev.event_id, ev.room_id, None)
-        await self._send_notice(target, NOTICES["undecryptable"], pending=True)
-        await self.state.set_notified(ev.event_id)
 
     async def _retry_undecryptable(self) -> None:
         for event_id, room_id, source in await self.state.pending_undecryptable():

@@ -625,7 +625,8 @@ def _select(
         # is enough; otherwise it must speak of the request
         adds = [u for u in more.units if _answers(u, pr, lenient=True)] if more else []
         if adds:
-            first.units = [first.units[0], *sorted([*first.units[1:], *adds], key=_order)]
+            rest = sorted([*first.units[1:], *adds], key=lambda u: u.order)
+            first.units = [first.units[0], *rest]
             for u in adds:
                 shown.add(u)
             left -= len(adds)
@@ -692,10 +693,6 @@ _AND_ASKS_RE = re.compile(
     r"|\s(?=et (?:le |la |les )?(?:d[ée]lai|dur[ée]e|montant|prix|co[uû]t|date)s?\b)",
     re.IGNORECASE,
 )
-
-
-def _order(u: Unit) -> int:
-    return u.order
 
 
 def key_passages(

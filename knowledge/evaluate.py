@@ -30,9 +30,8 @@ class QuestionFileError(KnowledgeError):
 
 def read_jsonl(path: str | Path, error: type[Exception]) -> Iterator[tuple[int, str, dict]]:
     """The JSON objects of an evaluation file, each with its line number and where it is
-    ("file:line"); raises
-    `error` naming the file and the line of the first that is not one. The one reader of
-    the question files (retrieval here, answers in `chains.evaluate`)."""
+    ("file:line"); raises `error` naming the file and the line of the first that is not one.
+    The one reader of the question files (retrieval here, answers in `chains.evaluate`)."""
     p = Path(path)
     try:
         lines = p.read_text(encoding="utf-8").splitlines()

@@ -99,30 +99,12 @@ class QueryAnalysis:
         return tuple(q for q in out if q)
 
 
-# Words that ask or tell without naming a topic ("il faut faire une demande quelque part ?").
-_GENERIC = frozenset(
-    [
-        "faire",
-        "demande",
-        "demander",
-        "part",
-        "chose",
-        "choses",
-        "droit",
-        "possible",
-        "rien",
-        "quoi",
-        "aller",
-        "avoir",
-        "etre",
-        "savoir",
-        "dire",
-        "fois",
-        "moment",
-        "normal",
-        "vrai",
-    ]
-)
+# Words that ask or tell without naming a topic ("il faut faire une demande quelque part ?"),
+# besides the stop words and question words of knowledge.text.
+_GENERIC = frozenset({
+    "aller", "chose", "choses", "demande", "demander", "dire", "droit", "moment", "normal",
+    "part", "possible", "rien", "savoir", "vrai",
+})  # fmt: skip
 
 
 def _words(text: str) -> int:

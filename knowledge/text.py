@@ -1,4 +1,5 @@
-"""French text, the one place for what every part matches on: accent folding and stop words.
+"""French text, the one place for what every part matches on: accent folding, stop words,
+and the ages and durations a text states or a title's range holds.
 
 `knowledge` (the BM25 analyzer, query analysis, the corpus vocabulary) and `chains` (the
 gate, the condenser, the extractive generator) both use these; nothing here imports
@@ -84,6 +85,12 @@ _RANGE_RES = (
 )
 
 
+# A number right after one of these is a bound ("moins de 25 ans"), not a stated age.
+_BOUND_BEFORE_RE = re.compile(
+    r"(?:moins de|plus de|\+ de|- de|avant|apres|entre|jusqu'a|des|au-dela de|et|sous) $"
+)
+
+
 def stated_spans(text: str) -> tuple[Span, ...]:
     """The ages and durations a text states, in years or months (not the bounds it names:
     "moins de 25 ans" states no age)."""
@@ -93,11 +100,6 @@ def stated_spans(text: str) -> tuple[Span, ...]:
         for m in _SPAN_RE.finditer(folded)
         if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
     )
-
-
-_BOUND_BEFORE_RE = re.compile(
-    r"(?:moins de|plus de|\+ de|- de|avant|apres|entre|jusqu'a|des|au-dela de|et|sous) $"
-)
 
 
 @functools.lru_cache(maxsize=16384)
