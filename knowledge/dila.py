@@ -42,7 +42,7 @@ import json
 import logging
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from defusedxml import DTDForbidden, EntitiesForbidden
@@ -257,16 +257,21 @@ def _service_line(svc: OnlineService) -> str:
     return line
 
 
+def _read_children(el: Any) -> Iterator[tuple[str, Any]]:
+    """(tag, child) for each child element a reader sees (no comment, no skipped block)."""
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in _SKIPPED:
+            yield tag, child
+
+
 def _list_lines(el: Any, depth: int = 0) -> list[str]:
     numbered = el.get("type") == "numero"
     lines: list[str] = []
     for n, item in enumerate(el.findall("Item"), start=1):
         texts: list[str] = []
         nested: list[str] = []
-        for child in item:
-            tag = child.tag
-            if not isinstance(tag, str) or tag in _SKIPPED:
-                continue
+        for tag, child in _read_children(item):
             if tag == "Liste":
                 nested.extend(_list_lines(child, depth + 1))
             elif tag == "Tableau":
@@ -292,10 +297,7 @@ def _flat_text(el: Any) -> str:
 
 def _cell_text(cell: Any) -> str:
     parts: list[str] = []
-    for child in cell:
-        tag = child.tag
-        if not isinstance(tag, str) or tag in _SKIPPED:
-            continue
+    for tag, child in _read_children(cell):
         if tag == "Paragraphe":
             parts.append(_text(child))
         elif tag == "Liste":
