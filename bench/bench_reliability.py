@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools.homeserver import LocalSynapse  # noqa: E402
-from tests.reliability.conftest import copy_fiches, ingest_cli  # noqa: E402
-from tests.reliability.load import run_load  # noqa: E402
+from devtools.load import run_load  # noqa: E402
+from devtools.process import copy_fiches, ingest_cli  # noqa: E402
 
 
 async def main(args: argparse.Namespace) -> dict:

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from devtools.openai_server import FakeOpenAIServer
+from devtools.process import GuichetProcess, bot_env, dm_with_process
 from devtools.synapse import unique
-from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process, settle
+from tests.reliability.conftest import settle
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 

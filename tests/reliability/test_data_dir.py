@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.process import GuichetProcess, bot_env, dm_with_process
 from devtools.synapse import unique
-from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 

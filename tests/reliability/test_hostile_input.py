@@ -28,10 +28,11 @@ from chains import prompts
 from chains.llm import build_chat_model
 from chains.settings import ChainSettings
 from devtools.openai_server import FakeOpenAIServer
+from devtools.process import SAMPLE
 from devtools.synapse import BotEnv, make_bot_env
 from knowledge.ingest import ingest
 from knowledge.store import KnowledgeBase
-from tests.reliability.conftest import SAMPLE, HitCounter, settle
+from tests.reliability.conftest import HitCounter, settle
 from tests.support.kb import make_settings
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]

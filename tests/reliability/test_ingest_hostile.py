@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import SAMPLE, ingest_cli, run_cli
+from devtools.process import SAMPLE, ingest_cli, run_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dila"
 

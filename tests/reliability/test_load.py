@@ -3,7 +3,7 @@ process, LLM test server at 0.5 s per answer). Every question answered exactly o
 p50/p95 latency and the bot's peak RSS are recorded (`record_property`, shown with -rA).
 
 The full runs of issue 6 (200 questions from 20 users in 60 s; 1,000 questions in a row and
-the RSS growth) are in bench/bench_reliability.py, with the same code (tests/reliability/load.py).
+the RSS growth) are in bench/bench_reliability.py, with the same code (devtools/load.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 
 import pytest
 
-from tests.reliability.load import run_load
+from devtools.load import run_load
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow]
 

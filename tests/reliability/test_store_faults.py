@@ -19,17 +19,17 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from devtools.synapse import BotEnv, extractive_answerer, make_bot_env
-from knowledge.store import KnowledgeBase
-from tests.reliability.conftest import (
+from devtools.process import (
     SAMPLE,
     TINY_FICHES,
-    _bin,
     clean_env,
+    command_path,
     copy_fiches,
     ingest_cli,
-    settle,
 )
+from devtools.synapse import BotEnv, extractive_answerer, make_bot_env
+from knowledge.store import KnowledgeBase
+from tests.reliability.conftest import settle
 from tests.support.kb import make_settings
 
 pytestmark = [
@@ -107,8 +107,8 @@ async def test_ingest_killed_midway_bot_keeps_answering_and_rerun_completes(
     inputs = copy_fiches(tmp_path / "more", tuple(more))
     first = _fiche_count(served_store)
     assert first == len(TINY_FICHES)
-    cmd = [_bin("guichet"), "ingest", "--no-progress", "--json", "--store", str(served_store),
-           str(inputs)]  # fmt: skip
+    cmd = [command_path("guichet"), "ingest", "--no-progress", "--json", "--store",
+           str(served_store), str(inputs)]  # fmt: skip
     env_vars = clean_env(chroma_url=own_chroma.url, ingest_workers=1, ingest_batch_chunks=16)
     ingest = _popen(cmd, tmp_path, env_vars)
     try:

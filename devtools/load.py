@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools.openai_server import FakeOpenAIServer
+from devtools.process import GuichetProcess, bot_env, dm_with_process
 from devtools.synapse import AgentFactory, unique
-from tests.reliability.conftest import GuichetProcess, bot_env, dm_with_process
 
 QUESTIONS = (
     "Quel est le montant du Smic ?",
