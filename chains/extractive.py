@@ -64,7 +64,11 @@ _DURATION_RE = re.compile(
     re.IGNORECASE,
 )
 
-_AMOUNT_Q = stem_set("coût coute prix tarif montant payer payant gratuit cher frais")
+# words that ask for an amount, including the nouns that name one ("salaire", "barème")
+_AMOUNT_Q = stem_set(
+    "coût coute prix tarif montant payer payant gratuit cher frais salaire rémunération "
+    "barème indemnité"
+)
 _DELAY_Q = stem_set("délai durée quand date temps jusqu valable validité longtemps")
 # "combien de <unit>" counts that unit ("combien de temps": a delay, "combien de parts": a
 # number); "combien" alone ("c'est combien ?", "combien coûte") asks for an amount.
@@ -174,6 +178,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
 
 
 _EXAMPLE_RE = re.compile(r"\bexemples?\b")
+_ASIDE_RE = re.compile(r"(?:a savoir|a noter|attention|rappel|important)\s*:")
 
 
 def _case_fits(section: str, p: Profile) -> bool | None:
@@ -205,6 +210,7 @@ class Unit:
     says_yes_no: bool = False  # "Oui, …", "n'est pas obligatoire", "n'avez pas besoin"
     leans: bool = False  # opens on a word that needs the sentence before it
     example: bool = False  # an illustration ("Par exemple", a section "Exemple de calcul")
+    aside: bool = False  # "À savoir : …", "À noter : …", "Attention : …": beside the rule
     section_stems: frozenset[str] = frozenset()
 
 
@@ -232,6 +238,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         says_yes_no=bool(_YES_NO_ANSWER_RE.search(folded)),
         leans=bool(_LEANS_RE.match(folded)),
         example=folded.startswith("par exemple") or bool(_EXAMPLE_RE.search(fold(section))),
+        aside=bool(_ASIDE_RE.match(head)),
         section_stems=stem_set(section),
     )
 
@@ -552,15 +559,13 @@ def pick(
         words += 0 if u.is_list else u.n_words
     if not chosen:
         return None
-    # the answer leads, the office to contact follows it ("Où s'adresser : Préfecture…");
+    # the answer leads; the office to contact ("Où s'adresser : Préfecture…"), an example
+    # ("Par exemple, un électeur inscrit à Paris…") and an aside ("À savoir : …") follow it;
     # a list or a table leads only when one was asked for, or nothing else comes close
-    lead = next((u for u in chosen if not u.is_where), chosen[0])
+    leads = [u for u in chosen if not (u.is_where or u.example or u.aside)]
+    lead = leads[0] if leads else chosen[0]
     if lead.is_list and not p.listing:
-        close = [
-            u
-            for s, u in scored[:8]
-            if u in chosen and not u.is_list and not u.is_where and s >= 0.7 * best_score
-        ]
+        close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]
         lead = close[0] if close else lead
     rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
     return Picked(ctx, [lead, *rest], best_score)

@@ -432,6 +432,7 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
         ("ça dure combien de temps ?", False, True),
         ("combien de parts fiscales ?", False, False),
         ("l'attestation, c'est tous les combien ?", False, True),
+        ("salaire d'un apprenti de 19 ans ?", True, False),
     ],
 )
 def test_combien_asks_for_what_it_counts(question, amount, delay):
@@ -585,3 +586,32 @@ def test_a_sentence_introducing_a_simulator_is_no_case_title(settings):
     units = fiche_units(ctx)
     assert [u.section for u in units] == ["En ligne", "En ligne"]
     assert units[0].text.endswith("ce simulateur : Simulateur : Calculer le coût de la carte grise")
+
+
+def test_an_aside_or_an_example_never_opens_the_answer(settings):
+    rule = (
+        "L'électeur désigné doit être inscrit dans la même commune que celui qui lui donne "
+        "procuration."
+    )
+    ctx = _context(
+        "F9005",
+        "Vote par procuration",
+        [
+            ("Qui peut recevoir une procuration ?", rule),
+            (
+                "Qui peut recevoir une procuration ?",
+                "Par exemple, un électeur inscrit à Lyon peut recevoir la procuration d'un autre "
+                "électeur inscrit à Lyon, mais pas celle d'un électeur inscrit à Villeurbanne.",
+            ),
+            (
+                "Qui peut recevoir une procuration ?",
+                "À savoir : un électeur inscrit peut recevoir au plus 2 procurations, dont 1 "
+                "seule établie en France.",
+            ),
+        ],
+    )
+    text = compose("qui peut recevoir une procuration d'un électeur ?", "question", [ctx], settings)
+    quoted = _quoted(text)
+    assert quoted[0] == f"{rule} [1]"
+    # the aside, which matches the question best, still comes with the answer
+    assert any(line.startswith("- À savoir : un électeur inscrit") for line in quoted)
