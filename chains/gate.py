@@ -290,6 +290,12 @@ def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, in
     return (float(dense) if dense is not None else None), share, matched
 
 
+# A fiche holding this many of a message's content terms, and this share of them, passes the
+# gate whatever its cosine similarity ("liquidation totale … autorisation … magasin").
+MESSAGE_MATCHED_TERMS = 6
+MESSAGE_MATCHED_SHARE = 0.45
+
+
 def is_relevant(
     doc: Document, terms: QueryTerms, settings, *, first: bool = False
 ) -> tuple[bool, dict]:
@@ -301,6 +307,10 @@ def is_relevant(
     dense, share, matched = relevance(doc, terms)
     overlap_ok = matched >= 1 and (share >= settings.gate_min_overlap or matched >= 3)
     if number_match(doc, terms):
+        ok = True
+    elif matched >= MESSAGE_MATCHED_TERMS and share >= MESSAGE_MATCHED_SHARE:
+        # a citizen's long message whose words the fiche holds in large part: the cosine of
+        # a whole message to one chunk is low whatever the topic, so it does not decide
         ok = True
     elif dense is None:
         ok = overlap_ok or (first and matched >= 1)

@@ -5,9 +5,10 @@ evaluation set)."""
 from __future__ import annotations
 
 import pytest
+from langchain_core.documents import Document
 
 from chains.answer import build_answer_chain
-from chains.gate import scope
+from chains.gate import is_relevant, query_terms, scope
 from chains.models import AnswerRequest
 
 DECLINED = [
@@ -80,3 +81,34 @@ async def test_the_chain_answers_the_question_before_an_injection(memory_retriev
     assert answer.status == "answered"
     assert answer.checks.get("injection_ignored") == 1
     assert "SYSTEM" not in memory_retriever.calls[-1]["query"]
+
+
+def _fiche(title: str, text: str, dense: float) -> Document:
+    chunks = [{"section": "", "text": text}]
+    return Document(
+        page_content=text, metadata={"title": title, "dense_score": dense, "chunks": chunks}
+    )
+
+
+def test_a_fiche_holding_much_of_a_long_message_passes_whatever_its_cosine(settings):
+    message = (
+        "Je ferme ma boutique de jouets à la fin de l'année et je voudrais écouler tout le stock "
+        "en liquidation pendant deux mois, avec des panneaux en vitrine. Faut-il une "
+        "autorisation de la mairie ?"
+    )
+    terms = query_terms(message)
+    # the cosine of a whole message to one chunk is low whatever the topic
+    holds = _fiche(
+        "Vente en liquidation des stocks",
+        "Un commerçant qui ferme sa boutique peut vendre tout son stock en liquidation. Il fait "
+        "une déclaration préalable à la mairie, qui délivre une autorisation. La vente dure "
+        "au plus deux mois ; les panneaux en vitrine indiquent la fin de l'année.",
+        dense=0.20,
+    )
+    grazes = _fiche(
+        "Horaires des magasins",
+        "Un commerce peut ouvrir le dimanche avec l'autorisation de la mairie.",
+        dense=0.20,
+    )
+    assert is_relevant(holds, terms, settings)[0]
+    assert not is_relevant(grazes, terms, settings)[0]
