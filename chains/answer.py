@@ -343,6 +343,7 @@ class AnswerChain:
                     chunks=chunks,
                     outline=_chunks_from(doc, "outline"),
                     request=int(doc.metadata.get("request", -1)),
+                    rank=state.docs.index(doc),
                 )
             )
         state.contexts = contexts

@@ -592,6 +592,7 @@ def _services(ctx: SourceContext, question: str, limit: int = 2) -> list[dict]:
 
 
 REQUEST_MIN = 1.5  # a unit's score for a request to count as an answer to it
+RUNNER_UP_SHARE = 0.85  # see _select
 
 
 def _select(
@@ -603,7 +604,9 @@ def _select(
     yet: what the first source says of it, else the source retrieval found for it, when
     that source really speaks of it (its title shares a word with the request and a unit
     scores well). Once, a source that matches the question about as well as the first (one
-    unit: the answer stays short enough to read in 20 seconds)."""
+    unit: the answer stays short enough to read in 20 seconds); for the retriever's second
+    fiche, nearly as well (RUNNER_UP_SHARE of the first's best): when retrieval misses, the
+    fiche meant is most often that one."""
     if not contexts:
         return []
     p = profile(question, requests)
@@ -658,7 +661,11 @@ def _select(
             if requests and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2:
                 continue
             cand = pick(ctx, p, budget_words=MAX_WORDS // 2, max_units=1, shown=shown)
-            if cand is not None and cand.best >= max(first.best, REQUEST_MIN):
+            # the retriever's second fiche needs a sentence nearly as good as the first
+            # fiche's best (it is often the more specific fiche of the two); any other, one
+            # as good
+            share = RUNNER_UP_SHARE if ctx.rank == 1 and contexts[0].rank == 0 else 1.0
+            if cand is not None and cand.best >= max(share * first.best, REQUEST_MIN):
                 picked.append(cand)
                 break
     return picked

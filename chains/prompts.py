@@ -37,6 +37,8 @@ class SourceContext:
     outline: list[UsedChunk] = field(default_factory=list)
     # The request of the message this fiche answers best (-1: the whole text).
     request: int = -1
+    # Its place in the retriever's ranking, before the relevance gate (0: the first).
+    rank: int = 0
 
     @property
     def all_chunks(self) -> list[UsedChunk]:

@@ -615,3 +615,30 @@ def test_an_aside_or_an_example_never_opens_the_answer(settings):
     assert quoted[0] == f"{rule} [1]"
     # the aside, which matches the question best, still comes with the answer
     assert any(line.startswith("- À savoir : un électeur inscrit") for line in quoted)
+
+
+@pytest.mark.parametrize(("rank", "added"), [(1, True), (2, False)])
+def test_the_retrievers_second_fiche_joins_when_nearly_as_good_as_the_first(settings, rank, added):
+    first = _context(
+        "F9006",
+        "Fin d'un contrat à durée déterminée (CDD)",
+        [
+            ("", "Le CDD prend fin à la date prévue dans le contrat, sans préavis ni formalité."),
+            (
+                "Indemnité",
+                "À la fin du contrat, le salarié reçoit une indemnité de fin de contrat égale à "
+                "10 % de sa rémunération.",
+            ),
+        ],
+    )
+    specific = (
+        "L'employeur ne peut rompre le CDD de façon anticipée qu'en cas de faute grave, de "
+        "force majeure ou d'inaptitude constatée par le médecin du travail."
+    )
+    second = _context("F9007", "Rupture anticipée d'un CDD par l'employeur", [("", specific)], n=2)
+    # the retriever's second fiche (rank 1), or its third when the gate set the second aside
+    second.rank = rank
+    question = "l'employeur peut-il rompre un CDD avant la fin du contrat ?"
+    text = compose(question, "question", [first, second], settings)
+    assert _quoted(text)[0].startswith("Le CDD prend fin à la date prévue")
+    assert (specific in text) is added
