@@ -134,6 +134,7 @@ class Profile:
     yes_no: bool = False
     context: frozenset[str] = frozenset()
     spans: tuple[tuple[float, str], ...] = ()  # the ages and durations it states (16, "ans")
+    negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -143,6 +144,7 @@ _YES_NO_RE = re.compile(
     r"|interdit|autorise)"
 )
 CONTEXT_WEIGHT = 0.4  # a word of the anecdote next to a word of what is asked
+NEGATED_CASE = 0.8  # a case stating what the question says the person lacks
 
 
 def _stems_with_synonyms(text: str) -> frozenset[str]:
@@ -174,7 +176,33 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         yes_no=bool(_YES_NO_RE.search(fold(asked))),
         context=every - stems,
         spans=stated_spans(question),
+        negated=_negated_stems(question),
     )
+
+
+# What the person lacks: "pas de facture à son nom", "sans enfant", "n'a plus de titre de
+# séjour", "aucun revenu": the words after the negation, up to the end of the clause (6 at
+# most)
+_NEGATION_RE = re.compile(
+    r"\b(?:(?:pas|jamais) (?:de |d'|du |des )|plus (?:de |d'|du |des )(?!\d)|sans |aucune? "
+    r"|(?:absence|defaut) (?:de |d'|du |des ))([^,.;:?!()]*)"
+)
+_CLAUSE_END = frozenset({
+    "et", "mais", "ou", "car", "depuis", "pour", "parce", "quand", "si", "alors", "donc", "avec",
+    "il", "elle", "ils", "elles", "on", "je",
+})  # fmt: skip
+
+
+def _negated_stems(text: str) -> frozenset[str]:
+    stems: set[str] = set()
+    for m in _NEGATION_RE.finditer(fold(text)):
+        governed = []
+        for word in m.group(1).split()[:6]:
+            if word in _CLAUSE_END:
+                break
+            governed.append(word)
+        stems |= stem_set(" ".join(governed))
+    return frozenset(stems)
 
 
 _EXAMPLE_RE = re.compile(r"\bexemples?\b")
@@ -211,6 +239,8 @@ class Unit:
     leans: bool = False  # opens on a word that needs the sentence before it
     example: bool = False  # an illustration ("Par exemple", a section "Exemple de calcul")
     aside: bool = False  # "À savoir : …", "À noter : …", "Attention : …": beside the rule
+    # what its case title says the person lacks ("Vous n'avez pas d'enfant": enfant)
+    case_lacks: frozenset[str] = frozenset()
     section_stems: frozenset[str] = frozenset()
 
 
@@ -239,6 +269,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         leans=bool(_LEANS_RE.match(folded)),
         example=folded.startswith("par exemple") or bool(_EXAMPLE_RE.search(fold(section))),
         aside=bool(_ASIDE_RE.match(head)),
+        case_lacks=_negated_stems(section.split(" › ")[-1]),
         section_stems=stem_set(section),
     )
 
@@ -246,6 +277,9 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
 # A sentence that leans on the one before it ("Il peut aller jusqu'à 45 km/h.", "Cette durée
 # peut être prolongée…", "Toutefois, …"): quoted alone it says something else, so it stays
 # with its antecedent.
+# A sentence pointing back at the one before ("S'il choisit cette dernière solution, …",
+# "Dans ce dernier cas, …"): it leans, and no case title can stand for what it points at.
+_REFERS_BACK = r"^(?:\S+ ){0,5}?(?:ce|cette|ces) derni(?:er|ere|ers|eres)\b"
 _LEANS_RE = re.compile(
     r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|son|sa|ses"
     r"|leur|leurs|toutefois|cependant|en revanche|neanmoins|sinon|dans ce cas|dans les \d+ cas"
@@ -253,6 +287,7 @@ _LEANS_RE = re.compile(
     r"|pour cela|dans ce cadre|a cet effet)\b"
     # an impersonal "il" ("Il n'est plus obligatoire de…", "Il faut…") leans on nothing
     r"(?!\s+(?:ne |n')?(?:est|faut|existe|y a|suffit|convient|appartient|importe)\b)"
+    r"|" + _REFERS_BACK
 )
 MAX_JOINED_WORDS = 70
 
@@ -425,7 +460,12 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
     if not u.stems and not (u.has_amount or u.has_delay):  # "138 €" under its case title
         return -1.0
     overlap = len(p.stems & u.stems) + CONTEXT_WEIGHT * len(p.context & u.stems)
-    section_overlap = len(p.stems & section_stems) + CONTEXT_WEIGHT * len(p.context & section_stems)
+    # a case that states what the question says the person lacks is the other case ("Vous
+    # avez un justificatif à votre nom" for "pas de facture à son nom"), unless it says it
+    # lacks it too ("Absence d'assurance du locataire" for "locataire sans assurance")
+    denied = (section_stems & p.negated) - u.case_lacks
+    asked = p.stems - denied
+    section_overlap = len(asked & section_stems) + CONTEXT_WEIGHT * len(p.context & section_stems)
     s = overlap / math.sqrt(1 + 0.1 * min(u.norm_words, 120)) + 0.7 * section_overlap
     if p.amount and u.has_amount:
         s += 1.6
@@ -443,6 +483,8 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
             s += 1.0 if qr else 0.4
         if u.says_yes_no:
             s += 0.8
+    if denied:
+        s -= NEGATED_CASE
     fits = _case_fits(u.section, p)
     if fits is not None:
         s += 1.0 if fits else -0.5
@@ -463,6 +505,10 @@ _YES_NO_ANSWER_RE = re.compile(
     r"|\b(?:n'a pas|a) le droit\b|\best en droit\b|\b(?:ne )?peut (?:pas |librement )"
     r"|\bpas (?:oblige|tenue?)\b|\baucun delai\b"
 )
+
+
+def _refers_back(u: Unit) -> bool:
+    return u.leans and re.match(_REFERS_BACK, fold(u.text)) is not None
 
 
 def similar(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -560,9 +606,10 @@ def pick(
     if not chosen:
         return None
     # the answer leads; the office to contact ("Où s'adresser : Préfecture…"), an example
-    # ("Par exemple, un électeur inscrit à Paris…") and an aside ("À savoir : …") follow it;
+    # ("Par exemple, un électeur inscrit à Paris…"), an aside ("À savoir : …") and a sentence
+    # pointing back ("S'il choisit cette dernière solution…") follow it;
     # a list or a table leads only when one was asked for, or nothing else comes close
-    leads = [u for u in chosen if not (u.is_where or u.example or u.aside)]
+    leads = [u for u in chosen if not (u.is_where or u.example or u.aside or _refers_back(u))]
     lead = leads[0] if leads else chosen[0]
     if lead.is_list and not p.listing:
         close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]

@@ -642,3 +642,63 @@ def test_the_retrievers_second_fiche_joins_when_nearly_as_good_as_the_first(sett
     text = compose(question, "question", [first, second], settings)
     assert _quoted(text)[0].startswith("Le CDD prend fin à la date prévue")
     assert (specific in text) is added
+
+
+def test_the_case_of_what_the_person_lacks_is_not_the_answer(settings):
+    ctx = _context(
+        "F9008",
+        "Justificatif de domicile pour une inscription",
+        [
+            (
+                "Vous avez une facture à votre nom",
+                "Vous présentez une facture d'électricité ou de gaz à votre nom, de moins de "
+                "3 mois.",
+            ),
+            (
+                "Vous êtes hébergé chez un proche",
+                "Vous présentez une attestation d'hébergement signée par la personne qui vous "
+                "héberge et une copie de sa pièce d'identité.",
+            ),
+        ],
+    )
+    question = "il loge chez un proche, pas de facture à son nom : quel justificatif de domicile ?"
+    text = compose(question, "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("Vous présentez une attestation d'hébergement")
+
+
+@pytest.mark.parametrize(
+    ("question", "lacks"),
+    [
+        ("pas de facture à son nom, il fait comment ?", {"factur", "nom"}),
+        ("couple sans enfant, droit à l'APL ?", {"enfant"}),
+        ("il n'a plus de titre de séjour et travaille", {"titr", "sejour"}),
+        ("asso qui reçoit plus de 153 000 € de subventions", set()),  # "more than"
+        ("en l'absence de testament, qui hérite ?", {"test"}),
+    ],
+)
+def test_what_a_question_says_the_person_lacks(question, lacks):
+    assert profile(question).negated == lacks
+
+
+def test_a_sentence_pointing_back_never_opens_the_answer(settings):
+    ctx = _context(
+        "F9009",
+        "Locataire sans assurance",
+        [
+            (
+                "Absence d'assurance du locataire",
+                "Le bailleur peut résilier le bail ou souscrire une assurance à la place du "
+                "locataire.",
+            ),
+            (
+                "Absence d'assurance du locataire",
+                "S'il choisit cette dernière solution, le bailleur ne peut plus résilier le bail "
+                "pour défaut d'assurance du locataire, dont il récupère le coût sur le loyer "
+                "chaque mois, majoré de 10 % au plus, sans autre formalité de sa part envers le "
+                "locataire ni l'assureur, et jusqu'à ce que le locataire lui présente une "
+                "attestation d'assurance à son nom.",
+            ),
+        ],
+    )
+    text = compose("le bailleur peut-il résilier le bail ?", "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("Le bailleur peut résilier le bail")
