@@ -328,12 +328,7 @@ def _table_grid(el: Any) -> list[tuple[bool, list[str]]]:
         cell_iter = iter(row.findall("Cellule"))
         while True:
             if col in pending:
-                text, left = pending[col]
-                cells.append(text)
-                if left <= 1:
-                    del pending[col]
-                else:
-                    pending[col] = (text, left - 1)
+                cells.append(_take_pending(pending, col))
                 col += 1
                 continue
             cell = next(cell_iter, None)
@@ -352,14 +347,19 @@ def _table_grid(el: Any) -> list[tuple[bool, list[str]]]:
         for c in sorted(k for k in pending if k >= col):
             while len(cells) < c:
                 cells.append("")
-            text, left = pending[c]
-            cells.append(text)
-            if left <= 1:
-                del pending[c]
-            else:
-                pending[c] = (text, left - 1)
+            cells.append(_take_pending(pending, c))
         grid.append((is_header, cells))
     return grid
+
+
+def _take_pending(pending: dict[int, tuple[str, int]], col: int) -> str:
+    """The text a cell spanning rows from above puts in column `col` of this row."""
+    text, left = pending[col]
+    if left <= 1:
+        del pending[col]
+    else:
+        pending[col] = (text, left - 1)
+    return text
 
 
 def _table_lines(el: Any) -> list[str]:
