@@ -343,7 +343,7 @@ class AnswerChain:
                     chunks=chunks,
                     outline=_chunks_from(doc, "outline"),
                     request=int(doc.metadata.get("request", -1)),
-                    rank=state.docs.index(doc),
+                    rank=next(r for r, d in enumerate(state.docs) if d is doc),
                 )
             )
         state.contexts = contexts

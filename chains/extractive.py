@@ -274,12 +274,12 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
     )
 
 
-# A sentence that leans on the one before it ("Il peut aller jusqu'à 45 km/h.", "Cette durée
-# peut être prolongée…", "Toutefois, …"): quoted alone it says something else, so it stays
-# with its antecedent.
 # A sentence pointing back at the one before ("S'il choisit cette dernière solution, …",
 # "Dans ce dernier cas, …"): it leans, and no case title can stand for what it points at.
 _REFERS_BACK = r"^(?:\S+ ){0,5}?(?:ce|cette|ces) derni(?:er|ere|ers|eres)\b"
+# A sentence that leans on the one before it ("Il peut aller jusqu'à 45 km/h.", "Cette durée
+# peut être prolongée…", "Toutefois, …"): quoted alone it says something else, so it stays
+# with its antecedent.
 _LEANS_RE = re.compile(
     r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|son|sa|ses"
     r"|leur|leurs|toutefois|cependant|en revanche|neanmoins|sinon|dans ce cas|dans les \d+ cas"
