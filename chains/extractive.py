@@ -58,11 +58,26 @@ NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
 _NUMBER_RE = re.compile(r"\d+(?:[ ,.]\d+)*")
 _DURATION_RE = re.compile(
-    r"\b\d+(?:e|er|re|ème)?\s*(?:jours?|semaines?|mois|ans?|années?|heures?|h)\b"
+    r"\b(\d+)(?:e|er|re|ème)?\s*(?:jours?|semaines?|mois|(ans?)|années?|heures?|h)\b"
     r"|\bavant (?:le|la fin)\b|\bdans un délai\b"
     r"|\bà partir du\b|\bjusqu'au\b|\bdélai\b",
     re.IGNORECASE,
 )
+
+# "15 ans" and more, unless a duration ("pendant 20 ans"), is an age: "les jeunes entre 16 et
+# 25 ans" says who, not how long
+_AGE_FROM = 15
+_DURATION_BEFORE_RE = re.compile(r"(?:pendant|durant|depuis|pour|dans|sous|delai de|duree de)\s+$")
+
+
+def _says_duration(text: str) -> bool:
+    for m in _DURATION_RE.finditer(text):
+        before = fold(text[max(0, m.start() - 12) : m.start()])
+        is_age = bool(m.group(2)) and int(m.group(1) or 0) >= _AGE_FROM
+        if not is_age or _DURATION_BEFORE_RE.search(before):
+            return True
+    return False
+
 
 # words that ask for an amount, including the nouns that name one ("salaire", "barème")
 _AMOUNT_Q = stem_set(
@@ -77,6 +92,10 @@ _TIME_UNITS = frozenset(
     ["temps", "jours", "jour", "semaines", "semaine", "mois", "ans", "annees", "heures", "heure"]
 )
 _MONEY_UNITS = frozenset(["euros", "euro", "frais", "argent"])
+# "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
+_WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
+_TEMPS = stem_set("temps")
+_DUREE = stem_set("durée")
 _LIST_Q = stem_set(
     "pièces documents justificatifs papiers conditions démarches étapes procédure dossier "
     "formalités liste obligations"
@@ -165,6 +184,10 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
     told, kinds = (asked, stems) if one_request else (question, every)
     folded = fold(told)
     counted = [m.group(1) for m in _COMBIEN_RE.finditer(folded)]
+    if "temps" in counted:
+        # "combien de temps" asks for a duration: the fiches say "durée", and "temps" alone
+        # would match "en même temps"
+        stems = (stems - _TEMPS) | _DUREE
     return Profile(
         stems=stems,
         amount=bool(kinds & _AMOUNT_Q) or any(u is None or u in _MONEY_UNITS for u in counted),
@@ -172,7 +195,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or any(u in _TIME_UNITS for u in counted)
         or "tous les combien" in folded,
         listing=bool(stems & _LIST_Q),
-        where=bool(kinds & _WHERE_Q) or bool(re.search(r"(?<!\w)où(?!\w)", told.lower())),
+        where=bool(kinds & _WHERE_Q) or bool(_WHERE_RE.search(told.lower())),
         yes_no=bool(_YES_NO_RE.search(fold(asked))),
         context=every - stems,
         spans=stated_spans(question),
@@ -258,7 +281,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         n_words=n_words,
         is_list=is_list,
         has_amount="amount" in kinds or "gratuit" in folded,
-        has_delay="date" in kinds or bool(_DURATION_RE.search(text)),
+        has_delay="date" in kinds or _says_duration(text),
         is_where=head.startswith(_WHERE_PREFIXES),
         is_service=head.startswith(_SERVICE_PREFIXES),
         has_place=bool(_PLACE_RE.search(folded)),

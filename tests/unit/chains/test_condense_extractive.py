@@ -702,3 +702,42 @@ def test_a_sentence_pointing_back_never_opens_the_answer(settings):
     )
     text = compose("le bailleur peut-il résilier le bail ?", "question", [ctx], settings)
     assert _quoted(text)[0].startswith("Le bailleur peut résilier le bail")
+
+
+def test_how_long_gets_the_duration_not_an_age_nor_another_time(settings):
+    # "entre 16 et 25 ans" says who, and "en même temps" is no duration: the part "combien
+    # de temps ?" is answered by the contract's duration
+    ctx = _context(
+        "F9010",
+        "Contrat d'accompagnement des jeunes",
+        [
+            ("", "Le contrat accompagne les jeunes entre 16 et 25 ans sans emploi ni formation."),
+            ("Allocation", "Le contrat d'accompagnement ouvre droit à une allocation."),
+            ("Allocation › Montant", "Le montant maximum de l'allocation est de 497 € par mois."),
+            (
+                "Allocation › Montant",
+                "L'allocation est cumulable avec des revenus d'activité jusqu'à 300 € par mois.",
+            ),
+            (
+                "Allocation › Montant",
+                "Vous ne pouvez pas percevoir en même temps l'allocation et une autre aide.",
+            ),
+            ("Démarche", "Adressez-vous à la mission locale de votre domicile."),
+            ("Durée du contrat", "Le contrat est conclu pour 1 an."),
+        ],
+    )
+    question = "contrat jeunes : montant de l'allocation ? et c'est pour combien de temps ?"
+    text = compose(question, "question", [ctx], settings)
+    assert "Le contrat est conclu pour 1 an. [1]" in text
+
+
+@pytest.mark.parametrize(
+    ("question", "where"),
+    [
+        ("RQTH demande ou ?", True),
+        ("carte grise : on la fait où", True),
+        ("garde alternée ou résidence chez la mère ?", False),
+    ],
+)
+def test_ou_typed_without_its_accent_before_the_question_mark_asks_where(question, where):
+    assert profile(question).where is where
