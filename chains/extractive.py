@@ -101,6 +101,8 @@ _LIST_Q = stem_set(
     "formalités liste obligations"
 )
 _WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service contacter")
+# the words that say the kind of answer wanted, not what it is about
+_KIND_WORDS = _AMOUNT_Q | _DELAY_Q | _LIST_Q | _WHERE_Q
 _SPECIAL_PLACES = stem_set(
     "étranger Guyane Mayotte outre-mer Réunion Martinique Guadeloupe Calédonie Polynésie "
     "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin Alsace Moselle"
@@ -696,7 +698,7 @@ def _select(
             break
         pr = profile(question, [request], one_request=True)
         said = [u for pk in picked for u in pk.units]
-        if any(_answers(u, pr) for u in said):
+        if any(_answers(u, pr, on_topic=not requests) for u in said):
             continue
         more = pick(contexts[0], pr, budget_words=MAX_WORDS // 2, max_units=2, shown=shown)
         # from the fiche already chosen, a unit of the kind asked (the office, the price)
@@ -741,9 +743,11 @@ def _select(
     return picked
 
 
-def _answers(u: Unit, p: Profile, *, lenient: bool = False) -> bool:
+def _answers(u: Unit, p: Profile, *, lenient: bool = False, on_topic: bool = False) -> bool:
     """The unit answers the request: it speaks of it, and gives the kind of answer asked
-    (an amount, a delay, a place, a list) when one is (`lenient`: giving it is enough)."""
+    (an amount, a delay, a place, a list) when one is (`lenient`: giving it is enough;
+    `on_topic`: it must name what the request is about beyond the kind of answer, as a part
+    of an agent's question does in few words)."""
     wanted = [
         has
         for asked, has in (
@@ -756,7 +760,14 @@ def _answers(u: Unit, p: Profile, *, lenient: bool = False) -> bool:
     ]
     if not all(wanted):
         return False
-    return (lenient and bool(wanted)) or score(u, p, u.section_stems) >= REQUEST_MIN
+    if lenient and wanted:
+        return True
+    # what the request is about, beyond the kind of answer ("délai pour la demander": the
+    # demande), must be what the unit speaks of: a duration of payment is no deadline to ask
+    topic = p.stems - _KIND_WORDS
+    if on_topic and topic and not topic & (u.stems | u.section_stems):
+        return False
+    return score(u, p, u.section_stems) >= REQUEST_MIN
 
 
 def _parts(question: str) -> list[str]:

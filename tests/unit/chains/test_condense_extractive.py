@@ -8,7 +8,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from chains.answer import build_answer_chain
 from chains.condense import condense_deterministic, looks_like_followup
-from chains.extractive import Picked, _body, _parts, compose, fiche_units, profile
+from chains.extractive import Picked, _answers, _body, _parts, compose, fiche_units, profile
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
 from chains.prompts import SourceContext
 from chains.text import split_sentences, stem_set
@@ -741,3 +741,26 @@ def test_how_long_gets_the_duration_not_an_age_nor_another_time(settings):
 )
 def test_ou_typed_without_its_accent_before_the_question_mark_asks_where(question, where):
     assert profile(question).where is where
+
+
+def test_a_part_of_a_question_is_answered_only_by_a_unit_on_its_topic(settings):
+    ctx = _context(
+        "F9011",
+        "Aide à l'embauche d'un jeune",
+        [
+            (
+                "Montant et versement",
+                "L'aide est versée par tranche de 1 000 € chaque trimestre, pendant 1 an au plus.",
+            ),
+            (
+                "Démarche",
+                "L'employeur a un délai de 4 mois à partir de l'embauche pour déposer sa demande.",
+            ),
+        ],
+    )
+    question = "aide embauche jeune : montant et délai pour la demander ?"
+    part = profile(question, ["et délai pour la demander ?"], one_request=True)
+    paid_for, deadline = fiche_units(ctx)
+    # a duration of payment is a delay, but no deadline to ask for the aid
+    assert not _answers(paid_for, part, on_topic=True)
+    assert _answers(deadline, part, on_topic=True)
