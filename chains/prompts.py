@@ -133,7 +133,8 @@ def answer_prompt(mode: str) -> ChatPromptTemplate:
 
 
 def format_service(service: dict) -> str:
-    """'Pré-demande de passeport (Téléservice, cerfa 12100) : https://…'."""
+    """'Pré-demande de passeport (Téléservice, cerfa n° 12100) : https://…' (a form number
+    written as the fiches write it)."""
     title = service.get("title") or "Service en ligne"
     bits = [b for b in (service.get("kind"), _cerfa(service.get("cerfa"))) if b]
     label = f"{title} ({', '.join(bits)})" if bits else title
@@ -142,7 +143,7 @@ def format_service(service: dict) -> str:
 
 
 def _cerfa(cerfa: str | None) -> str | None:
-    return f"cerfa {cerfa}" if cerfa else None
+    return f"cerfa n° {cerfa}" if cerfa else None
 
 
 def format_context(contexts: Sequence[SourceContext], max_chars: int = 9000) -> str:
