@@ -313,6 +313,8 @@ _LEANS_RE = re.compile(
     # an impersonal "il" ("Il n'est plus obligatoire de…", "Il faut…") leans on nothing
     r"(?!\s+(?:ne |n')?(?:est|faut|existe|y a|suffit|convient|appartient|importe)\b)"
     r"|" + _REFERS_BACK
+    # "Passé ce délai, …", "Pour ce faire, …", "Dans cette situation, …"
+    + r"|^(?:\S+ ){1,2}(?:ce|cet|cette|ces) (?!\d|qui\b|que\b|qu'|dont\b)"
 )
 MAX_JOINED_WORDS = 70
 

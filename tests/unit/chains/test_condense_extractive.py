@@ -764,3 +764,24 @@ def test_a_part_of_a_question_is_answered_only_by_a_unit_on_its_topic(settings):
     # a duration of payment is a delay, but no deadline to ask for the aid
     assert not _answers(paid_for, part, on_topic=True)
     assert _answers(deadline, part, on_topic=True)
+
+
+def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settings):
+    ctx = _context(
+        "F9012",
+        "Retrait du passeport",
+        [
+            ("", "Vous êtes prévenu par SMS quand le passeport est prêt."),
+            (
+                "Retrait",
+                "Le passeport doit être retiré dans les 3 mois. Passé ce délai, le passeport "
+                "est détruit et la demande doit être refaite.",
+            ),
+        ],
+    )
+    text = compose("passeport détruit si pas retiré ?", "question", [ctx], settings)
+    lines = _quoted(text)
+    assert any(
+        line.startswith("Le passeport doit être retiré dans les 3 mois. Passé") for line in lines
+    )
+    assert not any(line.lstrip("- ").startswith("Passé ce délai") for line in lines)
