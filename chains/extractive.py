@@ -734,6 +734,8 @@ def _select(
             # sentence scoring well on one shared word ("employeur") is no reason
             if requests and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2:
                 continue
+            if _other_side(p, ctx.source.title):
+                continue
             cand = pick(ctx, p, budget_words=MAX_WORDS // 2, max_units=1, shown=shown)
             # the retriever's second fiche needs a sentence nearly as good as the first
             # fiche's best (it is often the more specific fiche of the two); any other, one
@@ -743,6 +745,20 @@ def _select(
                 picked.append(cand)
                 break
     return picked
+
+
+# The two sides of the DILA's fiches for one démarche ("Passeport d'un majeur", "… d'un
+# mineur"): a fiche titled for the side the question does not ask about is not added.
+_SIDES = (stem_set("majeur"), stem_set("mineur"))
+
+
+def _other_side(p: Profile, title: str) -> bool:
+    asked = p.stems | p.context
+    titled = stem_set(title)
+    return any(
+        asked & mine and not asked & other and titled & other and not titled & mine
+        for mine, other in (_SIDES, _SIDES[::-1])
+    )
 
 
 def _answers(u: Unit, p: Profile, *, lenient: bool = False, on_topic: bool = False) -> bool:

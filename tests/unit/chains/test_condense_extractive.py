@@ -785,3 +785,31 @@ def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settin
         line.startswith("Le passeport doit être retiré dans les 3 mois. Passé") for line in lines
     )
     assert not any(line.lstrip("- ").startswith("Passé ce délai") for line in lines)
+
+
+def test_a_fiche_for_minors_is_not_added_to_an_answer_about_an_adult(settings):
+    adult = _context(
+        "F9013",
+        "Renouvellement du passeport d'un majeur",
+        [("Coût", "Le passeport coûte 86 € pour un majeur.")],
+    )
+    minor = _context(
+        "F9014",
+        "Passeport d'un mineur",
+        [("Coût", "Le passeport coûte 42 €.")],
+        n=2,
+    )
+    minor.rank = 1
+    text = compose(
+        "combien coûte un passeport pour un adulte ?", "question", [adult, minor], settings
+    )
+    assert "86 €" in text
+    assert "Passeport d'un mineur" not in text
+    # asked for a minor, the same fiche joins
+    text = compose(
+        "combien coûte un passeport pour un adulte et pour un mineur ?",
+        "question",
+        [adult, minor],
+        settings,
+    )
+    assert "42 €" in text
