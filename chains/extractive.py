@@ -312,7 +312,8 @@ _LEANS_RE = re.compile(
     r"|pour cela|dans ce cadre|a cet effet)\b"
     # an impersonal "il" ("Il n'est plus obligatoire de…", "Il faut…") leans on nothing
     r"(?!\s+(?:ne |n')?(?:est|faut|existe|y a|suffit|convient|appartient|importe)\b)"
-    r"|" + _REFERS_BACK
+    r"|"
+    + _REFERS_BACK
     # "Passé ce délai, …", "Pour ce faire, …", "Dans cette situation, …"
     + r"|^(?:\S+ ){1,2}(?:ce|cet|cette|ces) (?!\d|qui\b|que\b|qu'|dont\b)"
 )
