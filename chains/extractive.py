@@ -671,7 +671,12 @@ RUNNER_UP_SHARE = 0.85  # see _select
 
 
 def _select(
-    question: str, contexts: Sequence[SourceContext], requests: Sequence[str], settings
+    question: str,
+    contexts: Sequence[SourceContext],
+    requests: Sequence[str],
+    settings,
+    *,
+    reply: bool = False,
 ) -> list[Picked]:
     """The sources to use and their units.
 
@@ -681,7 +686,8 @@ def _select(
     scores well). Once, a source that matches the question about as well as the first (one
     unit: the answer stays short enough to read in 20 seconds); for the retriever's second
     fiche, nearly as well (RUNNER_UP_SHARE of the first's best): when retrieval misses, the
-    fiche meant is most often that one."""
+    fiche meant is most often that one. In a reply to a citizen (`reply`, or a message with
+    requests) that fiche's title must also name the matter."""
     if not contexts:
         return []
     p = profile(question, requests)
@@ -733,7 +739,8 @@ def _select(
                 continue
             # for a message, the fiche's title must speak of its matter (two words of it): a
             # sentence scoring well on one shared word ("employeur") is no reason
-            if requests and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2:
+            to_citizen = reply or bool(requests)
+            if to_citizen and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2:
                 continue
             if _other_side(p, ctx.source.title):
                 continue
@@ -830,7 +837,7 @@ def compose(
     requests: Sequence[str] = (),
 ) -> str:
     """The extractive draft for `question` (or the citizen's message in brouillon mode)."""
-    picked = _select(question, contexts, list(requests), settings)
+    picked = _select(question, contexts, list(requests), settings, reply=mode == "brouillon")
     if mode == "brouillon":
         return _compose_brouillon(question, picked, list(requests))
     return _compose_question(question, picked)

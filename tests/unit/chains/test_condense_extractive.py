@@ -813,3 +813,21 @@ def test_a_fiche_for_minors_is_not_added_to_an_answer_about_an_adult(settings):
         settings,
     )
     assert "42 €" in text
+
+
+def test_a_reply_to_a_citizen_adds_a_second_fiche_only_if_its_title_names_the_matter(settings):
+    first = _context(
+        "F9006",
+        "Fin d'un contrat à durée déterminée (CDD)",
+        [("", "Le CDD prend fin à la date prévue dans le contrat, sans préavis ni formalité.")],
+    )
+    specific = (
+        "L'employeur ne peut rompre le CDD de façon anticipée qu'en cas de faute grave, de "
+        "force majeure ou d'inaptitude constatée par le médecin du travail."
+    )
+    # the retriever's second fiche, whose title shares one word with the message
+    second = _context("F9015", "Sanctions disciplinaires au travail", [("", specific)], n=2)
+    second.rank = 1
+    message = "l'employeur peut-il rompre mon CDD avant la fin du contrat ?"
+    assert specific in compose(message, "question", [first, second], settings)
+    assert specific not in compose(message, "brouillon", [first, second], settings)
