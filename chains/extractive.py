@@ -262,6 +262,7 @@ class Unit:
     norm_words: int = 0  # the length it is scored at (of its first sentence when joined)
     says_yes_no: bool = False  # "Oui, …", "n'est pas obligatoire", "n'avez pas besoin"
     leans: bool = False  # opens on a word that needs the sentence before it
+    refers_back: bool = False  # "S'il choisit cette dernière solution…": it may never lead
     example: bool = False  # an illustration ("Par exemple", a section "Exemple de calcul")
     aside: bool = False  # "À savoir : …", "À noter : …", "Attention : …": beside the rule
     # what its case title says the person lacks ("Vous n'avez pas d'enfant": enfant)
@@ -292,6 +293,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         norm_words=n_words,
         says_yes_no=bool(_YES_NO_ANSWER_RE.search(folded)),
         leans=bool(_LEANS_RE.match(folded)),
+        refers_back=bool(_REFERS_BACK_RE.match(folded)),
         example=folded.startswith("par exemple") or bool(_EXAMPLE_RE.search(fold(section))),
         aside=bool(_ASIDE_RE.match(head)),
         case_lacks=_negated_stems(section.split(" › ")[-1]),
@@ -302,6 +304,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
 # A sentence pointing back at the one before ("S'il choisit cette dernière solution, …",
 # "Dans ce dernier cas, …"): it leans, and no case title can stand for what it points at.
 _REFERS_BACK = r"^(?:\S+ ){0,5}?(?:ce|cette|ces) derni(?:er|ere|ers|eres)\b"
+_REFERS_BACK_RE = re.compile(_REFERS_BACK)
 # A sentence that leans on the one before it ("Il peut aller jusqu'à 45 km/h.", "Cette durée
 # peut être prolongée…", "Toutefois, …"): quoted alone it says something else, so it stays
 # with its antecedent.
@@ -535,10 +538,6 @@ _YES_NO_ANSWER_RE = re.compile(
 )
 
 
-def _refers_back(u: Unit) -> bool:
-    return u.leans and re.match(_REFERS_BACK, fold(u.text)) is not None
-
-
 def similar(a: frozenset[str], b: frozenset[str]) -> bool:
     """Two units say nearly the same thing (most of their content words shared)."""
     if not a or not b:
@@ -637,7 +636,7 @@ def pick(
     # ("Par exemple, un électeur inscrit à Paris…"), an aside ("À savoir : …") and a sentence
     # pointing back ("S'il choisit cette dernière solution…") follow it;
     # a list or a table leads only when one was asked for, or nothing else comes close
-    leads = [u for u in chosen if not (u.is_where or u.example or u.aside or _refers_back(u))]
+    leads = [u for u in chosen if not (u.is_where or u.example or u.aside or u.refers_back)]
     lead = leads[0] if leads else chosen[0]
     if lead.is_list and not p.listing:
         close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]
@@ -733,13 +732,13 @@ def _select(
                 shown.add(u)
             left -= len(cand.units)
             break
+    # in a reply to a citizen, the fiche's title must speak of its matter (two words of it):
+    # a sentence scoring well on one shared word ("employeur") is no reason
+    to_citizen = reply or bool(requests)
     if left > 0:
         for ctx in others:
             if any(pk.ctx is ctx for pk in picked):
                 continue
-            # for a message, the fiche's title must speak of its matter (two words of it): a
-            # sentence scoring well on one shared word ("employeur") is no reason
-            to_citizen = reply or bool(requests)
             if to_citizen and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2:
                 continue
             if _other_side(p, ctx.source.title):
@@ -788,11 +787,13 @@ def _answers(u: Unit, p: Profile, *, lenient: bool = False, on_topic: bool = Fal
         return False
     if lenient and wanted:
         return True
-    # what the request is about, beyond the kind of answer ("délai pour la demander": the
-    # demande), must be what the unit speaks of: a duration of payment is no deadline to ask
-    topic = p.stems - _KIND_WORDS
-    if on_topic and topic and not topic & (u.stems | u.section_stems):
-        return False
+    if on_topic:
+        # what the request is about, beyond the kind of answer ("délai pour la demander":
+        # the demande), must be what the unit speaks of: a duration of payment is no
+        # deadline to ask
+        topic = p.stems - _KIND_WORDS
+        if topic and not topic & (u.stems | u.section_stems):
+            return False
     return score(u, p, u.section_stems) >= REQUEST_MIN
 
 
