@@ -22,10 +22,10 @@ from langchain_core.messages import BaseMessage
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
 
-from chains import extractive, prompts
+from chains import extractive, gate, prompts
 from chains.condense import condense_deterministic
 from chains.errors import GenerationFailed
-from chains.gate import is_relevant, query_terms, scope
+from chains.gate import query_terms, scope
 from chains.llm import classify_llm_error, overall_deadline
 from chains.models import Answer, AnswerRequest, Source, UsedChunk
 from chains.postcheck import postcheck, says_nothing
@@ -318,13 +318,8 @@ class AnswerChain:
 
     async def _gate(self, state: State) -> State:
         docs: list[Document] = state.docs
-        terms = query_terms(state.standalone)
-        relevant: list[Document] = []
-        for i, doc in enumerate(docs):
-            ok, figures = is_relevant(doc, terms, self.settings, first=i == 0)
-            state.gate_figures.append(figures)
-            if ok:
-                relevant.append(doc)
+        relevant, figures = gate.relevant(docs, query_terms(state.standalone), self.settings)
+        state.gate_figures.extend(figures)
         state.checks["gate_passed"] = len(relevant)
         state.checks["gate_rejected"] = len(docs) - len(relevant)
         if not relevant:

@@ -16,8 +16,8 @@ The rules name kinds of requests (a verb of creation with a poem, a named person
 address), never particular questions; what they miss is caught by relevance.
 
 **Relevance** (`relevant`, after retrieval): a fiche is kept when its text shares enough of
-the question's words and its vector is close enough (thresholds in `ChainSettings`); the
-retriever's second-stage confidence of the first fiche must pass `gate_min_confidence`.
+the question's words and its vector is close enough (thresholds in `ChainSettings`); once a
+fiche is kept, the retriever's first fiche is kept as well unless it barely shares a word.
 """
 
 from __future__ import annotations
@@ -319,3 +319,25 @@ def is_relevant(
         ok = strong or (dense >= settings.gate_min_dense and overlap_ok)
         ok = ok or (first and matched >= 1 and dense >= settings.gate_min_dense)
     return ok, {"fiche_id": doc.metadata.get("fiche_id"), "dense": dense, "overlap": share}
+
+
+# The retriever's first fiche, when a fiche below it passes, needs this many of the terms.
+FIRST_KEPT_TERMS = 2
+
+
+def relevant(
+    docs: list[Document], terms: QueryTerms, settings
+) -> tuple[list[Document], list[dict]]:
+    """The retrieved fiches that may be used, in the retriever's order, and each one's figures.
+
+    When a fiche passes, the request is one the fiches answer; the retriever's first fiche is
+    then kept as long as it holds two of the question's terms, even if its own cosine falls
+    short: the second stage ranked it above the fiche that passed on every signal, and a
+    chunk's cosine to a short question is a noisy measure ("loca pass montant max ?" keeps
+    the "Avance Loca-Pass" fiche instead of answering from the fiches below it)."""
+    verdicts = [is_relevant(doc, terms, settings, first=i == 0) for i, doc in enumerate(docs)]
+    kept = [ok for ok, _ in verdicts]
+    if docs and not kept[0] and any(kept[1:]):
+        kept[0] = relevance(docs[0], terms)[2] >= FIRST_KEPT_TERMS
+        verdicts[0][1]["kept_as_first"] = kept[0]
+    return [d for d, ok in zip(docs, kept, strict=True) if ok], [f for _, f in verdicts]

@@ -8,7 +8,7 @@ import pytest
 from langchain_core.documents import Document
 
 from chains.answer import build_answer_chain
-from chains.gate import is_relevant, query_terms, scope
+from chains.gate import is_relevant, query_terms, relevant, scope
 from chains.models import AnswerRequest
 
 DECLINED = [
@@ -112,3 +112,29 @@ def test_a_fiche_holding_much_of_a_long_message_passes_whatever_its_cosine(setti
     )
     assert is_relevant(holds, terms, settings)[0]
     assert not is_relevant(grazes, terms, settings)[0]
+
+
+def test_the_first_fiche_is_kept_when_one_below_it_passes(settings):
+    question = "avance pour la caution : montant maximum et remboursement ?"
+    terms = query_terms(question)
+    # the first fiche holds the question's words but its chunk's cosine is a little short
+    first = _fiche(
+        "Avance pour le dépôt de garantie",
+        "Le montant de l'avance est de 1 200 € au maximum. Le remboursement commence 3 mois "
+        "après le versement.",
+        dense=settings.gate_min_dense - 0.01,
+    )
+    below = _fiche(
+        "Remboursement d'une caution par le propriétaire",
+        "Le propriétaire rend la caution dans un délai de 1 mois : montant et retenues.",
+        dense=settings.gate_strong_dense + 0.01,
+    )
+    assert not is_relevant(first, terms, settings, first=True)[0]
+    kept, figures = relevant([first, below], terms, settings)
+    assert kept == [first, below]
+    assert figures[0]["kept_as_first"] is True
+    # alone, it does not pass: no fiche says the request is one the fiches answer
+    assert relevant([first], terms, settings)[0] == []
+    # a first fiche sharing a single word with the question is not kept for a fiche below
+    one_word = _fiche("Prêt à taux zéro", "Le remboursement du prêt.", dense=0.30)
+    assert relevant([one_word, below], terms, settings)[0] == [below]
