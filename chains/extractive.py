@@ -268,6 +268,8 @@ class Unit:
     # what its case title says the person lacks ("Vous n'avez pas d'enfant": enfant)
     case_lacks: frozenset[str] = frozenset()
     section_stems: frozenset[str] = frozenset()
+    # the place of its chunk among those the retriever matched best to the question (-1: none)
+    chunk_rank: int = -1
 
 
 def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
@@ -469,20 +471,32 @@ def fiche_units(ctx: SourceContext) -> list[Unit]:
     """Every unit of a source, in reading order (its outline when given, else its chunks).
 
     Consecutive chunks of one section are read as one text, so that a list the chunker cut
-    in two keeps its lead-in."""
+    in two keeps its lead-in; its units carry the best rank, among the retriever's best
+    chunks (`ctx.chunks`), of the chunks read."""
     chunks = ctx.outline or ctx.chunks
-    runs: list[tuple[str, list[str]]] = []
+    best = {c.id: r for r, c in enumerate(ctx.chunks)}
+    runs: list[tuple[str, list[str], int]] = []
     for c in chunks:
+        rank = best.get(c.id, -1)
         if ctx.outline and runs and runs[-1][0] == c.section:
-            runs[-1][1].append(c.text)
+            section, texts, was = runs[-1]
+            texts.append(c.text)
+            if rank >= 0 and (was < 0 or rank < was):
+                runs[-1] = (section, texts, rank)
         else:
-            runs.append((c.section, [c.text]))
+            runs.append((c.section, [c.text], rank))
     units: list[Unit] = []
-    for section, texts in runs:
-        units.extend(_units_of(section, "\n".join(texts), len(units)))
+    for section, texts, rank in runs:
+        run = _units_of(section, "\n".join(texts), len(units))
+        units.extend([replace(u, chunk_rank=rank) for u in run] if rank >= 0 else run)
     if not units and ctx.source.excerpt:
         units.extend(_units_of(ctx.source.section, ctx.source.excerpt, 0))
     return units
+
+
+# What a unit gains when its chunk is among the retriever's best three for the question: the
+# retriever matched chunks on more than shared words (expansions, vectors).
+CHUNK_BONUS = (0.5, 0.25, 0.1)
 
 
 def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = False) -> float:
@@ -527,6 +541,8 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
         s += 0.3
     if u.norm_words > 90 and not (p.listing and u.is_list):
         s -= 0.6
+    if 0 <= u.chunk_rank < len(CHUNK_BONUS):
+        s += CHUNK_BONUS[u.chunk_rank]
     return s - 0.004 * u.order
 
 

@@ -831,3 +831,19 @@ def test_a_reply_to_a_citizen_adds_a_second_fiche_only_if_its_title_names_the_ma
     message = "l'employeur peut-il rompre mon CDD avant la fin du contrat ?"
     assert specific in compose(message, "question", [first, second], settings)
     assert specific not in compose(message, "brouillon", [first, second], settings)
+
+
+def test_of_two_sentences_alike_the_one_in_the_retrievers_best_chunk_leads(settings):
+    parts = [
+        ("Artisan", "La carte est délivrée par la chambre de métiers dans un délai d'un mois."),
+        ("Commerçant", "La carte est délivrée par la préfecture dans un délai de 15 jours."),
+    ]
+    ctx = _context("F9011", "Carte professionnelle", parts)
+    # in reading order, the first sentence leads
+    text = compose("carte : délivrée dans quel délai ?", "question", [ctx], settings)
+    assert "chambre de métiers" in _quoted(text)[0]
+    # the retriever matched the second chunk best (on more than shared words): it leads
+    best = SourceContext(ctx.source, [ctx.outline[1]], outline=ctx.outline)
+    assert [u.chunk_rank for u in fiche_units(best)] == [-1, 0]
+    text = compose("carte : délivrée dans quel délai ?", "question", [best], settings)
+    assert "préfecture" in _quoted(text)[0]
