@@ -321,8 +321,11 @@ def is_relevant(
     return ok, {"fiche_id": doc.metadata.get("fiche_id"), "dense": dense, "overlap": share}
 
 
-# The retriever's first fiche, when a fiche below it passes, needs this many of the terms.
-FIRST_KEPT_TERMS = 2
+# The retriever's first fiche, when a fiche below it passes, and a fiche whose second-stage
+# score is within NEAR_FIRST_SCORE of the first's when the first passes, need this many of the
+# question's terms (not its chunk's cosine).
+KEPT_BY_RANK_TERMS = 2
+NEAR_FIRST_SCORE = 1.0
 
 
 def relevant(
@@ -330,14 +333,28 @@ def relevant(
 ) -> tuple[list[Document], list[dict]]:
     """The retrieved fiches that may be used, in the retriever's order, and each one's figures.
 
-    When a fiche passes, the request is one the fiches answer; the retriever's first fiche is
-    then kept as long as it holds two of the question's terms, even if its own cosine falls
-    short: the second stage ranked it above the fiche that passed on every signal, and a
-    chunk's cosine to a short question is a noisy measure ("loca pass montant max ?" keeps
-    the "Avance Loca-Pass" fiche instead of answering from the fiches below it)."""
+    A fiche passes `is_relevant`, or is kept for its rank: when a fiche passes, the request is
+    one the fiches answer, and a chunk's cosine to a short question is a noisy measure, so
+    - the retriever's first fiche is kept as long as it holds two of the question's terms:
+      the second stage ranked it above the fiche that passed on every signal ("loca pass
+      montant max ?" keeps the "Avance Loca-Pass" fiche instead of answering from the
+      fiches below it);
+    - a fiche the second stage scores nearly as high as the first (NEAR_FIRST_SCORE), when the
+      first passed, likewise ("redevance télé pour un bar" keeps the "redevance télé d'une
+      entreprise" fiche beside the bar's music fiche)."""
     verdicts = [is_relevant(doc, terms, settings, first=i == 0) for i, doc in enumerate(docs)]
     kept = [ok for ok, _ in verdicts]
+
+    def holds_terms(doc: Document) -> bool:
+        return relevance(doc, terms)[2] >= KEPT_BY_RANK_TERMS
+
     if docs and not kept[0] and any(kept[1:]):
-        kept[0] = relevance(docs[0], terms)[2] >= FIRST_KEPT_TERMS
-        verdicts[0][1]["kept_as_first"] = kept[0]
+        kept[0] = holds_terms(docs[0])
+        verdicts[0][1]["kept_for_rank"] = kept[0]
+    if docs and kept[0]:
+        top = float(docs[0].metadata.get("score") or 0.0)
+        for i, doc in enumerate(docs[1:], start=1):
+            near = top - float(doc.metadata.get("score") or 0.0) <= NEAR_FIRST_SCORE
+            if not kept[i] and near and holds_terms(doc):
+                kept[i] = verdicts[i][1]["kept_for_rank"] = True
     return [d for d, ok in zip(docs, kept, strict=True) if ok], [f for _, f in verdicts]

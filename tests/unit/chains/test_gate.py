@@ -132,9 +132,27 @@ def test_the_first_fiche_is_kept_when_one_below_it_passes(settings):
     assert not is_relevant(first, terms, settings, first=True)[0]
     kept, figures = relevant([first, below], terms, settings)
     assert kept == [first, below]
-    assert figures[0]["kept_as_first"] is True
+    assert figures[0]["kept_for_rank"] is True
     # alone, it does not pass: no fiche says the request is one the fiches answer
     assert relevant([first], terms, settings)[0] == []
     # a first fiche sharing a single word with the question is not kept for a fiche below
     one_word = _fiche("Prêt à taux zéro", "Le remboursement du prêt.", dense=0.30)
     assert relevant([one_word, below], terms, settings)[0] == [below]
+
+
+def test_a_fiche_scored_nearly_as_high_as_the_first_is_kept_with_it(settings):
+    terms = query_terms("redevance télé pour un bar avec deux écrans")
+
+    def scored(title: str, text: str, dense: float, score: float) -> Document:
+        doc = _fiche(title, text, dense)
+        doc.metadata["score"] = score
+        return doc
+
+    first = scored("Musique dans un bar", "Tarifs de la musique diffusée dans un bar.", 0.60, 6.0)
+    near = scored("Redevance télé d'une entreprise", "La redevance par écran.", 0.25, 5.3)
+    far = scored("Redevance télé d'un particulier", "La redevance par foyer.", 0.25, 4.5)
+    assert not is_relevant(near, terms, settings)[0]  # its chunk's cosine is short
+    kept, figures = relevant([first, near, far], terms, settings)
+    assert kept == [first, near]
+    assert figures[1]["kept_for_rank"] is True
+    assert "kept_for_rank" not in figures[2]
