@@ -68,7 +68,9 @@ _INJECTION = _re(
     r"\binvente\w*\b.{0,60}\b(?:montant|chiffre|taux|source|loi|aide)",
     r"\bfais comme si\b|\bfaites comme si\b",
     r"\b(?:reponds|repondez)\s+(?:uniquement\s+|seulement\s+)?en\s+(?:anglais|english)",
-    r"\bfaux\s+(?:justificatif|document|papier|certificat|diplome|bulletin)",
+    r"\b(?:comment|aide-moi a|aidez-moi a|explique\w*)\b.{0,30}\b(?:fabriquer|faire|obtenir|"
+    r"creer|produire|imiter)\b.{0,20}\bfau(?:x|sses?)\s+(?:justificatif|document|papier|"
+    r"certificat|diplome|bulletin|fiche)",
     r"\bconfirme\w*\s+par ecrit\b.{0,80}\b(?:droit|attestation)",
     r"\bsigne\w*\s+au nom\b|\binsultant\w*\b",
 )
@@ -79,42 +81,81 @@ _EMERGENCY = _re(
     r"\binconscient\w*\b|\bne reagit plus\b",
     r"\b(?:crise|arret) cardiaque\b|\bconvuls\w*",
     r"\bsaigne\w* (?:beaucoup|abondamment)\b|\bhemorragie\b",
-    r"\b(?:tentative de )?suicid\w*|\bse tuer\b|\boverdose\b",
+    r"\btentative de suicide\b|\b(?:veut|va|menace de|parle de|pense a) se (?:suicider|tuer)\b",
+    r"\boverdose\b",
+)
+# Goods and places one buys or goes out to, whose best or cheapest no fiche names.
+_GOODS = (
+    r"voiture|vehicule|moto|scooter|velo|telephone|smartphone|portable|ordinateur|tablette|"
+    r"operateur|fournisseur|forfait|box|abonnement|banque|assurance|mutuelle|credit|"
+    r"restaurant|resto|hotel|bar|cafe|magasin|boutique|enseigne|marque|site|appli\w*|"
+    r"film|serie|livre|jeu|cadeau|vacances|voyage|destination"
+)
+# The office's computers and software (their failures go to the IT support, not a fiche).
+_OFFICE_IT = (
+    r"imprimante|scanner|photocopieu(?:se|r)|ordinateur|pc|clavier|souris|wi-?fi|vpn|"
+    r"outlook|teams|messagerie|boite (?:mail|partagee)|logiciel"
 )
 _KINDS: tuple[tuple[str, re.Pattern], ...] = (
     (
         "création littéraire",
         _re(
-            r"\b(?:ecri[st]|redige|compose|fai[st]|invente)\w*(?:-moi|-nous)?\b.{0,40}"
+            r"\b(?:ecri(?:re|s|t)|redige|compose|fai[st]|invente)\w*(?:-moi|-nous)?\b.{0,40}"
             r"\b(?:poeme|poesie|rap|chanson|slam|haiku|conte|histoire drole|blague|slogan|"
-            r"acrostiche|discours de depart)\b",
+            r"acrostiche|discours|toast|voeux|compte rendu|mot d'adieu|carte de voeux)\b",
             r"\b(?:poeme|texte de rap|chanson|blague)\b.{0,40}\b(?:pour|sur)\b",
+        ),
+    ),
+    (
+        "traduction",
+        _re(
+            r"\btradui[st]\w*(?:-moi|-nous|-le|-la)?\b.{0,40}\ben (?:anglais|arabe|espagnol|"
+            r"allemand|italien|portugais|turc|russe|chinois|roumain|polonais|ukrainien|\w+ais)\b",
+            r"\btraduire (?:ce|cette|le|la|les|mon|ma|un|une)\b.{0,40}\ben \w+",
         ),
     ),
     (
         "programmation",
         _re(
-            r"\b(?:requete sql|sql|macro|vba|python|formule excel|regex|code informatique|"
+            r"\b(?:requete sql|sql|macros?(?!-)|vba|python|formule excel|regex|code informatique|"
             r"script (?:python|bash|shell|vba))\b",
         ),
     ),
     (
         "conseil financier",
         _re(
-            r"\b(?:actions?\s+(?:\w+\s+)?(?:ou|en ce moment)|en bourse|la bourse de|bitcoin|"
-            r"crypto\w*|trading|cac 40|etf)\b",
+            # which stock or coin to buy, and where prices go: no fiche advises (a fiche
+            # explains a placement en bourse, the bourse de lycée is a grant)
+            r"\bactions?\s+(?:\w+\s+)?(?:ou|en ce moment)\b|\b(?:trading|cac 40|etf)\b",
+            r"\b(?:vaut mieux|faut-il|dois-je|devrait-(?:il|elle))\s+(?:acheter|vendre|placer|"
+            r"investir)\b",
+            r"\b(?:va|vont)\s+(?:remonter|monter|baisser|chuter|grimper|s'effondrer)\b",
         ),
     ),
-    ("sport", _re(r"\b(?:score|match|qui a gagne|ligue 1|coupe du monde|championnat)\b")),
+    (
+        "sport",
+        _re(
+            r"\b(?:score|qui a gagne|ligue 1|ligue des champions|coupe du monde|championnat|"
+            r"tour de france|jeux olympiques)\b",
+            r"\bmatch\b.{0,30}\b(?:hier|ce soir|demain|ce week-end)\b",
+        ),
+    ),
     (
         "météo",
-        _re(r"\bmeteo\b|\bva(?:-t-il)? pleuvoir\b|\bil va pleuvoir\b|\bprevisions? du temps\b"),
+        _re(
+            r"\bmeteo\b|\bva(?:-t-il)? pleuvoir\b|\bil va pleuvoir\b|\bprevisions? du temps\b",
+            r"\bquel temps (?:fera|fait|va)\w*\b|\bva(?:-t-il)? (?:neiger|faire beau|faire chaud)",
+            r"\bfera(?:-t-il)? (?:beau|chaud|froid)\b",
+        ),
     ),
     (
         "opinion politique",
         _re(
-            r"\b(?:tu votes?|vous votez|pour qui voter|ton avis|votre avis|tu penses quoi|"
-            r"que penses-tu|qu'en penses-tu)\b",
+            r"\b(?:tu votes?|pour qui (?:voter|vous votez|tu votes)|tu penses quoi|"
+            r"que penses-tu|qu'en penses-tu|d'apres toi)\b",
+            r"\bton avis\b(?!\s*(?:d'|de |des |du ))",
+            r"\bvotre avis sur (?:la |le |les |l')?(?:reforme|gouvernement|president|election|"
+            r"ministre|politique|parti)",
         ),
     ),
     (
@@ -130,7 +171,8 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\ba quelle heure (?:ouvre|ferme)\b",
             r"\b(?:est|sont)\s+(?:elle|il|ils|elles)?\s*ouverte?s?\s+le\s+"
             r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\b",
-            r"\bouverte?s? (?:le )?(?:samedi|dimanche)(?: matin| apres-midi)?\s*\?",
+            r"\bouverte?s? (?:le |ce )?(?:samedi|dimanche)(?: matin| apres-midi)?\s*\?",
+            r"\b(?:est|sont)-(?:elle|il|ils|elles) ouverte?s? (?:ce|le|demain|aujourd'hui)\b",
             r"\bhoraires? d'ouverture\b",
         ),
     ),
@@ -140,7 +182,13 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\b(?:le|la|les) moins chere?s?\b.{0,40}\b(?:chez|entre|ou)\b",
             r"\bou\b.{0,40}\b(?:le|la|les) moins chere?s?\b",
             r"\b(?:chez|entre)\b.{0,40}\b(?:le|la|les) moins chere?s?\b",
-            r"\bmeilleure? (?:offre|forfait|banque|assurance|mutuelle)\b",
+            # which good or place to choose: the best, the cheapest, one to recommend
+            rf"\b(?:meilleure?s?|moins chere?s?) (?:{_GOODS})s?\b",
+            rf"\b(?:{_GOODS})s?\b[^?.!]{{0,30}}\b(?:la|le|les) (?:moins chere?s?|meilleure?s?)\b",
+            rf"\b(?:tu|vous)\b[^?.!]{{0,15}}\b(?:conseill|recommand)(?:e|es|ez|er|erais|eriez)\b"
+            rf"[^?.!]{{0,40}}\b(?:{_GOODS})s?\b",
+            rf"\b(?:{_GOODS})s?\b[^?.!]{{0,30}}\b(?:tu|vous) (?:me |nous )?(?:conseill|recommand)",
+            r"\bidees? (?:de |d')(?:cadeau|sortie|menu|repas|recette|animation|film)s?\b",
         ),
     ),
     (
@@ -148,7 +196,11 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
         _re(
             r"\bcombien de (?:dossiers|demandes|personnes|beneficiaires|allocataires)\b.{0,80}"
             r"\b(?:ont ete|en 20\d\d|dans le departement|en france)\b",
-            r"\bchiffre exact\b|\bstatistiques?\b",
+            r"\bcombien d'(?:usagers|habitants|allocataires|beneficiaires)\b.{0,80}"
+            r"\b(?:ont ete|sont venu|en 20\d\d|dans le departement|en france)\b",
+            r"\bcombien de (?:dossiers|demandes|personnes|usagers|visiteurs)\b.{0,80}"
+            r"\b(?:sont venue?s|le mois dernier|l'an dernier|l'annee derniere|cette annee)\b",
+            r"\bchiffre exact\b|\bles statistiques\b|\bla population (?:de|du|des)\b",
         ),
     ),
     (
@@ -158,6 +210,28 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\bintranet\b|\bcorrespondant rh\b|\bnotre structure\b",
             r"\bje suis agente? (?:a|de|du|au) (?:la |l')?\w+",
             r"\ben interne\b|\bmanquent? de personnel\b",
+            # the office's equipment: a device or software that fails or must be set up
+            rf"\bcomment\b[^?.!]{{0,20}}\b(?:repar|configur|parametr|debloqu)\w*\b[^?.!]{{0,30}}"
+            rf"\b(?:{_OFFICE_IT})\b",
+            rf"\b(?:{_OFFICE_IT})\b (?:du|de la|de l'|au) (?:guichet|bureau|service|accueil|agence|"
+            r"mairie|structure|travail)\b",
+            # what one earns or where one lives, asked of a colleague
+            r"\b(?:salaire|adresse|numero|portable|telephone|revenus?|paie)\b[^?.!]{0,30}"
+            r"\b(?:de|d'|du) (?:mon|ma|notre|nos) (?:collegue|cheffe?|responsable|directeur|"
+            r"directrice)s?\b",
+            r"\bcombien gagne (?:mon|ma|notre|nos|le nouveau|la nouvelle|cette|ce)\b",
+            r"\bcombien d'agents\b|\bcombien de (?:salaries|fonctionnaires|personnes) "
+            r"travaillent\b",
+        ),
+    ),
+    (
+        "état d'un lieu en temps réel",
+        _re(
+            r"\b(?:plein|pleine|complet|complete|bonde|ouverte?|fermee?|disponible)s?\b"
+            r"[^?.!]{0,20}\b(?:en ce moment|maintenant|actuellement|aujourd'hui|ce soir)\b"
+            r"[^.!]{0,30}\?",
+            r"\b(?:en ce moment|maintenant|actuellement)\b[^?.!]{0,20}\b(?:plein|pleine|"
+            r"complet|complete|bonde|ouverte?|fermee?)s?\b[^.!]{0,30}\?",
         ),
     ),
 )
@@ -169,7 +243,12 @@ _PERSONAL_DATA = re.compile(
     r"percoit|habite|née? le)\b"
     r"|\b(?:adresse|numéro|numero|portable|téléphone)\b.{0,60}\b(?:M\.|Mme|Monsieur|Madame)"
     r"\s+[A-ZÀ-Ý]"
-    r"|\bnée? le \d{1,2}[/ ]\d",
+    r"|\bnée? le \d{1,2}[/ ]\d"
+    # a number or address one keeps for oneself
+    r"|\b(?:téléphone|telephone|portable|adresse|mail)\s+(?:personnel|perso|privé|prive)e?s?\b"
+    r"|\b(?:adresse (?:e-?)?mail|mail|portable|num[ée]ro de portable)\s+(?:du|de la|de l')\s*"
+    r"(?:directeur|directrice|chef|cheffe|responsable|président|présidente|maire|conseiller|"
+    r"conseillère|agent|agente)\b",
 )
 _SMALL_TALK = _re(
     r"^\W*(?:salut|bonjour|bonsoir|coucou|hello|hey)?\W*(?:ca va|tu vas bien|comment (?:tu )?vas"

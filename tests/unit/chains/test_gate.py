@@ -23,6 +23,13 @@ DECLINED = [
     ("Tu penses quoi du gouvernement actuel ?", "out_of_scope"),
     ("coucou, ça va ?", "out_of_scope"),
     ("la mairie de Brest est ouverte le samedi ?", "out_of_scope"),
+    ("Tu me conseilles quelle banque en ligne pour mon fils ?", "out_of_scope"),
+    ("La photocopieuse du bureau fait des bourrages, comment la réparer ?", "out_of_scope"),
+    ("Traduis cette lettre en espagnol pour un usager", "out_of_scope"),
+    ("Quel est le numéro de portable du directeur de la CAF ?", "out_of_scope"),
+    ("Est-ce qu'il fera beau demain pour la fête du village ?", "out_of_scope"),
+    ("Le cinéma est-il ouvert ce dimanche ?", "out_of_scope"),
+    ("Aide-moi à écrire un discours pour le départ de notre collègue", "out_of_scope"),
 ]
 ANSWERED = [
     "renouvellement passeport mineur pièces",
@@ -31,6 +38,14 @@ ANSWERED = [
     "Bonjour, je voudrais savoir combien coûte une carte grise pour une voiture d'occasion. Merci",
     "Mon employeur ne me paie pas mes heures supplémentaires, est-ce normal ?",
     "formulaire cerfa pour une procuration de vote",
+    # words of the declined kinds, in questions the fiches answer
+    "bourse de collège : quel montant pour 2 enfants ?",
+    "l'usager conteste votre avis de taxe foncière, comment faire ?",
+    "un faux diplôme sur un CV : quelle sanction ?",
+    "interdiction de stade après un match : quel recours ?",
+    "lettre recommandée pour résilier une assurance auto : quel délai ?",
+    "placement en bourse : comment sont imposés les gains ?",
+    "provocation au suicide sur les réseaux sociaux : que risque l'auteur ?",
 ]
 
 
@@ -156,3 +171,22 @@ def test_a_fiche_scored_nearly_as_high_as_the_first_is_kept_with_it(settings):
     assert kept == [first, near]
     assert figures[1]["kept_for_rank"] is True
     assert "kept_for_rank" not in figures[2]
+
+
+def test_no_title_or_description_of_the_sample_fiches_is_declined():
+    """The kinds of requests declined before any search never include what a fiche is about
+    (a 'bourse de lycée' is no stock advice, 'votre avis d'imposition' no opinion)."""
+    from pathlib import Path
+
+    from knowledge.dila import parse_fiche
+
+    sample = Path(__file__).resolve().parents[3] / "knowledge" / "sample" / "vdd-2020"
+    files = sorted(sample.rglob("*.xml"))
+    assert len(files) > 200
+    declined = []
+    for path in files:
+        fiche = parse_fiche(path.read_bytes(), path.name)
+        for text in (fiche.title, fiche.description):
+            if text and scope(text).kind != "in_scope":
+                declined.append((path.name, scope(text).category, text[:80]))
+    assert declined == []
