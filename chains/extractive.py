@@ -231,6 +231,8 @@ def _negated_stems(text: str) -> frozenset[str]:
 
 
 _EXAMPLE_RE = re.compile(r"\bexemples?\b")
+# "Par exemple, …", "Exemple : …", "Exemples de calcul : …"
+_EXAMPLE_LEAD_RE = re.compile(r"(?:par exemple\b|exemples?\b[^:]{0,40}:)")
 _ASIDE_RE = re.compile(r"(?:a savoir|a noter|attention|rappel|important)\s*:")
 
 
@@ -296,7 +298,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         says_yes_no=bool(_YES_NO_ANSWER_RE.search(folded)),
         leans=bool(_LEANS_RE.match(folded)),
         refers_back=bool(_REFERS_BACK_RE.match(folded)),
-        example=folded.startswith("par exemple") or bool(_EXAMPLE_RE.search(fold(section))),
+        example=bool(_EXAMPLE_LEAD_RE.match(head)) or bool(_EXAMPLE_RE.search(fold(section))),
         aside=bool(_ASIDE_RE.match(head)),
         case_lacks=_negated_stems(section.split(" › ")[-1]),
         section_stems=stem_set(section),

@@ -847,3 +847,18 @@ def test_of_two_sentences_alike_the_one_in_the_retrievers_best_chunk_leads(setti
     assert [u.chunk_rank for u in fiche_units(best)] == [-1, 0]
     text = compose("carte : délivrée dans quel délai ?", "question", [best], settings)
     assert "préfecture" in _quoted(text)[0]
+
+
+@pytest.mark.parametrize(
+    "example",
+    [
+        "Par exemple, avec un salaire de 2 000 € par mois, l'indemnité est de 32,87 € par jour.",
+        "Exemple : avec un salaire de 2 000 € par mois, l'indemnité est de 32,87 € par jour.",
+        "Exemple de calcul : un salaire de 2 000 € par mois donne une indemnité de 32,87 €.",
+    ],
+)
+def test_an_example_however_announced_follows_the_rule(settings, example):
+    rule = "L'indemnité journalière est égale à 50 % du salaire journalier de base."
+    ctx = _context("F9012", "Indemnités journalières", [("Montant", example), ("Montant", rule)])
+    quoted = _quoted(compose("indemnité journalière : quel montant ?", "question", [ctx], settings))
+    assert quoted[0] == f"{rule} [1]"
