@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.text import span_fit, stated_spans
+
 RRF_K = 5.0
 LISTS = ("chunk_dense", "chunk_lex", "title_lex", "card_lex", "card_dense")
 # What the publication is (a dossier, a form, a menu...) and whether the question asked for it.
@@ -141,3 +143,27 @@ class LinearRanker:
 def default_ranker() -> LinearRanker:
     """The fitted model shipped with the code (`knowledge/ranker.json`)."""
     return LinearRanker.from_file(WEIGHTS_FILE)
+
+
+AGE_FIT_WINDOW = 3  # how far down a fiche for the person's age is looked for
+
+
+def age_fit_first(order: list[int], ids: list[str], fiche_index, question: str) -> list[int]:
+    """The order, with the first fiche moved down when its title's age range excludes the age
+    the question states and one of the next AGE_FIT_WINDOW - 1 fiches' does not ("RSA pour un
+    jeune de 23 ans": not "RSA demandeur de 25 ans et plus" first). Only ages in years count,
+    and only stated ones ("moins de 25 ans", "-26 ans" are bounds, no age)."""
+    ages = tuple(span for span in stated_spans(question) if span[1] == "ans")
+    if not ages or not order:
+        return order
+
+    def fits(t: int) -> bool | None:
+        pos = fiche_index.position.get(ids[t])
+        return span_fit(fiche_index.titles[pos], ages) if pos is not None else None
+
+    if fits(order[0]) is not False:
+        return order
+    for j in range(1, min(len(order), AGE_FIT_WINDOW)):
+        if fits(order[j]) is not False:
+            return [order[j], *order[:j], *order[j + 1 :]]
+    return order

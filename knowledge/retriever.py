@@ -33,7 +33,14 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from knowledge.models import AUDIENCES
 from knowledge.query import QueryAnalysis, analyse
-from knowledge.ranking import RRF_K, Candidate, LinearRanker, default_ranker, features
+from knowledge.ranking import (
+    RRF_K,
+    Candidate,
+    LinearRanker,
+    age_fit_first,
+    default_ranker,
+    features,
+)
 
 if TYPE_CHECKING:  # the store builds retrievers: it imports this module, not the reverse
     from knowledge.store import ChunkRow, KnowledgeBase
@@ -501,6 +508,8 @@ class HybridRetriever(BaseRetriever):
                 else np.asarray([c.first_stage for c in pool], dtype=np.float32)
             )
             order = sorted(range(len(pool)), key=lambda t: (-scores[t], pool[t].fiche_id))
+            if fiche_index is not None:
+                order = age_fit_first(order, [c.fiche_id for c in pool], fiche_index, a.main)
             if self.kb.reranker is not None:
                 order = self._rerank(a.main, pool, order, chunk_scores.get(i, {}), rows)
             k = requests[i].k or self.k

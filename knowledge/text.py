@@ -88,6 +88,7 @@ _RANGE_RES = (
 # A number right after one of these is a bound ("moins de 25 ans"), not a stated age.
 _BOUND_BEFORE_RE = re.compile(
     r"(?:moins de|plus de|\+ de|- de|avant|apres|entre|jusqu'a|des|au-dela de|et|sous) $"
+    r"|(?:^|\s)[-+<>]\s?$"  # "un jeune -26 ans", "les +50 ans"
 )
 
 

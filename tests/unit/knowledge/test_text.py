@@ -33,7 +33,33 @@ def test_stop_words_are_folded_and_question_words_are_not_topic_words():
         ("carte périmée depuis 6 ans", "Carte périmée depuis + de 5 ans", True),
         ("RSA et prime d'activité ?", "RSA demandeur de 25 ans et plus", None),
         ("un jeune de 23 ans", "RSA jeune actif", None),
+        # "-26 ans" is typed for "moins de 26 ans": a bound, no age
+        ("aide embauche jeune -26 ans", "Aide à l'embauche d'un jeune de moins de 26 ans", None),
     ],
 )
 def test_the_age_or_duration_a_question_states_is_matched_to_ranges(question, title, fits):
     assert span_fit(title, stated_spans(question)) is fits
+
+
+def test_a_first_fiche_titled_for_another_age_gives_way_to_the_next_that_fits():
+    from types import SimpleNamespace
+
+    from knowledge.ranking import age_fit_first
+
+    titles = ["RSA demandeur de 25 ans et plus", "RSA jeune actif", "Prime d'activité"]
+    index = SimpleNamespace(position={"F1": 0, "F2": 1, "F3": 2}, titles=titles)
+    ids = ["F1", "F2", "F3"]
+    assert age_fit_first([0, 1, 2], ids, index, "RSA pour un jeune de 23 ans ?") == [1, 0, 2]
+    # the age fits, no age stated, or only a bound: the order stays
+    assert age_fit_first([0, 1, 2], ids, index, "RSA pour une dame de 40 ans") == [0, 1, 2]
+    assert age_fit_first([0, 1, 2], ids, index, "RSA : conditions ?") == [0, 1, 2]
+    assert age_fit_first([0, 1, 2], ids, index, "RSA avant 25 ans ?") == [0, 1, 2]
+    # nothing fitting near the top (the next two fiches): the second stage's order stays
+    far = [
+        "RSA demandeur de 25 ans et plus",
+        "Retraite à 62 ans et plus",
+        "Senior de 60 ans et plus",
+    ]
+    index = SimpleNamespace(position={"F1": 0, "F2": 1, "F3": 2, "F4": 3}, titles=[*far, "RSA"])
+    ids = ["F1", "F2", "F3", "F4"]
+    assert age_fit_first([0, 1, 2, 3], ids, index, "RSA pour un jeune de 23 ans") == [0, 1, 2, 3]
