@@ -543,9 +543,11 @@ def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = Fals
         s += 0.3
     if u.norm_words > 90 and not (p.listing and u.is_list):
         s -= 0.6
-    if 0 <= u.chunk_rank < len(CHUNK_BONUS):
-        s += CHUNK_BONUS[u.chunk_rank]
-    return s - 0.004 * u.order
+    return s + _chunk_bonus(u) - 0.004 * u.order
+
+
+def _chunk_bonus(u: Unit) -> float:
+    return CHUNK_BONUS[u.chunk_rank] if 0 <= u.chunk_rank < len(CHUNK_BONUS) else 0.0
 
 
 # A sentence that answers yes or no ("Oui, ...", "n'est plus obligatoire", "est en droit").
@@ -660,7 +662,10 @@ def pick(
         close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]
         lead = close[0] if close else lead
     rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
-    return Picked(ctx, [lead, *rest], best_score)
+    # how well the fiche answers, to weigh it against other fiches: its best unit's own score
+    # (the bonus of the retriever's best chunks ranks units within a fiche; every fiche has
+    # best chunks, so across fiches it says nothing)
+    return Picked(ctx, [lead, *rest], best_score - _chunk_bonus(scored[0][1]))
 
 
 def _cases(units: list[Unit]) -> bool:
