@@ -77,6 +77,8 @@ _INJECTION = _re(
 _EMERGENCY = _re(
     r"\b(?:s'est|vient de s'|s')\s*effondr\w*",
     r"\beffondre\w*\b",
+    r"\b(?:perdu|perdre|perd) connaissance\b(?! (?:de|du|des)\b| d')|\bs'est evanou\w*|"
+    r"\bevanoui\w*\b",
     r"\bne respire (?:plus|pas|mal)\b|\brespire (?:mal|difficilement)\b",
     r"\binconscient\w*\b|\bne reagit plus\b",
     r"\b(?:crise|arret) cardiaque\b|\bconvuls\w*",
@@ -102,7 +104,9 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
         _re(
             r"\b(?:ecri(?:re|s|t)|redige|compose|fai[st]|invente)\w*(?:-moi|-nous)?\b.{0,40}"
             r"\b(?:poeme|poesie|rap|chanson|slam|haiku|conte|histoire drole|blague|slogan|"
-            r"acrostiche|discours|toast|voeux|compte rendu|mot d'adieu|carte de voeux)\b",
+            r"acrostiche|discours|toast|voeux|compte rendu|mot d'adieu|carte de voeux|histoire|"
+            r"recit|fable|devinette)\b",
+            r"\bracont\w*(?:-moi|-nous|-lui)? (?:une|un) (?:histoire|blague|conte)\b",
             r"\b(?:poeme|texte de rap|chanson|blague)\b.{0,40}\b(?:pour|sur)\b",
         ),
     ),
@@ -130,6 +134,8 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\b(?:vaut mieux|faut-il|dois-je|devrait-(?:il|elle))\s+(?:acheter|vendre|placer|"
             r"investir)\b",
             r"\b(?:va|vont)\s+(?:remonter|monter|baisser|chuter|grimper|s'effondrer)\b",
+            r"\b(?:investir|placer|acheter)\b[^?]{0,60}\b(?:selon toi|d'apres toi|a ton avis)\b",
+            r"\b(?:selon toi|d'apres toi|a ton avis)\b[^?]{0,60}\b(?:investir|placer|acheter)\b",
         ),
     ),
     (
@@ -146,6 +152,8 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\bmeteo\b|\bva(?:-t-il)? pleuvoir\b|\bil va pleuvoir\b|\bprevisions? du temps\b",
             r"\bquel temps (?:fera|fait|va)\w*\b|\bva(?:-t-il)? (?:neiger|faire beau|faire chaud)",
             r"\bfera(?:-t-il)? (?:beau|chaud|froid)\b",
+            r"\btemperatures? (?:sont |seront )?(?:prevues?|annoncees?|de demain|ce week-end)\b",
+            r"\b(?:il neige|il pleut|il gele|il fait (?:beau|froid|chaud))\b[^.!]{0,40}\?",
         ),
     ),
     (
@@ -154,6 +162,13 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\b(?:tu votes?|pour qui (?:voter|vous votez|tu votes)|tu penses quoi|"
             r"que penses-tu|qu'en penses-tu|d'apres toi)\b",
             r"\bton avis\b(?!\s*(?:d'|de |des |du ))",
+            r"\b(?:tu es|vous etes|t'es) pour ou contre\b",
+            r"\bquel (?:parti|candidat|homme politique|president)\b",
+            r"\b(?:selon toi|tu crois que|tu trouves que|tu penses que)\b[^?]{0,60}"
+            r"\b(?:juste|injuste|bonne (?:idee|chose|reforme)|mauvaise|defend|gouvernement|reforme|"
+            r"president|ministre|parti|election|politique)",
+            r"\b(?:juste|injuste|defend\w*|gouvernement|reforme|president|ministre|parti|"
+            r"politique)\b[^?]{0,60}\b(?:selon toi|d'apres toi|a ton avis)\b",
             r"\bvotre avis sur (?:la |le |les |l')?(?:reforme|gouvernement|president|election|"
             r"ministre|politique|parti)",
         ),
@@ -163,17 +178,26 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
         _re(
             r"\bcapitale de\b|\ben quelle annee\b.{0,40}\b(?:cree|invente|fonde)\w*\b.{0,30}"
             r"\bpar qui\b|\bqui a invente\b|\bquiz\b",
+            r"\bquelle est (?:la|l') ?(?:superficie|altitude|population|longueur|hauteur|capitale) "
+            r"(?:de la france|du pays|de l'europe|du monde|de la terre|de (?:la |l')?"
+            r"(?:ville|region))",
         ),
     ),
     (
         "horaires d'un service",
         _re(
             r"\ba quelle heure (?:ouvre|ferme)\b",
+            r"\b(?:ouvre|ferme|ouvrent|ferment)\w* a quelle heure\b",
             r"\b(?:est|sont)\s+(?:elle|il|ils|elles)?\s*ouverte?s?\s+le\s+"
             r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\b",
             r"\bouverte?s? (?:le |ce )?(?:samedi|dimanche)(?: matin| apres-midi)?\s*\?",
             r"\b(?:est|sont)-(?:elle|il|ils|elles) ouverte?s? (?:ce|le|demain|aujourd'hui)\b",
             r"\bhoraires? d'ouverture\b",
+            r"\bhoraires? (?:de|du|des) (?:la |le |l')?(?:mairie|prefecture|sous-prefecture|caf|"
+            r"cpam|agence|poste|tresorerie|france services|accueil|guichet|msa|urssaf|"
+            r"pole emploi)\b",
+            r"\bjusqu'a quelle heure\b[^?]{0,40}\b(?:mairie|prefecture|caf|cpam|agence|poste|"
+            r"tresorerie|france services|accueil|guichet|msa|urssaf|pole emploi)\b",
         ),
     ),
     (
@@ -189,6 +213,10 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             rf"[^?.!]{{0,40}}\b(?:{_GOODS})s?\b",
             rf"\b(?:{_GOODS})s?\b[^?.!]{{0,30}}\b(?:tu|vous) (?:me |nous )?(?:conseill|recommand)",
             r"\bidees? (?:de |d')(?:cadeau|sortie|menu|repas|recette|animation|film)s?\b",
+            r"\b(?:quel|quelle|quels|quelles|chez quel|chez quelle)\s+(?:fournisseur|assureur|"
+            r"operateur|banque|mutuelle|marque|enseigne|magasin|site|application|appli|agence)s?\b"
+            r"[^?]{0,60}\b(?:moins chere?s?|plus bas|plus interessante?s?|plus avantageu\w*|"
+            r"meilleure?s?|le mieux)\b",
         ),
     ),
     (
@@ -201,6 +229,14 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\bcombien de (?:dossiers|demandes|personnes|usagers|visiteurs)\b.{0,80}"
             r"\b(?:sont venue?s|le mois dernier|l'an dernier|l'annee derniere|cette annee)\b",
             r"\bchiffre exact\b|\bles statistiques\b|\bla population (?:de|du|des)\b",
+            r"\b(?:taux|nombre|combien)\b[^?]{0,60}\bexacte?s?\b",
+            # how many people or files a place counts ("combien d'allocataires de l'AAH y a-t-il
+            # dans le Pas-de-Calais"), not how many days or parts a rule gives
+            r"\bcombien (?:de |d')\s?(?:allocataires|beneficiaires|habitants|chomeurs|demandeurs|"
+            r"dossiers|usagers|agents|fonctionnaires|entreprises|associations|naissances|deces|"
+            r"mariages)\b(?:\s+[\w']+){0,3}\s+(?:y a-t-il|y a t il|il y a)\b[^?]{0,30}"
+            r"\b(?:dans|en) (?:le|la|les|l'|france)",
+            r"\btaux de chomage\b[^?]{0,40}\b(?:dans|en|a)\b",
         ),
     ),
     (
@@ -220,6 +256,11 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\b(?:de|d'|du) (?:mon|ma|notre|nos) (?:collegue|cheffe?|responsable|directeur|"
             r"directrice)s?\b",
             r"\bcombien gagne (?:mon|ma|notre|nos|le nouveau|la nouvelle|cette|ce)\b",
+            r"\bprobleme d'organisation\b|\b(?:va|vont) recruter\b|\blogiciel metier\b|"
+            r"\boutil (?:rh|interne|metier)\b|\bmot de passe (?:windows|de session|de messagerie|"
+            r"du poste|de l'ordinateur|outlook)\b|"
+            r"\bbadge (?:d'acces|du batiment)\b|\ben tant qu'agente? (?:de|du|a|au) (?:la |l')?"
+            r"(?:prefecture|caf|cpam|mairie|sous-prefecture)\b[^?]{0,60}\bnotre\b",
             r"\bcombien d'agents\b|\bcombien de (?:salaries|fonctionnaires|personnes) "
             r"travaillent\b",
         ),
@@ -251,6 +292,10 @@ _PERSONAL_DATA = re.compile(
     r"conseillère|agent|agente)\b",
 )
 _SMALL_TALK = _re(
+    r"\b(?:tu es|t'es|vous etes) (?:vraiment |tres |trop |super )?(?:sympa|gentil|gentille|"
+    r"genial|geniale|drole|nul|nulle|bete|intelligent|intelligente|un robot|un humain|une ia)\b",
+    r"\b(?:tu t'appelles|comment tu t'appelles|quel est ton (?:nom|prenom)|tu as quel age)\b",
+    r"^\W*bonne (?:journee|soiree|nuit|fin de journee|semaine)\b",
     r"^\W*(?:salut|bonjour|bonsoir|coucou|hello|hey)?\W*(?:ca va|tu vas bien|comment (?:tu )?vas"
     r"(?:-tu)?|comment ca va|t'as fait quoi|tu fais quoi|qui es-tu|tu es qui|merci|super|cool|"
     r"ok|d'accord)\b",

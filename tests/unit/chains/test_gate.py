@@ -30,6 +30,11 @@ DECLINED = [
     ("Est-ce qu'il fera beau demain pour la fête du village ?", "out_of_scope"),
     ("Le cinéma est-il ouvert ce dimanche ?", "out_of_scope"),
     ("Aide-moi à écrire un discours pour le départ de notre collègue", "out_of_scope"),
+    ("Quelles températures sont annoncées pour samedi ?", "out_of_scope"),
+    ("Tu es pour ou contre le vote obligatoire ?", "out_of_scope"),
+    ("Chez quel opérateur le forfait est le moins cher pour un senior ?", "out_of_scope"),
+    ("Un usager a perdu connaissance devant l'accueil, on fait quoi ?", "emergency"),
+    ("La mairie ferme à quelle heure le jeudi ?", "out_of_scope"),
 ]
 ANSWERED = [
     "renouvellement passeport mineur pièces",
@@ -46,6 +51,14 @@ ANSWERED = [
     "lettre recommandée pour résilier une assurance auto : quel délai ?",
     "placement en bourse : comment sont imposés les gains ?",
     "provocation au suicide sur les réseaux sociaux : que risque l'auteur ?",
+    "tu penses que l'usager a droit à l'APL ?",
+    "combien de jours fériés y a-t-il en France ?",
+    "combien de personnes il y a dans le foyer pour le RSA ?",
+    "quel assureur doit payer après un accident avec un tiers ?",
+    "le bureau de vote est ouvert jusqu'à quelle heure ?",
+    "horaires de travail d'un apprenti de 16 ans ?",
+    "mot de passe impots.gouv oublié, comment le réinitialiser ?",
+    "un usager a perdu connaissance de ses droits à la retraite, où faire le point ?",
 ]
 
 
