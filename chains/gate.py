@@ -48,8 +48,9 @@ def _re(*alternatives: str) -> re.Pattern:
 # Injections: matched on the folded text ("é" -> "e", lower case, ’ -> ').
 _INJECTION = _re(
     r"\b(?:ignore|oublie|oubliez|ignorez|ne tiens pas compte)\w*\s+(?:-la\s+)?"
-    r"(?:toutes?\s+|tout\s+)?(?:tes|vos|les|ces|mes)?\s*(?:instructions|consignes|regles|"
-    r"directives|precedent\w*|la fiche|les fiches)",
+    r"(?:toutes?\s+|tout\s+)?(?:tes|vos|les|ces|mes|ta|ton|la|ma)?\s*(?:instructions?|"
+    r"consignes?|regles?|directives?|precedent\w*|la fiche|les fiches)",
+    r"\boublie\w* tout ce (?:qu'on t'a dit|que je t'ai dit|qui precede)",
     r"\bignore-la\b",
     r"\b(?:ton|votre|le|tes|vos)\s+(?:prompt|message)\s+(?:systeme|system|initial)",
     r"\bprompt\s+systeme\b|\bsystem\s+prompt\b",
@@ -73,6 +74,46 @@ _INJECTION = _re(
     r"certificat|diplome|bulletin|fiche)",
     r"\bconfirme\w*\s+par ecrit\b.{0,80}\b(?:droit|attestation)",
     r"\bsigne\w*\s+au nom\b|\binsultant\w*\b",
+    # what came before is to be dropped, in other words or in English
+    r"\bne (?:tiens?|tenez) (?:plus |pas )?compte (?:de ce qui precede|des? (?:instructions|"
+    r"consignes|regles|messages? precedents?))",
+    r"\b(?:ignore|disregard|forget)\s+(?:the above|all|everything|previous|your|prior)\b",
+    # the bot's own set-up asked for (said to the bot: "tes", "ton", "ta")
+    r"\b(?:revele|montre|affiche|donne|dis|ecris|copie|liste|recite|quelles sont|c'est quoi)"
+    r"\w*(?:-moi|-nous)?\b[^?.!]{0,30}\b(?:tes|ton|ta) (?:instructions|consignes|regles|"
+    r"prompt|configuration|parametres|reglages|message systeme|directives)\b",
+    r"\[\s*(?:system|systeme|admin|override|developer|root)\b|\bsystem override\b",
+    # a link or a text to slip into the answer
+    r"\b(?:ajoute|insere|mets|inclus|rajoute)\w*\b[^?.!]{0,30}\b(?:le|ce|un|mon) lien\b"
+    r"[^?!]{0,40}https?:",
+    # the bot's own rules named as the bot's ("tes limites", "ta consigne", "tes sources"),
+    # lifted ("sans tes limites", "plus de règles", "sans aucune source"), or replaced
+    r"\b(?:sans|hors de|au-dela de)\s+(?:\w+\s+){0,2}?(?:tes|ton|ta|vos|aucune?s?)\s+"
+    r"(?:limites?|regles?|restrictions?|filtres?|sources?|consignes?|instructions?|garde-fous?)",
+    r"\b(?:tu n'as|tu as|n'a|il n'y a)\s+plus\s+(?:de|aucune?)\s+(?:regles?|limites?|"
+    r"restrictions?|filtres?|consignes?)",
+    r"\bnouvelles?\s+(?:taches?|missions?|roles?)\s*:",
+    r"\btu es (?:dan|un dan|une ia (?:libre|sans)|un assistant (?:libre|sans))\b",
+    r"\b(?:tes|ton|ta)\s+(?:consignes?|instructions?|prompt|directives?)\s+(?:internes?|"
+    r"cachees?|secretes?|de depart|initiales?)",
+    # rules of the answer lifted: the sources, the citations, the filter
+    r"\b(?:sources?|citations?|fiches?)\s+(?:ne sont plus|n'est plus|plus)\s+(?:obligatoires?|"
+    r"necessaires?)",
+    r"\b(?:desactive|supprime|leve|enleve|coupe)\w*\b[^?.!]{0,20}\b(?:le |les |ton |tes )?"
+    r"(?:filtres?|controles?|verifications?|garde-fous?)\b",
+    r"#{2,}\s*(?:system|systeme|instructions?|admin|developpeur|nouvelle)",
+    r"\bje suis (?:l'|le |la |ton |ta )?(?:administrat\w+|admin|developpeu\w+|createur|"
+    r"creatrice|concepteur|conceptrice)\b",
+    r"\bact as\b|\bpretend (?:to be|you are)\b|\byou are now\b",
+    # an answer made to say what no fiche says, or a document forged in someone's name
+    r"\b(?:en ajoutant|ajoute|ajoutez|dis|ecris|affirme)\w* (?:que|qu')\b[^?.!]{0,40}"
+    r"\b(?:a forcement|forcement droit|a droit a coup sur|est garanti|obligatoirement droit)",
+    r"\b(?:ecri|redige|fai|genere|produi|cree)\w*\b[^?.!]{0,20}\b(?:une |un )?(?:attestation|"
+    r"certificat|justificatif|courrier officiel|lettre officielle)\b[^?.!]{0,40}\bau nom "
+    r"(?:de|du|d')",
+    r"\b(?:liste|donne|affiche|montre|enumere)\w*(?:-moi|-nous)?\b[^?.!]{0,20}\b(?:toutes? )?"
+    r"(?:les|tes) (?:fiches|documents|sources)\b[^?.!]{0,40}\b(?:que tu|en memoire|indexee?s|"
+    r"dans ta base|tu as|tu connais)",
 )
 _EMERGENCY = _re(
     r"\b(?:s'est|vient de s'|s')\s*effondr\w*",
@@ -296,6 +337,7 @@ _SMALL_TALK = _re(
     r"genial|geniale|drole|nul|nulle|bete|intelligent|intelligente|un robot|un humain|une ia)\b",
     r"\b(?:tu t'appelles|comment tu t'appelles|quel est ton (?:nom|prenom)|tu as quel age)\b",
     r"^\W*bonne (?:journee|soiree|nuit|fin de journee|semaine)\b",
+    r"\bton modele\b|\bqui t'a (?:entraine|cree|programme|concu|developpe)\b",
     r"^\W*(?:salut|bonjour|bonsoir|coucou|hello|hey)?\W*(?:ca va|tu vas bien|comment (?:tu )?vas"
     r"(?:-tu)?|comment ca va|t'as fait quoi|tu fais quoi|qui es-tu|tu es qui|merci|super|cool|"
     r"ok|d'accord)\b",
