@@ -74,6 +74,19 @@ def test_a_form_ranks_first_only_when_asked_for(sample_kb):
     assert any(f.startswith("R") for f in ids(asked)[:3]), ids(asked)
 
 
+def test_a_fiche_for_the_other_side_of_18_does_not_come_first(sample_kb):
+    """The sample holds the renewal of an adult's passport but not a minor's: a question
+    about a minor gets a minor's passport fiche first, not the adult's."""
+    retriever = sample_kb.retriever(k=5)
+    found = ids(retriever.invoke("renouvellement passeport mineur pièces ?"))
+    titles = sample_kb.lexical().fiches
+    first = titles.titles[titles.position[found[0]]]
+    assert "majeur" not in first.lower(), (found, first)
+    assert "F21091" in found  # the adult's fiche is still among the five
+    adult = ids(retriever.invoke("renouvellement passeport majeur pièces ?"))
+    assert adult[0] == "F21091", adult
+
+
 def test_switching_the_second_stage_off_changes_the_ranking_path(sample_kb):
     """Both paths answer; the second stage is what the fitted weights score."""
     on = sample_kb.retriever(k=5).invoke("passeport enfant premiere demande")

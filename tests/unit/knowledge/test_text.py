@@ -63,3 +63,18 @@ def test_a_first_fiche_titled_for_another_age_gives_way_to_the_next_that_fits():
     index = SimpleNamespace(position={"F1": 0, "F2": 1, "F3": 2, "F4": 3}, titles=[*far, "RSA"])
     ids = ["F1", "F2", "F3", "F4"]
     assert age_fit_first([0, 1, 2, 3], ids, index, "RSA pour un jeune de 23 ans") == [0, 1, 2, 3]
+
+
+def test_a_first_fiche_for_the_other_side_of_18_gives_way():
+    from types import SimpleNamespace
+
+    from knowledge.ranking import age_fit_first
+
+    titles = ["Passeport d'un majeur", "Passeport d'un mineur", "Carte d'identité"]
+    index = SimpleNamespace(position={"F1": 0, "F2": 1, "F3": 2}, titles=titles)
+    ids = ["F1", "F2", "F3"]
+    assert age_fit_first([0, 1, 2], ids, index, "passeport mineur pièces ?") == [1, 0, 2]
+    assert age_fit_first([0, 1, 2], ids, index, "passeport majeur pièces ?") == [0, 1, 2]
+    assert age_fit_first([0, 1, 2], ids, index, "passeport pièces ?") == [0, 1, 2]
+    # the sides are read from the words "mineur" and "majeur" only
+    assert age_fit_first([0, 1, 2], ids, index, "passeport d'un enfant") == [0, 1, 2]
