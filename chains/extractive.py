@@ -52,7 +52,7 @@ from chains.prompts import (
     format_service,
 )
 from chains.text import content_stems, fold, split_sentences, stem_set
-from knowledge.text import CUT_MARK, span_fit, stated_spans
+from knowledge.text import CUT_MARK, side_of_18, span_fit, stated_spans
 
 NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
@@ -777,18 +777,12 @@ def _select(
     return picked
 
 
-# The two sides of the DILA's fiches for one démarche ("Passeport d'un majeur", "… d'un
-# mineur"): a fiche titled for the side the question does not ask about is not added.
-_SIDES = (stem_set("majeur"), stem_set("mineur"))
-
-
 def _other_side(p: Profile, title: str) -> bool:
-    asked = p.stems | p.context
-    titled = stem_set(title)
-    return any(
-        asked & mine and not asked & other and titled & other and not titled & mine
-        for mine, other in (_SIDES, _SIDES[::-1])
-    )
+    """The fiche is titled for the side of 18 the question does not ask about ("Passeport
+    d'un mineur" beside an adult's question): it is not added. The question's side is read
+    on its stems, everyday words included ("adulte", "enfant": `_SYNONYMS`)."""
+    asked = side_of_18(" ".join(p.stems | p.context))
+    return asked is not None and side_of_18(title) not in (None, asked)
 
 
 def _answers(u: Unit, p: Profile, *, lenient: bool = False, on_topic: bool = False) -> bool:

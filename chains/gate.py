@@ -484,7 +484,8 @@ def is_relevant(
         strong = dense >= settings.gate_strong_dense
         ok = strong or (dense >= settings.gate_min_dense and overlap_ok)
         ok = ok or (first and matched >= 1 and dense >= settings.gate_min_dense)
-    return ok, {"fiche_id": doc.metadata.get("fiche_id"), "dense": dense, "overlap": share}
+    fiche_id = doc.metadata.get("fiche_id")
+    return ok, {"fiche_id": fiche_id, "dense": dense, "overlap": share, "matched": matched}
 
 
 # The retriever's first fiche, when a fiche below it passes, and a fiche whose second-stage
@@ -510,17 +511,13 @@ def relevant(
       entreprise" fiche beside the bar's music fiche)."""
     verdicts = [is_relevant(doc, terms, settings, first=i == 0) for i, doc in enumerate(docs)]
     kept = [ok for ok, _ in verdicts]
-
-    def holds_terms(doc: Document) -> bool:
-        return relevance(doc, terms)[2] >= KEPT_BY_RANK_TERMS
-
+    holds_terms = [figures["matched"] >= KEPT_BY_RANK_TERMS for _, figures in verdicts]
     if docs and not kept[0] and any(kept[1:]):
-        kept[0] = holds_terms(docs[0])
-        verdicts[0][1]["kept_for_rank"] = kept[0]
+        kept[0] = verdicts[0][1]["kept_for_rank"] = holds_terms[0]
     if docs and kept[0]:
         top = float(docs[0].metadata.get("score") or 0.0)
         for i, doc in enumerate(docs[1:], start=1):
             near = top - float(doc.metadata.get("score") or 0.0) <= NEAR_FIRST_SCORE
-            if not kept[i] and near and holds_terms(doc):
+            if not kept[i] and near and holds_terms[i]:
                 kept[i] = verdicts[i][1]["kept_for_rank"] = True
     return [d for d, ok in zip(docs, kept, strict=True) if ok], [f for _, f in verdicts]

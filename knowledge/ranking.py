@@ -16,14 +16,13 @@ plus the share of searches that ranked the fiche in their top 10.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from knowledge.text import fold, span_fit, stated_spans
+from knowledge.text import side_of_18, span_fit, stated_spans
 
 RRF_K = 5.0
 LISTS = ("chunk_dense", "chunk_lex", "title_lex", "card_lex", "card_dense")
@@ -149,17 +148,6 @@ def default_ranker() -> LinearRanker:
 AGE_FIT_WINDOW = 3  # how far down a fiche for the person's age is looked for
 
 
-# "mineur" and "majeur" in a question or a title name a side of 18 ("Passeport d'un mineur").
-_MINOR_RE = re.compile(r"\bmineure?s?\b")
-_MAJOR_RE = re.compile(r"\bmajeure?s?\b")
-
-
-def _side_of_18(text: str) -> str | None:
-    folded = fold(text)
-    minor, major = bool(_MINOR_RE.search(folded)), bool(_MAJOR_RE.search(folded))
-    return "mineur" if minor and not major else "majeur" if major and not minor else None
-
-
 def age_fit_first(order: list[int], ids: list[str], fiche_index, question: str) -> list[int]:
     """The order, with the first fiche moved down when its title is for another age than the
     question's and one of the next AGE_FIT_WINDOW - 1 fiches' is not: a title's age range that
@@ -168,7 +156,7 @@ def age_fit_first(order: list[int], ids: list[str], fiche_index, question: str) 
     "Renouvellement du passeport d'un majeur" first). Only ages in years count, and only
     stated ones ("moins de 25 ans", "-26 ans" are bounds, no age)."""
     ages = tuple(span for span in stated_spans(question) if span[1] == "ans")
-    side = _side_of_18(question)
+    side = side_of_18(question)
     if not (ages or side) or not order:
         return order
 
@@ -179,7 +167,7 @@ def age_fit_first(order: list[int], ids: list[str], fiche_index, question: str) 
         title = fiche_index.titles[pos]
         if ages and span_fit(title, ages) is False:
             return True
-        titled = _side_of_18(title) if side else None
+        titled = side_of_18(title) if side else None
         return titled is not None and titled != side
 
     if not misfits(order[0]):

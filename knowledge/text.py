@@ -126,6 +126,18 @@ def span_ranges(title: str) -> tuple[tuple[float, float, str], ...]:
     return tuple(out)
 
 
+# "mineur" and "majeur" name the two sides of 18 ("Passeport d'un majeur", "… d'un mineur").
+_MINOR_RE = re.compile(r"\bmineure?s?\b")
+_MAJOR_RE = re.compile(r"\bmajeure?s?\b")
+
+
+def side_of_18(text: str) -> str | None:
+    """ "mineur" or "majeur" when the text names that side of 18 and not the other."""
+    folded = fold(text)
+    minor, major = bool(_MINOR_RE.search(folded)), bool(_MAJOR_RE.search(folded))
+    return "mineur" if minor and not major else "majeur" if major and not minor else None
+
+
 def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
     """Whether a range the title states holds an age or duration of `spans`; None when the
     title states none or `spans` is empty."""

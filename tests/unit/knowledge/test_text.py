@@ -41,40 +41,38 @@ def test_the_age_or_duration_a_question_states_is_matched_to_ranges(question, ti
     assert span_fit(title, stated_spans(question)) is fits
 
 
-def test_a_first_fiche_titled_for_another_age_gives_way_to_the_next_that_fits():
+def _ordered(titles: list[str], question: str) -> list[int]:
+    """`age_fit_first` over fiches F0, F1… in this order, titled `titles`."""
     from types import SimpleNamespace
 
     from knowledge.ranking import age_fit_first
 
+    ids = [f"F{i}" for i in range(len(titles))]
+    index = SimpleNamespace(position={f: i for i, f in enumerate(ids)}, titles=titles)
+    return age_fit_first(list(range(len(titles))), ids, index, question)
+
+
+def test_a_first_fiche_titled_for_another_age_gives_way_to_the_next_that_fits():
     titles = ["RSA demandeur de 25 ans et plus", "RSA jeune actif", "Prime d'activité"]
-    index = SimpleNamespace(position={"F1": 0, "F2": 1, "F3": 2}, titles=titles)
-    ids = ["F1", "F2", "F3"]
-    assert age_fit_first([0, 1, 2], ids, index, "RSA pour un jeune de 23 ans ?") == [1, 0, 2]
+    assert _ordered(titles, "RSA pour un jeune de 23 ans ?") == [1, 0, 2]
     # the age fits, no age stated, or only a bound: the order stays
-    assert age_fit_first([0, 1, 2], ids, index, "RSA pour une dame de 40 ans") == [0, 1, 2]
-    assert age_fit_first([0, 1, 2], ids, index, "RSA : conditions ?") == [0, 1, 2]
-    assert age_fit_first([0, 1, 2], ids, index, "RSA avant 25 ans ?") == [0, 1, 2]
+    assert _ordered(titles, "RSA pour une dame de 40 ans") == [0, 1, 2]
+    assert _ordered(titles, "RSA : conditions ?") == [0, 1, 2]
+    assert _ordered(titles, "RSA avant 25 ans ?") == [0, 1, 2]
     # nothing fitting near the top (the next two fiches): the second stage's order stays
     far = [
         "RSA demandeur de 25 ans et plus",
         "Retraite à 62 ans et plus",
         "Senior de 60 ans et plus",
+        "RSA",
     ]
-    index = SimpleNamespace(position={"F1": 0, "F2": 1, "F3": 2, "F4": 3}, titles=[*far, "RSA"])
-    ids = ["F1", "F2", "F3", "F4"]
-    assert age_fit_first([0, 1, 2, 3], ids, index, "RSA pour un jeune de 23 ans") == [0, 1, 2, 3]
+    assert _ordered(far, "RSA pour un jeune de 23 ans") == [0, 1, 2, 3]
 
 
 def test_a_first_fiche_for_the_other_side_of_18_gives_way():
-    from types import SimpleNamespace
-
-    from knowledge.ranking import age_fit_first
-
     titles = ["Passeport d'un majeur", "Passeport d'un mineur", "Carte d'identité"]
-    index = SimpleNamespace(position={"F1": 0, "F2": 1, "F3": 2}, titles=titles)
-    ids = ["F1", "F2", "F3"]
-    assert age_fit_first([0, 1, 2], ids, index, "passeport mineur pièces ?") == [1, 0, 2]
-    assert age_fit_first([0, 1, 2], ids, index, "passeport majeur pièces ?") == [0, 1, 2]
-    assert age_fit_first([0, 1, 2], ids, index, "passeport pièces ?") == [0, 1, 2]
+    assert _ordered(titles, "passeport mineur pièces ?") == [1, 0, 2]
+    assert _ordered(titles, "passeport majeur pièces ?") == [0, 1, 2]
+    assert _ordered(titles, "passeport pièces ?") == [0, 1, 2]
     # the sides are read from the words "mineur" and "majeur" only
-    assert age_fit_first([0, 1, 2], ids, index, "passeport d'un enfant") == [0, 1, 2]
+    assert _ordered(titles, "passeport d'un enfant") == [0, 1, 2]
