@@ -61,7 +61,7 @@ def main() -> int:
     ap.add_argument("--dev-limit", type=int, default=0, help="only the first N dev questions")
     ap.add_argument(
         "--systems",
-        default="bm25_fiche,dense,rrf,guichet",
+        default="bm25_fiche,dense,rrf,guichet,guichet_audience",
         help="comma-separated systems to run (guichet alone: a latency check on a quiet "
         "machine; writes bench/results/knowledge-latency.json instead)",
     )
@@ -169,6 +169,9 @@ def main() -> int:
                 kb.retriever(mode="rrf", dense_weight=1.0, lexical_weight=1.0, rrf_k=60.0)
             ),
             "guichet": retriever_search(kb.retriever()),
+            # the same, each item searched within its audience (when the set gives one), as
+            # `guichet eval retrieval` and `eval answers` do and the bot with GUICHET_AUDIENCE
+            "guichet_audience": retriever_search(kb.retriever()),
         }
         wanted = args.systems.split(",")
         systems = {name: fn for name, fn in systems.items() if name in wanted}
@@ -177,7 +180,10 @@ def main() -> int:
         for set_name, questions in sets.items():
             for name, search in systems.items():
                 times: list[float] = []
-                r = evaluate(search, questions, k=10, times=times)
+                with_audience = name == "guichet_audience"
+                if with_audience and not any(q.get("audience") for q in questions):
+                    continue  # the set names no audience: the same as "guichet"
+                r = evaluate(search, questions, k=10, times=times, audience=with_audience)
                 quality.setdefault(set_name, {})[name] = r
                 if name == "guichet":
                     latencies.extend(times)
@@ -215,6 +221,7 @@ def markdown(r: dict) -> str:
         "dense": "dense only (USE, chunks)",
         "rrf": "plain RRF of BM25 chunks + dense",
         "guichet": "**Guichet**",
+        "guichet_audience": "**Guichet**, within the item's audience",
     }
     for set_name, systems in r.get("quality", {}).items():
         for name, q in systems.items():

@@ -2,9 +2,11 @@
 
 FILE lines are `{"question": str, "expected": [fiche IDs]}`; the agents-dev format is read
 too (`"message"` for a citizen's message, `"kind"`, `"id"`); items without an expected
-fiche (out of scope) are left out. A hit@k counts when any expected ID is among the top-k
-distinct fiches; MRR@k uses the rank of the first expected ID found. Results come per
-`kind` when the file has several.
+fiche (out of scope) are left out. An item's `"audience"` (Particuliers, Professionnels,
+Associations) is passed to the retriever, as the bot passes `GUICHET_AUDIENCE` and as
+`guichet eval answers` does, unless the evaluation is asked to ignore it. A hit@k counts
+when any expected ID is among the top-k distinct fiches; MRR@k uses the rank of the first
+expected ID found. Results come per `kind` when the file has several.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import numpy as np
 
 from knowledge.errors import KnowledgeError
 from knowledge.lexical import LexicalIndex
+from knowledge.models import AUDIENCES
 from knowledge.retriever import HybridRetriever, expand_query
 from knowledge.store import KnowledgeBase
 
-SearchFn = Callable[[str, int], list[str]]
+SearchFn = Callable[..., list[str]]  # (question, k[, audience]) -> fiche IDs, best first
 
 
 class QuestionFileError(KnowledgeError):
@@ -65,12 +68,21 @@ def load_questions(path: str | Path) -> list[dict]:
             )
         if not expected:
             continue  # out of scope: nothing to find
+        audience = obj.get("audience")
+        if audience is not None:
+            audience = next((a for a in AUDIENCES if a.lower() == str(audience).lower()), None)
+            if audience is None:
+                raise QuestionFileError(
+                    f"{where}: unknown audience {obj.get('audience')!r}; "
+                    f"expected one of {', '.join(AUDIENCES)}"
+                )
         out.append(
             {
                 "id": str(obj.get("id", f"line-{no}")),
                 "kind": str(obj.get("kind", "question")),
                 "question": q,
                 "expected": [str(e) for e in expected],
+                "audience": audience,
             }
         )
     if not out:
@@ -85,8 +97,10 @@ def evaluate(
     k: int = 10,
     misses: list | None = None,
     times: list | None = None,
+    audience: bool = False,
 ) -> dict:
-    """hit@1/5/10, mrr@10 (and hit@k, mrr@k) and latency of `search(question, k) -> IDs`.
+    """hit@1/5/10, mrr@10 (and hit@k, mrr@k) and latency of `search(question, k) -> IDs`
+    (`audience`: of `search(question, k, audience)` with each question's audience).
 
     The search always goes at least 10 deep so that hit@10 and mrr@10 mean what they say.
     `misses`, when given, receives each question whose first result is not expected:
@@ -99,7 +113,8 @@ def evaluate(
     times = [] if times is None else times
     for q in questions:
         t = time.perf_counter()
-        ids = search(q["question"], depth)[:depth]
+        args = (q["question"], depth, q.get("audience")) if audience else (q["question"], depth)
+        ids = search(*args)[:depth]
         times.append((time.perf_counter() - t) * 1000)
         expected = set(q["expected"])
         rank = next((i for i, fid in enumerate(ids, 1) if fid in expected), None)
@@ -131,8 +146,10 @@ def evaluate(
     return out
 
 
-def retriever_search(retriever: HybridRetriever, audience: str | None = None) -> SearchFn:
-    def search(question: str, k: int) -> list[str]:
+def retriever_search(retriever: HybridRetriever) -> SearchFn:
+    """The retriever as a search function; the audience, when given, restricts the fiches."""
+
+    def search(question: str, k: int, audience: str | None = None) -> list[str]:
         return [d.metadata["fiche_id"] for d in retriever.search(question, k=k, audience=audience)]
 
     return search
@@ -147,16 +164,25 @@ def by_kind(questions: Sequence[dict]) -> dict[str, list[dict]]:
 
 
 def evaluate_retrieval(
-    kb: KnowledgeBase, path: str | Path, *, k: int = 10, misses: list | None = None
+    kb: KnowledgeBase,
+    path: str | Path,
+    *,
+    k: int = 10,
+    misses: list | None = None,
+    audience: bool = True,
 ) -> dict:
-    """What `guichet eval retrieval FILE --k K` prints: the figures, per kind if several."""
+    """What `guichet eval retrieval FILE --k K` prints: the figures, per kind if several
+    (`audience`: each question searched within its item's audience, when it has one)."""
     questions = load_questions(path)
     kb.warmup()
     search = retriever_search(kb.retriever(k=k))
     groups = by_kind(questions)
     if len(groups) == 1:
-        return evaluate(search, questions, k=k, misses=misses)
-    return {kind: evaluate(search, qs, k=k, misses=misses) for kind, qs in groups.items()}
+        return evaluate(search, questions, k=k, misses=misses, audience=audience)
+    return {
+        kind: evaluate(search, qs, k=k, misses=misses, audience=audience)
+        for kind, qs in groups.items()
+    }
 
 
 class FicheBM25Baseline:

@@ -200,10 +200,19 @@ def eval_retrieval_command(
             "--misses", help="Print each question whose first fiche is not an expected one."
         ),
     ] = False,
+    ignore_audience: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-audience",
+            help="Search every fiche, even for an item that names its audience.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """hit@1/5/10, MRR@10 and latency of the retriever on a question file (per kind)."""
+    """hit@1/5/10, MRR@10 and latency of the retriever on a question file (per kind); an
+    item's "audience" restricts its search to that audience's fiches, as in `eval answers`
+    and in the bot when GUICHET_AUDIENCE is set."""
     from knowledge.errors import KnowledgeError
     from knowledge.evaluate import evaluate_retrieval
     from knowledge.store import KnowledgeBase
@@ -212,7 +221,7 @@ def eval_retrieval_command(
     misses: list[dict] | None = [] if show_misses else None
     try:
         with KnowledgeBase.open(_settings(store)) as kb:
-            result = evaluate_retrieval(kb, file, k=k, misses=misses)
+            result = evaluate_retrieval(kb, file, k=k, misses=misses, audience=not ignore_audience)
             titles = (
                 {
                     f: r.metadata.get("title", "")

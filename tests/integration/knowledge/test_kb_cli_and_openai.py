@@ -88,6 +88,25 @@ def test_eval_retrieval_json(runner, sample_kb, tmp_path):
     assert out["p95_ms"] >= out["p50_ms"] > 0
 
 
+def test_eval_retrieval_searches_within_the_item_audience(runner, sample_kb, tmp_path):
+    # an association fiche asked for by a private person's item: the audience keeps it out,
+    # as in `eval answers` and in a bot set to GUICHET_AUDIENCE=Particuliers
+    qfile = tmp_path / "q.jsonl"
+    item = {"question": "dissolution d'une association", "expected": ["F1122"]}
+    qfile.write_text(json.dumps({**item, "audience": "particuliers"}, ensure_ascii=False))
+    base = ["eval", "retrieval", str(qfile), "--json", "--store", str(sample_kb.store_dir)]
+    within = runner.invoke(app, base)
+    every = runner.invoke(app, [*base, "--ignore-audience"])
+    assert within.exit_code == 0, within.output
+    assert every.exit_code == 0, every.output
+    assert json.loads(within.stdout)["hit@10"] == 0.0
+    assert json.loads(every.stdout)["hit@1"] == 1.0
+    qfile.write_text(json.dumps({**item, "audience": "Retraités"}, ensure_ascii=False))
+    bad = runner.invoke(app, base)
+    assert bad.exit_code == 1
+    assert "q.jsonl:1: unknown audience 'Retraités'" in bad.stderr
+
+
 def test_eval_retrieval_bad_file(runner, sample_kb, tmp_path):
     qfile = tmp_path / "bad.jsonl"
     qfile.write_text('{"question": "x"}\n')
