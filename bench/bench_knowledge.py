@@ -79,9 +79,12 @@ def main() -> int:
     para = load_questions(HERE / "questions-paraphrased.jsonl")
     agents = by_kind(load_questions(DATA / "questions" / "agents-dev.jsonl"))
     labour = load_questions(HERE / "questions-labour-short.jsonl")
+    extra = by_kind(load_questions(HERE / "questions-agents-extra.jsonl"))
     sets = {
         "agents-dev questions": agents["question"],
         "agents-dev citizens' messages": agents["draft_reply"],
+        "agents-extra questions (other fiches)": extra["question"],
+        "agents-extra citizens' messages (other fiches)": extra["draft_reply"],
         "labour-law short queries": labour,
         "related questions (dev)": dev,
         "paraphrased": para,

@@ -134,6 +134,13 @@ _SYNONYMS = {
     "tarif": "coût",
     "payer": "coût",
     "papiers": "pièces justificatifs documents",
+    # "par jour" is "quotidien" in the fiches ("durée quotidienne", "repos hebdomadaire")
+    "jour": "quotidien journalier",
+    "semaine": "hebdomadaire",
+    "mois": "mensuel",
+    "an": "annuel",
+    "max": "maximum maximale plafond plafonné",
+    "min": "minimum minimale",
 }
 
 MAX_WORDS = 110  # about 20 seconds of reading, lists apart

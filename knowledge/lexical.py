@@ -25,13 +25,14 @@ import numpy as np
 import Stemmer
 
 from knowledge.errors import StoreError
-from knowledge.text import FRENCH_STOP_WORDS, fold
+from knowledge.text import ASKING_WORDS, FRENCH_STOP_WORDS, fold
 
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 _STOP = FRENCH_STOP_WORDS
+_ASKING = frozenset(Stemmer.Stemmer("french").stemWord(fold(w)) for w in ASKING_WORDS)
 
 
 class FrenchAnalyzer:
@@ -56,6 +57,10 @@ class FrenchAnalyzer:
             if s and s not in _STOP:
                 out.append(s)
         return out
+
+    def query(self, text: str) -> list[str]:
+        """The terms of a query: its words without those it asks with (`ASKING_WORDS`)."""
+        return [t for t in self(text) if t not in _ASKING]
 
 
 class LexicalIndex:
@@ -89,7 +94,7 @@ class LexicalIndex:
         """BM25 score of every document for the query (zeros when no query word is known)."""
         if self.bm25 is None:
             return np.zeros(0, dtype=np.float32)
-        ids = self.bm25.get_tokens_ids(self.analyzer(query))
+        ids = self.bm25.get_tokens_ids(self.analyzer.query(query))
         if not ids:
             return np.zeros(len(self.doc_ids), dtype=np.float32)
         return self.bm25.get_scores_from_ids(ids)

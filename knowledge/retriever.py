@@ -447,7 +447,7 @@ class HybridRetriever(BaseRetriever):
         if fiche_index is not None:
             analyzer = fiche_index.title_index.analyzer
             for i, q in searches:
-                terms = set(analyzer(q))
+                terms = set(analyzer.query(q))
                 if not terms:
                     continue
                 for c in pools[i]:

@@ -67,6 +67,17 @@ QUESTION_WORDS = frozenset({
 })  # fmt: skip
 
 
+# The words a question asks with, greets with or names the person with, which no fiche is
+# about: the lexical search drops them from the query (not from the fiches), so that
+# "combien de parts ?" does not match "À partir de combien d'enfants…" on "combien" and "un
+# monsieur" does not match "Monsieur" in a fiche. ("usagère" stems as "usage", a topic.)
+ASKING_WORDS = frozenset({
+    "bonjour", "bonsoir", "combien", "dame", "dois", "doit", "doivent", "faut", "jusqu",
+    "madame", "merci", "monsieur", "peuvent", "peux", "pourquoi", "pourrait", "pouvez",
+    "quand", "souhaite", "souhaiterais", "svp", "usager", "usagers", "voudrais",
+})  # fmt: skip
+
+
 # Ages and durations: what a question states ("un jeune de 23 ans", "un bébé de 8 mois") and
 # the ranges titles and cases state ("RSA demandeur de 25 ans et plus", "Entre 12 et 16 ans",
 # "Moins de 6 mois"), so that a question can be matched to the case that holds it.
