@@ -322,7 +322,8 @@ _REFERS_BACK_RE = re.compile(_REFERS_BACK)
 _LEANS_RE = re.compile(
     r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|son|sa|ses"
     r"|leur|leurs|toutefois|cependant|en revanche|neanmoins|sinon|dans ce cas|dans les \d+ cas"
-    r"|a defaut|au-dela|en outre|de plus|mais|or|ainsi|en effet|donc|par consequent"
+    r"|a defaut|au-dela|en outre|de plus|en plus|egalement|aussi|par ailleurs|mais|or|ainsi"
+    r"|en effet|donc|par consequent"
     r"|pour cela|dans ce cadre|a cet effet)\b"
     # an impersonal "il" ("Il n'est plus obligatoire de…", "Il faut…") leans on nothing
     r"(?!\s+(?:ne |n')?(?:est|faut|existe|y a|suffit|convient|appartient|importe)\b)"
@@ -661,9 +662,12 @@ def pick(
         return None
     # the answer leads; the office to contact ("Où s'adresser : Préfecture…"), an example
     # ("Par exemple, un électeur inscrit à Paris…"), an aside ("À savoir : …") and a sentence
-    # pointing back ("S'il choisit cette dernière solution…") follow it;
+    # pointing back ("S'il choisit cette dernière solution…") or leaning on a sentence not
+    # shown ("En plus, …": left unjoined, its antecedent was a title or too long) follow it;
     # a list or a table leads only when one was asked for, or nothing else comes close
-    leads = [u for u in chosen if not (u.is_where or u.example or u.aside or u.refers_back)]
+    leads = [
+        u for u in chosen if not (u.is_where or u.example or u.aside or u.refers_back or u.leans)
+    ]
     lead = leads[0] if leads else chosen[0]
     if lead.is_list and not p.listing:
         close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]
@@ -696,7 +700,7 @@ def _services(ctx: SourceContext, question: str, limit: int = 2) -> list[dict]:
 
 
 REQUEST_MIN = 1.5  # a unit's score for a request to count as an answer to it
-RUNNER_UP_SHARE = 0.85  # see _select
+RUNNER_UP_SHARE = 0.55  # see _select
 
 
 def _select(
@@ -714,9 +718,10 @@ def _select(
     that source really speaks of it (its title shares a word with the request and a unit
     scores well). Once, a source that matches the question about as well as the first (one
     unit: the answer stays short enough to read in 20 seconds); for the retriever's second
-    fiche, nearly as well (RUNNER_UP_SHARE of the first's best): when retrieval misses, the
-    fiche meant is most often that one. In a reply to a citizen (`reply`, or a message with
-    requests) that fiche's title must also name the matter."""
+    fiche, half as well will do (RUNNER_UP_SHARE of the first's best): when retrieval misses,
+    the fiche meant is most often that one, and its link costs the agent one sentence. In a
+    reply to a citizen (`reply`, or a message with requests) that fiche's title must also
+    name the matter."""
     if not contexts:
         return []
     p = profile(question, requests)
@@ -774,7 +779,7 @@ def _select(
             if _other_side(p, ctx.source.title):
                 continue
             cand = pick(ctx, p, budget_words=MAX_WORDS // 2, max_units=1, shown=shown)
-            # the retriever's second fiche needs a sentence nearly as good as the first
+            # the retriever's second fiche needs a sentence half as good as the first
             # fiche's best (it is often the more specific fiche of the two); any other, one
             # as good
             share = RUNNER_UP_SHARE if ctx.rank == 1 and contexts[0].rank == 0 else 1.0

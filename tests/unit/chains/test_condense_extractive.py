@@ -704,6 +704,30 @@ def test_a_sentence_pointing_back_never_opens_the_answer(settings):
     assert _quoted(text)[0].startswith("Le bailleur peut résilier le bail")
 
 
+def test_a_sentence_leaning_on_a_title_never_opens_the_answer(settings):
+    # "En plus, …" first under its title: nothing to join it to, it follows the rule
+    ctx = _context(
+        "F9011",
+        "Taxe sur les véhicules de société",
+        [
+            (
+                "Déclaration",
+                "En plus, une société n'a pas à déposer de déclaration quand elle ne doit "
+                "aucune taxe sur ses véhicules de société après l'abattement de 15 000 €.",
+            ),
+            (
+                "Véhicules loués",
+                "La taxe sur les véhicules loués est calculée par trimestre civil.",
+            ),
+        ],
+    )
+    question = "une société doit-elle déposer une déclaration de taxe sur les véhicules loués ?"
+    text = compose(question, "question", [ctx], settings)
+    quoted = _quoted(text)
+    assert quoted[0].startswith("La taxe sur les véhicules loués")
+    assert "En plus, une société n'a pas à déposer" in quoted[1]
+
+
 def test_how_long_gets_the_duration_not_an_age_nor_another_time(settings):
     # "entre 16 et 25 ans" says who, and "en même temps" is no duration: the part "combien
     # de temps ?" is answered by the contract's duration
