@@ -4,7 +4,7 @@ Agents type short questions ("renouvellement CNI mineur pièces ?"); citizens wr
 where the need sits among greetings, anger and anecdote ("Bonjour, mon papa est décédé il y a
 6 semaines. [...] Faut-il d'abord mettre la carte grise à notre nom ?"). `analyse` splits a
 text into sentences, sets aside what asks nothing (greetings, thanks, closing formulas,
-anger), and keeps:
+anger that names little else: an angry sentence telling the matter is kept), and keeps:
 
 - `main`: the text without what was set aside (the whole need, searched as one query);
 - `requests`: each sentence that asks something (a question mark, an interrogative or a
@@ -78,6 +78,10 @@ SHORT_REQUEST_WORDS = 5
 # on its own.
 TOPIC_WORDS = 2
 MAX_REQUESTS = 4
+# a sentence of anger is set aside only when, its angry words apart, it names little else
+# ("C'est scandaleux, ça fait trois mois que personne ne répond."); "Ça fait 3 semaines que
+# j'ai demandé à mon opérateur de repasser aux factures papier" vents and holds the matter
+VENT_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +145,10 @@ def analyse(text: str) -> QueryAnalysis:
         if not stripped.strip() or _CLOSING_RE.match(fold(stripped)):
             set_aside.append(sentence)
             continue
-        is_ask = bool(_ASK_RE.search(fold(stripped)))
-        if _VENT_RE.search(fold(stripped)) and not is_ask:
+        f = fold(stripped)
+        is_ask = bool(_ASK_RE.search(f))
+        vents = bool(_VENT_RE.search(f)) and _content_words(_VENT_RE.sub(" ", f)) <= VENT_WORDS
+        if vents and not is_ask:
             set_aside.append(sentence)
             continue
         kept.append(stripped.strip())

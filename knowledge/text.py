@@ -70,11 +70,14 @@ QUESTION_WORDS = frozenset({
 # The words a question asks with, greets with or names the person with, which no fiche is
 # about: the lexical search drops them from the query (not from the fiches), so that
 # "combien de parts ?" does not match "À partir de combien d'enfants…" on "combien" and "un
-# monsieur" does not match "Monsieur" in a fiche. ("usagère" stems as "usage", a topic.)
+# monsieur" does not match "Monsieur" in a fiche, nor "ça" the "(CAA)" of a title (both
+# "ca"). ("usagère" and "usagers" stem as "usage", a topic.)
 ASKING_WORDS = frozenset({
-    "bonjour", "bonsoir", "combien", "dame", "dois", "doit", "doivent", "faut", "jusqu",
-    "madame", "merci", "monsieur", "peuvent", "peux", "pourquoi", "pourrait", "pouvez",
-    "quand", "souhaite", "souhaiterais", "svp", "usager", "usagers", "voudrais",
+    "alors", "aussi", "bonjour", "bonsoir", "ca", "car", "ceci", "cela", "combien", "comme",
+    "dame", "dois", "doit", "doivent", "donc", "encore", "faut", "hello", "jusqu", "madame",
+    "merci", "monsieur", "peuvent", "peux", "pourquoi", "pourrait", "pouvez", "puis",
+    "quand", "quelqu", "quelque", "quelques", "souhaite", "souhaiterais", "svp", "tout",
+    "toute", "toutes", "tous", "tres", "usager", "voici", "voila", "voudrais",
 })  # fmt: skip
 
 

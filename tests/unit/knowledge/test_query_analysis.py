@@ -56,6 +56,17 @@ def test_two_requests_are_both_kept_and_anger_is_not_searched_alone():
     assert any("scandaleux" in s for s in a.set_aside)
 
 
+def test_an_angry_sentence_that_tells_the_matter_is_kept():
+    # the only sentence naming the operator and the paper bills vents too ("ça fait 3
+    # semaines que…"): setting it aside left "Ils ont le droit de faire payer ça ?" alone
+    a = analyse(
+        "Ça fait 3 semaines que j'ai demandé à mon opérateur internet de repasser aux "
+        "factures papier. Toujours rien ! Ils ont le droit de faire payer ça ?"
+    )
+    assert "opérateur internet" in a.main
+    assert not any("opérateur" in s for s in a.set_aside)
+
+
 def test_form_and_overview_cues():
     assert analyse("cerfa demande de logement social").wants_form
     assert analyse("formulaire en ligne pour la procuration").wants_form
