@@ -81,10 +81,12 @@ def _says_duration(text: str) -> bool:
 
 # words that ask for an amount, including the nouns that name one ("salaire", "barème")
 _AMOUNT_Q = stem_set(
-    "coût coute prix tarif montant payer payant gratuit cher frais salaire rémunération "
-    "barème indemnité"
+    "coût coute prix tarif montant gratuit cher frais salaire rémunération plafond barème indemnité"
 )
 _DELAY_Q = stem_set("délai durée quand date temps jusqu valable validité longtemps")
+# "c'est payant ?" asks for a price; "elle paie quand même la taxe ?" (the same stem) asks
+# whether she owes it
+_PAYANT_RE = re.compile(r"\bpayante?s?\b")
 # "combien de <unit>" counts that unit ("combien de temps": a delay, "combien de parts": a
 # number); "combien" alone ("c'est combien ?", "combien coûte") asks for an amount.
 _COMBIEN_RE = re.compile(r"(?<!tous les )\bcombien(?:\s+(?:de|d')\s*(\w+))?")
@@ -132,7 +134,6 @@ _SYNONYMS = {
     "apl": "aide personnalisée logement",
     "prix": "coût",
     "tarif": "coût",
-    "payer": "coût",
     "papiers": "pièces justificatifs documents",
     # "par jour" is "quotidien" in the fiches ("durée quotidienne", "repos hebdomadaire")
     "jour": "quotidien journalier",
@@ -140,6 +141,9 @@ _SYNONYMS = {
     "mois": "mensuel",
     "an": "annuel",
     "max": "maximum maximale plafond plafonné",
+    # the fiches' word for the widow or widower
+    "veuve": "conjoint survivant",
+    "veuf": "conjoint survivant",
     "min": "minimum minimale",
 }
 
@@ -199,7 +203,9 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         stems = (stems - _TEMPS) | _DUREE
     return Profile(
         stems=stems,
-        amount=bool(kinds & _AMOUNT_Q) or any(u is None or u in _MONEY_UNITS for u in counted),
+        amount=bool(kinds & _AMOUNT_Q)
+        or any(u is None or u in _MONEY_UNITS for u in counted)
+        or bool(_PAYANT_RE.search(folded)),
         delay=bool(kinds & _DELAY_Q)
         or any(u in _TIME_UNITS for u in counted)
         or "tous les combien" in folded,

@@ -433,6 +433,10 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
         ("combien de parts fiscales ?", False, False),
         ("l'attestation, c'est tous les combien ?", False, True),
         ("salaire d'un apprenti de 19 ans ?", True, False),
+        ("la demande de carte grise, c'est payant ?", True, False),
+        ("réduction d'impôt : plafond ?", True, False),
+        # owing it, not its price (the same stem as "payant")
+        ("locaux vides, elle paie quand même la taxe ?", False, False),
     ],
 )
 def test_combien_asks_for_what_it_counts(question, amount, delay):
