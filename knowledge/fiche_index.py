@@ -41,8 +41,9 @@ from knowledge.text import fold
 
 log = logging.getLogger(__name__)
 
-FICHE_INDEX_VERSION = 3  # bump when what the index holds changes: the next ingest rebuilds it
-# (3: one accent folding for the whole project, "œ" read as "oe")
+FICHE_INDEX_VERSION = 4  # bump when what the index holds changes: the next ingest rebuilds it
+# (3: one accent folding for the whole project, "œ" read as "oe"; 4: abbreviations defined
+# in the running text)
 MAX_ANCHORS = 40  # distinct inbound anchor texts kept per fiche
 E5_MAX_CHARS = 160  # characters of title + description embedded by e5 (ingest time)
 
@@ -55,6 +56,53 @@ def lowercase_word_counts(texts: Any) -> Counter:
     for text in texts:
         counts.update(_LOWER_WORD_RE.findall(text))
     return Counter({fold(w): c for w, c in counts.items()})
+
+
+# An abbreviation defined in the text: "taxe sur les surfaces commerciales (Tascom)".
+_PAREN_RE = re.compile(r"\(([A-Za-zÀ-ÿ][\w&'.-]{1,11})\)")
+_TEXT_WORD_RE = re.compile(r"[\w'’-]+")
+DEFINED_MIN = 2  # times a short form must be defined in the text to be learned
+
+
+def long_form(short: str, before: str) -> str | None:
+    """The long form of `short` at the end of `before`, by Schwartz and Hearst's algorithm
+    (2003): the shortest tail whose letters spell the short form in order, its first letter
+    opening a word ("l'indice de référence des loyers" for "IRL")."""
+    s_form, l_form = fold(short.lower()), fold(before.lower())
+    s, pos = len(s_form) - 1, len(l_form) - 1
+    while s >= 0:
+        c = s_form[s]
+        if not c.isalnum():
+            s -= 1
+            continue
+        while pos >= 0 and (l_form[pos] != c or (s == 0 and pos > 0 and l_form[pos - 1].isalnum())):
+            pos -= 1
+        if pos < 0:
+            return None
+        pos -= 1
+        s -= 1
+    return before[pos + 1 :].strip()
+
+
+def defined_abbreviations(texts: Any) -> dict[str, Counter]:
+    """Short forms defined in the texts ("compte personnel de formation (CPF)"), each with
+    the long forms found before it and how often."""
+    found: dict[str, Counter] = {}
+    for text in texts:
+        for m in _PAREN_RE.finditer(text):
+            short = m.group(1)
+            letters = sum(ch.isalpha() for ch in short)
+            if letters < 2 or not any(ch.isupper() for ch in short):
+                continue
+            # at most min(|A| + 5, 2 |A|) words before it, as in the algorithm
+            words = _TEXT_WORD_RE.findall(text[max(0, m.start() - 200) : m.start()])
+            window = " ".join(words[-min(letters + 5, 2 * letters) :])
+            long = long_form(short, window)
+            # two words at least: the algorithm's shortest tail can be one word spelling the
+            # short form by itself ("référence" for "RFR"), no definition
+            if long and len(long.split()) >= 2 and fold(short.lower()) not in fold(long.lower()):
+                found.setdefault(short, Counter())[long] += 1
+    return found
 
 
 def fiche_index_version(folder: Path) -> tuple[int, bool] | None:
@@ -117,7 +165,8 @@ def build_cards(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Card]:
 
 
 class Vocabulary:
-    """Abbreviations learned from the corpus (`Abreviation` blocks), for query expansion."""
+    """Abbreviations learned from the corpus, for query expansion: those the DILA marks up
+    (`Abreviation` blocks), then those its text defines in passing ("… (Tascom)")."""
 
     def __init__(self, entries: dict[str, str], case_sensitive: set[str]) -> None:
         self.entries = entries  # folded short form -> long form
@@ -128,22 +177,37 @@ class Vocabulary:
         )
 
     @classmethod
-    def learn(cls, rows: Sequence[tuple[str, dict[str, Any]]], word_counts: Counter) -> Vocabulary:
-        """From every fiche's abbreviations; `word_counts` counts lower-case corpus words."""
+    def learn(
+        cls,
+        rows: Sequence[tuple[str, dict[str, Any]]],
+        word_counts: Counter,
+        defined: dict[str, Counter] | None = None,
+    ) -> Vocabulary:
+        """From every fiche's abbreviations, then the short forms the text defines
+        (`defined_abbreviations`, DEFINED_MIN times at least); `word_counts` counts lower-case
+        corpus words."""
         found: dict[str, Counter] = {}
         for _, meta in rows:
             for short, long in meta.get("abbreviations", ()):
                 short = short.strip()
                 if 2 <= len(short) <= 12 and long.strip():
                     found.setdefault(short, Counter())[long.strip()] += 1
+        in_text: dict[str, Counter] = {}
+        for short, longs in (defined or {}).items():
+            in_text.setdefault(fold(short.lower()), Counter()).update(longs)
         entries: dict[str, str] = {}
         case_sensitive: set[str] = set()
+        marked = {fold(short.lower()) for short in found}
+        for key, longs in in_text.items():
+            if key not in marked and sum(longs.values()) >= DEFINED_MIN:
+                found[key] = longs
         for short, longs in found.items():
             key = fold(short.lower())
             entries.setdefault(key, longs.most_common(1)[0][0])
-            # A short form also used as an ordinary lower-case word ("pas", "are") is only
-            # expanded when typed as written in the fiches (capitals).
-            if word_counts.get(key, 0) >= 20:
+            # A short form also used as an ordinary lower-case word ("pas", "are"), or of two
+            # letters ("ca" typed for "ça", "ta"), is only expanded when typed as written in
+            # the fiches (capitals).
+            if word_counts.get(key, 0) >= 20 or len(key) <= 2:
                 case_sensitive.add(key)
         return cls(entries, case_sensitive)
 
@@ -220,6 +284,7 @@ class FicheIndex:
         e5: Any | None,
         previous: FicheIndex | None,
         word_counts: Counter,
+        defined: dict[str, Counter] | None = None,
     ) -> FicheIndex:
         """Build from `(id, metadata)` rows; `embed(texts) -> array` is the store's model,
         `e5` a `knowledge.embeddings.E5Embeddings` or None; vectors of cards whose summary is
@@ -239,7 +304,7 @@ class FicheIndex:
             if e5 is not None
             else None
         )
-        vocabulary = Vocabulary.learn(rows, word_counts)
+        vocabulary = Vocabulary.learn(rows, word_counts, defined)
         types = [str(meta.get("type", "")) for _, meta in rows]
         titles = [str(meta.get("title", "")) for _, meta in rows]
         return cls(

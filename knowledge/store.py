@@ -39,6 +39,7 @@ from knowledge.errors import EmbeddingModelMismatch, StoreError
 from knowledge.fiche_index import (
     FICHE_INDEX_VERSION,
     FicheIndex,
+    defined_abbreviations,
     fiche_index_version,
     lowercase_word_counts,
 )
@@ -661,6 +662,7 @@ class KnowledgeBase:
             e5=self.e5,
             previous=previous.fiches if previous is not None else None,
             word_counts=lowercase_word_counts(r[2] for r in rows),
+            defined=defined_abbreviations(r[2] for r in rows),
         )
         index.save(self.lexical_dir)
         self._dense_generation = max(self._dense_generation, generation)  # our writes: seen

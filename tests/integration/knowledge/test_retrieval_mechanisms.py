@@ -53,6 +53,11 @@ def test_abbreviations_are_learned_from_the_corpus(sample_kb):
     assert vocabulary.expansions("ptac remorque permis B") == ["Poids total autorisé en charge"]
     docs = sample_kb.retriever(k=5).invoke("ptac remorque avec permis B")
     assert "F2828" in ids(docs)[:3], ids(docs)
+    # defined in the running text only, "le salaire journalier de référence (SJR)": no
+    # Abreviation block marks it up
+    assert vocabulary.entries["sjr"] == "salaire journalier de référence"
+    docs = sample_kb.retriever(k=5).invoke("SJR chomage calcul")
+    assert ids(docs)[0] == "F14860", ids(docs)
 
 
 def test_inbound_anchor_texts_describe_their_target(sample_kb):

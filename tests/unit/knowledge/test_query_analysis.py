@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from knowledge.fiche_index import Vocabulary, build_cards, lowercase_word_counts
+from knowledge.fiche_index import (
+    Vocabulary,
+    build_cards,
+    defined_abbreviations,
+    long_form,
+    lowercase_word_counts,
+)
 from knowledge.query import analyse
 from knowledge.retriever import expand_query
 
@@ -115,6 +121,42 @@ def test_inbound_anchor_text_names_the_target_fiche():
     assert "prime de précarité" not in cards["F1"].title_field
     assert "a-t-il droit à une prime" in cards["F2"].card_field
     assert cards["F1"].summary.startswith("Contrat à durée déterminée. Le CDD")
+
+
+def test_long_forms_are_read_before_a_short_form_in_parentheses():
+    # Schwartz and Hearst: the shortest tail whose letters spell the short form in order
+    assert long_form("IRL", "le loyer suit l'indice de référence des loyers") == (
+        "indice de référence des loyers"
+    )
+    assert long_form("Tascom", "soumis à la taxe sur les surfaces commerciales") == (
+        "taxe sur les surfaces commerciales"
+    )
+    assert long_form("ZRR", "une commune de montagne") is None
+    texts = [
+        "Les entreprises sont soumises à la taxe sur les surfaces commerciales (Tascom).",
+        "La taxe sur les surfaces commerciales (Tascom) est déclarée avant le 15 juin.",
+        "Le compte personnel de formation (CPF) finance la formation.",  # once: not learned
+        "Le revenu fiscal de référence (RFR) figure sur l'avis.",  # "référence": one word
+        "Voir le formulaire (Cerfa) en ligne (2020) ou (a).",
+    ]
+    found = defined_abbreviations(texts)
+    assert found["Tascom"] == Counter({"taxe sur les surfaces commerciales": 2})
+    assert "RFR" not in found
+    assert set(found) == {"Tascom", "CPF"}
+    vocab = Vocabulary.learn(ROWS, Counter(), found)
+    assert vocab.expansions("superette : tascom ?") == ["taxe sur les surfaces commerciales"]
+    assert vocab.expansions("CPF") == []  # defined once only
+    # what the DILA marks up wins over what the text defines
+    marked = Vocabulary.learn(ROWS, Counter(), {"CDD": Counter({"contrat de durée": 5})})
+    assert marked.expansions("un cdd") == ["Contrat à durée déterminée"]
+
+
+def test_a_two_letter_short_form_is_expanded_only_in_capitals():
+    vocab = Vocabulary.learn(
+        ROWS, Counter(), {"CA": Counter({"chiffre d'affaires": 3})}
+    )  # "ca" is how "ça" is typed without its cedilla
+    assert vocab.expansions("ca coute combien ?") == []
+    assert vocab.expansions("le CA de la boite") == ["chiffre d'affaires"]
 
 
 def test_vocabulary_round_trips_through_json():
