@@ -156,6 +156,10 @@ def analyse(text: str) -> QueryAnalysis:
             request = stripped.strip()
             if _words(request) < SHORT_REQUEST_WORDS and previous:
                 request = f"{previous} {request}"
+                if asks and asks[-1] == previous:
+                    # "… c'est payant ? Et comment on la saisit ?": one request, not that
+                    # one and a copy of it with its tail
+                    asks.pop()
             asks.append(request)
         previous = stripped.strip()
     main = " ".join(kept) if kept else text

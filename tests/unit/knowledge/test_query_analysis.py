@@ -62,6 +62,18 @@ def test_two_requests_are_both_kept_and_anger_is_not_searched_alone():
     assert any("scandaleux" in s for s in a.set_aside)
 
 
+def test_a_short_question_after_a_request_completes_it_without_copying_it():
+    a = analyse(
+        "J'ai quitté mon studio meublé il y a 2 mois et le propriétaire garde ma caution. "
+        "On m'a parlé d'une commission de conciliation. Est-ce que je suis obligé de passer "
+        "par elle avant d'aller au tribunal ? Et comment on la saisit ?"
+    )
+    assert a.requests == (
+        "Est-ce que je suis obligé de passer par elle avant d'aller au tribunal ? "
+        "Et comment on la saisit ?",
+    )
+
+
 def test_an_angry_sentence_that_tells_the_matter_is_kept():
     # the only sentence naming the operator and the paper bills vents too ("ça fait 3
     # semaines que…"): setting it aside left "Ils ont le droit de faire payer ça ?" alone
