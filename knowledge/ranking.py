@@ -1,11 +1,11 @@
 """The second stage: one score per candidate fiche from every signal, by a fitted linear model.
 
-The first stage (`knowledge.retriever`) gives each candidate fiche its rank in five lists:
-chunks by vector (Chroma), chunks by BM25, the fiche's title field and card field by BM25
-(`knowledge.fiche_index`), and the fiche's card by vector. This module turns those ranks,
-the multilingual-e5-small similarity of the question to the fiche's title and description,
-and what the fiche is (a dossier N, a form or online service R, a "Recherche guidée" menu)
-into features, and scores them with the weights in `ranker.json`, fitted by
+The first stage (`knowledge.retriever`) gives each candidate fiche its rank in six lists:
+chunks by vector (Chroma), chunks by BM25, the fiche's title field, card field and body (its
+whole text) by BM25 (`knowledge.fiche_index`), and the fiche's card by vector. This module
+turns those ranks, the multilingual-e5-small similarity of the question to the fiche's title
+and description, and what the fiche is (a dossier N, a form or online service R, a
+"Recherche guidée" menu) into features, and scores them with the weights in `ranker.json`, fitted by
 `bench/fit_ranker.py` on development questions with cross-validation (the script, its data
 and the resulting coefficients are in the repository: anyone can refit and compare).
 
@@ -25,7 +25,7 @@ import numpy as np
 from knowledge.text import side_of_18, span_fit, stated_spans
 
 RRF_K = 5.0
-LISTS = ("chunk_dense", "chunk_lex", "title_lex", "card_lex", "card_dense")
+LISTS = ("chunk_dense", "chunk_lex", "title_lex", "card_lex", "card_dense", "body_lex")
 # What the publication is (a dossier, a form, a menu...) and whether the question asked for it.
 KIND_FEATURES = (
     "is_dossier",
@@ -58,7 +58,7 @@ class Candidate:
     ranks: dict[str, int] = field(default_factory=dict)  # list name -> best rank (1-based)
     cos_chunk_dense: float = 0.0
     cos_card_dense: float = 0.0
-    first_stage: float = 0.0  # RRF over the five lists (summed over searches, weighted)
+    first_stage: float = 0.0  # RRF over the six lists (summed over searches, weighted)
     top10: int = 0  # searches that ranked it in their first-stage top 10
     e5: float = 0.0
     title_coverage: float = 0.0  # share of the question's words found in the title

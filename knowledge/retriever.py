@@ -301,7 +301,7 @@ class HybridRetriever(BaseRetriever):
         return out
 
     def _search_staged(self, requests: Sequence[SearchRequest]) -> list[list[Document]]:
-        """Guichet's retrieval: analysis, five first-stage lists, the fitted second stage."""
+        """Guichet's retrieval: analysis, six first-stage lists, the fitted second stage."""
         started = time.perf_counter()
         staged = self.candidates_many(requests)
         per_fiche = self.chunks_per_fiche or self.kb.settings.chunks_per_fiche
@@ -402,6 +402,7 @@ class HybridRetriever(BaseRetriever):
                 mask = fiche_index.mask(audiences[j], auds)
                 lists["title_lex"] = fiche_index.bm25("title", q, FICHE_LIST, mask)
                 lists["card_lex"] = fiche_index.bm25("card", q, FICHE_LIST, mask)
+                lists["body_lex"] = fiche_index.bm25("body", q, FICHE_LIST, mask)
                 sims = all_sims[j] if all_sims is not None else None
                 card_sims[j] = sims
                 if sims is not None:

@@ -60,6 +60,20 @@ def test_abbreviations_are_learned_from_the_corpus(sample_kb):
     assert ids(docs)[0] == "F14860", ids(docs)
 
 
+def test_the_body_field_finds_a_fiche_by_words_of_several_sections(sample_kb):
+    # "journalier", "différé" and "carence" are in different chunks of the ARE fiche: no
+    # chunk holds them together, the fiche's whole text does
+    words = ["journalier", "differe", "carence"]
+    chunks = sample_kb.catalog.chunks_of(["F14860"])["F14860"]
+    folded = [c.text.lower().replace("é", "e") for c in chunks]
+    assert not any(all(w in text for w in words) for text in folded)
+    fiches = sample_kb.lexical().fiches
+    assert fiches.bm25("body", " ".join(words), 3, None)[0][0] == "F14860"
+    # saved with the other fields: a reader opening the store has it
+    with KnowledgeBase.open(make_settings(sample_kb.store_dir)) as again:
+        assert again.lexical().fiches.body_index is not None
+
+
 def test_inbound_anchor_texts_describe_their_target(sample_kb):
     """Fiches link "conforme aux normes" to F10619 ("Quelle photo fournir pour un titre
     d'identité… ?"), whose title has neither word: only the anchors can bring it up."""
