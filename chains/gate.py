@@ -456,6 +456,9 @@ def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, in
     return (float(dense) if dense is not None else None), share, matched
 
 
+# The retriever's first fiche holding this many of the question's content terms passes the
+# gate whatever its cosine similarity (see is_relevant).
+FIRST_MATCHED_TERMS = 5
 # A fiche holding this many of a message's content terms, and this share of them, passes the
 # gate whatever its cosine similarity ("liquidation totale … autorisation … magasin").
 MESSAGE_MATCHED_TERMS = 6
@@ -473,6 +476,11 @@ def is_relevant(
     dense, share, matched = relevance(doc, terms)
     overlap_ok = matched >= 1 and (share >= settings.gate_min_overlap or matched >= 3)
     if number_match(doc, terms):
+        ok = True
+    elif first and matched >= FIRST_MATCHED_TERMS:
+        # the retriever's first fiche holding five of the question's words speaks of it,
+        # whatever the cosine of a long question to one chunk; no out-of-scope request of
+        # our sets that reached this gate held more than four
         ok = True
     elif matched >= MESSAGE_MATCHED_TERMS and share >= MESSAGE_MATCHED_SHARE:
         # a citizen's long message whose words the fiche holds in large part: the cosine of

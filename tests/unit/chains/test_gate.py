@@ -155,6 +155,24 @@ def test_a_fiche_holding_much_of_a_long_message_passes_whatever_its_cosine(setti
     assert not is_relevant(grazes, terms, settings)[0]
 
 
+def test_the_first_fiche_holding_five_of_the_question_s_words_passes(settings):
+    question = (
+        "petite entreprise de travaux publics qui doit creuser une tranchée le long d'une rue : "
+        "déclaration aux gestionnaires de réseaux envoyée par courrier, délai de réponse ?"
+    )
+    terms = query_terms(question)
+    # the cosine of a long question to one chunk is low whatever the topic
+    first = _fiche(
+        "Travaux à proximité des réseaux",
+        "Avant de creuser une tranchée, l'entreprise adresse une déclaration à chaque "
+        "gestionnaire de réseaux.",
+        dense=0.20,
+    )
+    assert is_relevant(first, terms, settings, first=True)[0]
+    # the same fiche lower in the list needs its cosine
+    assert not is_relevant(first, terms, settings)[0]
+
+
 def test_the_first_fiche_is_kept_when_one_below_it_passes(settings):
     question = "avance pour la caution : montant maximum et remboursement ?"
     terms = query_terms(question)
