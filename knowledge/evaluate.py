@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.errors import KnowledgeError
+from knowledge.fiche_index import whole_texts
 from knowledge.lexical import LexicalIndex
-from knowledge.models import AUDIENCES
+from knowledge.models import AUDIENCES, audience_named
 from knowledge.retriever import HybridRetriever, expand_query
 from knowledge.store import KnowledgeBase
 
@@ -70,7 +71,7 @@ def load_questions(path: str | Path) -> list[dict]:
             continue  # out of scope: nothing to find
         audience = obj.get("audience")
         if audience is not None:
-            audience = next((a for a in AUDIENCES if a.lower() == str(audience).lower()), None)
+            audience = audience_named(str(audience))
             if audience is None:
                 raise QuestionFileError(
                     f"{where}: unknown audience {obj.get('audience')!r}; "
@@ -189,16 +190,11 @@ class FicheBM25Baseline:
     """Plain BM25 over whole fiches (title + all chunk texts), same French analyzer."""
 
     def __init__(self, kb: KnowledgeBase, *, expand: bool = False) -> None:
-        rows = kb.catalog.query("SELECT fiche_id, context, text FROM chunks ORDER BY fiche_id, ord")
-        texts: dict[str, list[str]] = {}
-        for fid, ctx, text in rows:
-            parts = texts.setdefault(fid, [])
-            if not parts:
-                parts.append(ctx.split(" › ", 1)[0])  # the fiche title, once
-            parts.append(text)
+        rows = kb.catalog.query("SELECT id, context, text FROM chunks ORDER BY fiche_id, ord")
+        texts = whole_texts(rows)
         ids = list(texts)
         self.expand = expand
-        self.index = LexicalIndex.build(ids, ["\n".join(texts[i]) for i in ids])
+        self.index = LexicalIndex.build(ids, [texts[i] for i in ids])
 
     def search(self, question: str, k: int) -> list[str]:
         q = expand_query(question) if self.expand else question

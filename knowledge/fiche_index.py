@@ -42,6 +42,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from knowledge.lexical import LexicalIndex
+from knowledge.models import SECTION_SEP
 from knowledge.text import fold
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,19 @@ def defined_abbreviations(texts: Any) -> dict[str, Counter]:
             if long and len(long.split()) >= 2 and fold(short.lower()) not in fold(long.lower()):
                 found.setdefault(short, Counter())[long] += 1
     return found
+
+
+def whole_texts(rows: Sequence[tuple[str, str, str]]) -> dict[str, str]:
+    """Each fiche's title and whole text from its chunks' (chunk id, context, text) rows in
+    reading order (a chunk ID starts with its fiche's ID): the body field, and the text of
+    the bench's BM25-over-whole-fiches peer."""
+    parts: dict[str, list[str]] = {}
+    for chunk_id, context, text in rows:
+        texts = parts.setdefault(chunk_id.split("#", 1)[0], [])
+        if not texts:
+            texts.append(context.split(SECTION_SEP, 1)[0])  # the fiche title, once
+        texts.append(text)
+    return {fid: "\n".join(texts) for fid, texts in parts.items()}
 
 
 def fiche_index_version(folder: Path) -> tuple[int, bool] | None:

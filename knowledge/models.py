@@ -15,6 +15,11 @@ AUDIENCES = ("Particuliers", "Professionnels", "Associations")
 SECTION_SEP = " › "
 
 
+def audience_named(name: str) -> str | None:
+    """The audience a name stands for, whatever its case ("particuliers"); None if none."""
+    return next((a for a in AUDIENCES if a.lower() == name.lower()), None)
+
+
 @dataclass(frozen=True, slots=True)
 class OnlineService:
     """A `ServiceEnLigne` block (online service, cerfa form, simulator) or an R resource."""

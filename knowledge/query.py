@@ -142,10 +142,10 @@ def analyse(text: str) -> QueryAnalysis:
     for sentence in sentences:
         f = fold(sentence)
         stripped = sentence[_GREETING_RE.match(f).end() :] if _GREETING_RE.match(f) else sentence
-        if not stripped.strip() or _CLOSING_RE.match(fold(stripped)):
+        f = fold(stripped)
+        if not stripped.strip() or _CLOSING_RE.match(f):
             set_aside.append(sentence)
             continue
-        f = fold(stripped)
         is_ask = bool(_ASK_RE.search(f))
         vents = bool(_VENT_RE.search(f)) and _content_words(_VENT_RE.sub(" ", f)) <= VENT_WORDS
         if vents and not is_ask:

@@ -42,6 +42,7 @@ from knowledge.fiche_index import (
     defined_abbreviations,
     fiche_index_version,
     lowercase_word_counts,
+    whole_texts,
 )
 from knowledge.lexical import LexicalIndex, LexicalIndexHandle
 from knowledge.models import AUDIENCES
@@ -663,24 +664,12 @@ class KnowledgeBase:
             previous=previous.fiches if previous is not None else None,
             word_counts=lowercase_word_counts(r[2] for r in rows),
             defined=defined_abbreviations(r[2] for r in rows),
-            bodies=_bodies(rows),
+            bodies=whole_texts(rows),
         )
         index.save(self.lexical_dir)
         self._dense_generation = max(self._dense_generation, generation)  # our writes: seen
         self._lexical.set(index)
         return index
-
-
-def _bodies(rows: Sequence[tuple[str, str, str]]) -> dict[str, str]:
-    """Each fiche's title and whole text from its chunks' (id, context, text) rows, in
-    order (a chunk ID starts with its fiche's ID)."""
-    parts: dict[str, list[str]] = {}
-    for chunk_id, context, text in rows:
-        texts = parts.setdefault(chunk_id.split("#", 1)[0], [])
-        if not texts:
-            texts.append(context.split(" › ", 1)[0])  # the fiche title, once
-        texts.append(text)
-    return {fid: "\n".join(texts) for fid, texts in parts.items()}
 
 
 def _bump_generation(conn: sqlite3.Connection) -> None:

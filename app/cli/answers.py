@@ -54,13 +54,13 @@ def _chain(store: Path | None):
 
 
 def _check_audience(audience: str | None) -> str | None:
-    from knowledge.models import AUDIENCES
+    from knowledge.models import AUDIENCES, audience_named
 
     if audience is None:
         return None
-    for a in AUDIENCES:
-        if a.lower() == audience.lower():
-            return a
+    named = audience_named(audience)
+    if named is not None:
+        return named
     raise _fail(f"audience inconnue {audience!r} : choisissez parmi {', '.join(AUDIENCES)}")
 
 
