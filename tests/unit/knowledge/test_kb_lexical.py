@@ -27,6 +27,22 @@ def test_analyzer_stems_folds_accents_and_drops_stop_words():
     assert a("renouveler") == a("renouvellement")  # same Snowball stem
 
 
+def test_a_query_drops_the_words_it_asks_with_and_documents_keep_them():
+    a = FrenchAnalyzer()
+    # "combien", "ça", "une dame" say how the question is asked, not what it is about
+    assert a.query("une dame : combien de parts fiscales ? ça dépend ?") == a(
+        "parts fiscales dépend"
+    )
+    assert a("Combien coûte un passeport ?") == a("combien coûte passeport")  # fiches keep them
+    index = LexicalIndex.build(
+        ["F5#a#0", "F6#a#0"],
+        ["À partir de combien d'enfants a-t-on droit aux prestations ?", "Parts fiscales"],
+    )
+    # "combien" no longer lifts the fiche titled "À partir de combien…"
+    assert index.scores("combien de parts ?").tolist() == index.scores("parts").tolist()
+    assert index.search("combien de parts ?", 5)[0][0] == "F6#a#0"
+
+
 def test_search_ranks_and_masks():
     index = LexicalIndex.build(list(DOCS), list(DOCS.values()))
     hits = index.search("renouveler passeport mineur", 3)
