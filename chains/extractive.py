@@ -9,7 +9,9 @@ durée…", "Toutefois…") is joined to it; the case titles a packed chunk keep
 Each unit is scored against the question:
 
 - the question's content words found in the unit and in its section path (the situation or
-  case it belongs to: "Demande en France", "Entre 12 et 13 ans");
+  case it belongs to: "Demande en France", "Entre 12 et 13 ans"); in the unit, a word weighs
+  by how few of the fiche's sentences hold it (`specificity`: "taxe" in a fiche on a tax
+  says little, "vacants" points at the sentence);
 - what the question asks for: an amount ("combien", "coût", "montant") favours units with a
   euro amount or "gratuit"; a delay or a date ("délai", "quand", "durée") units with
   durations and dates; a list ("pièces", "documents", "conditions", "démarches") whole lists
@@ -515,17 +517,52 @@ def fiche_units(ctx: SourceContext) -> list[Unit]:
 CHUNK_BONUS = (0.5, 0.25, 0.1)
 
 
-def score(u: Unit, p: Profile, section_stems: frozenset[str], *, qr: bool = False) -> float:
+def specificity(units: Sequence[Unit]) -> dict[str, float]:
+    """Each word's weight in one fiche: a word most of its sentences share (its matter:
+    "taxe", "bureaux") says little about which sentence answers; a word few of them hold
+    ("samedi", "vacants") points at the one. From IDF_FLOOR (in every unit) to IDF_FLOOR +
+    IDF_SPAN (in one)."""
+    n = len(units)
+    df: dict[str, int] = {}
+    for u in units:
+        for s in u.stems:
+            df[s] = df.get(s, 0) + 1
+    top = math.log(n + 1)
+    return {s: IDF_FLOOR + IDF_SPAN * math.log((n + 1) / k) / top for s, k in df.items()}
+
+
+IDF_FLOOR = 0.3
+IDF_SPAN = 1.4
+
+
+def _weighted(stems: frozenset[str], weights: dict[str, float] | None) -> float:
+    if weights is None:
+        return float(len(stems))
+    return sum(weights.get(s, 1.0) for s in stems)
+
+
+def score(
+    u: Unit,
+    p: Profile,
+    section_stems: frozenset[str],
+    *,
+    qr: bool = False,
+    weights: dict[str, float] | None = None,
+) -> float:
     """How well a unit answers the question (`qr`: the fiche is a question-answer one,
-    whose first sentences answer its title's question)."""
+    whose first sentences answer its title's question; `weights`: each word's
+    `specificity` in the fiche, else every word counts 1)."""
     if not u.stems and not (u.has_amount or u.has_delay):  # "138 €" under its case title
         return -1.0
-    overlap = len(p.stems & u.stems) + CONTEXT_WEIGHT * len(p.context & u.stems)
     # a case that states what the question says the person lacks is the other case ("Vous
     # avez un justificatif à votre nom" for "pas de facture à son nom"), unless it says it
-    # lacks it too ("Absence d'assurance du locataire" for "locataire sans assurance")
+    # lacks it too ("Absence d'assurance du locataire" for "locataire sans assurance"): the
+    # words lacked match nothing in it
     denied = (section_stems & p.negated) - u.case_lacks
     asked = p.stems - denied
+    overlap = _weighted(asked & u.stems, weights) + CONTEXT_WEIGHT * _weighted(
+        p.context & u.stems, weights
+    )
     section_overlap = len(asked & section_stems) + CONTEXT_WEIGHT * len(p.context & section_stems)
     s = overlap / math.sqrt(1 + 0.1 * min(u.norm_words, 120)) + 0.7 * section_overlap
     if p.amount and u.has_amount:
@@ -630,14 +667,14 @@ def pick(
     close to it, within a reading budget; lists whole (capped when no list was asked for);
     nothing the draft already says, even in other words."""
     title = fold(ctx.source.title)
-    units = [
-        u for u in fiche_units(ctx) if u.key != title and not u.is_service and not shown.repeats(u)
-    ]
+    every = fiche_units(ctx)
+    units = [u for u in every if u.key != title and not u.is_service and not shown.repeats(u)]
     if not units:
         return None
     qr = ctx.source.title.rstrip().endswith("?")
+    weights = specificity(every)
     scored = sorted(
-        ((score(u, p, u.section_stems, qr=qr), u) for u in units),
+        ((score(u, p, u.section_stems, qr=qr, weights=weights), u) for u in units),
         key=lambda t: (-t[0], t[1].order),
     )
     max_items = MAX_LIST_ITEMS if p.listing else 6
@@ -679,10 +716,12 @@ def pick(
         close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]
         lead = close[0] if close else lead
     rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
-    # how well the fiche answers, to weigh it against other fiches: its best unit's own score
-    # (the bonus of the retriever's best chunks ranks units within a fiche; every fiche has
-    # best chunks, so across fiches it says nothing)
-    return Picked(ctx, [lead, *rest], best_score - _chunk_bonus(scored[0][1]))
+    # how well the fiche answers, to weigh it against other fiches: its best unit's own score,
+    # every word counting 1 (a word's specificity is relative to its fiche), without the
+    # bonus of the retriever's best chunks (every fiche has best chunks: across fiches it
+    # says nothing)
+    top = scored[0][1]
+    return Picked(ctx, [lead, *rest], score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top))
 
 
 def _cases(units: list[Unit]) -> bool:

@@ -890,3 +890,22 @@ def test_an_example_however_announced_follows_the_rule(settings, example):
     ctx = _context("F9012", "Indemnités journalières", [("Montant", example), ("Montant", rule)])
     quoted = _quoted(compose("indemnité journalière : quel montant ?", "question", [ctx], settings))
     assert quoted[0] == f"{rule} [1]"
+
+
+def test_a_word_few_sentences_of_the_fiche_hold_points_at_the_answer(settings):
+    # every sentence speaks of the fee and the pavement: the word that picks the answer out
+    # is the one only it holds ("hiver"), not the two words the others share with the question
+    winter = "La redevance est due pour une année entière, même si la terrasse ferme en hiver."
+    ctx = _context(
+        "F9012",
+        "Terrasse de café ou de restaurant",
+        [
+            ("", "La redevance d'occupation du trottoir concerne les terrasses des cafés."),
+            ("Déclaration", "La redevance d'occupation du trottoir est déclarée par l'exploitant."),
+            ("Paiement", "La redevance d'occupation du trottoir est payée chaque trimestre."),
+            ("Durée", winter),
+        ],
+    )
+    ctx.chunks = []  # no chunk the retriever preferred: the words alone decide
+    question = "redevance du trottoir en hiver ?"
+    assert _quoted(compose(question, "question", [ctx], settings))[0] == f"{winter} [1]"
