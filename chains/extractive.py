@@ -11,7 +11,8 @@ Each unit is scored against the question:
 - the question's content words found in the unit and in its section path (the situation or
   case it belongs to: "Demande en France", "Entre 12 et 13 ans"); in the unit, a word weighs
   by how few of the fiche's sentences hold it (`specificity`: "taxe" in a fiche on a tax
-  says little, "vacants" points at the sentence);
+  says little, "vacants" points at the sentence); a list scores as its lead-in with its best
+  item, however long the other items;
 - what the question asks for: an amount ("combien", "coût", "montant") favours units with a
   euro amount or "gratuit"; a delay or a date ("délai", "quand", "durée") units with
   durations and dates; a list ("pièces", "documents", "conditions", "démarches") whole lists
@@ -287,6 +288,9 @@ class Unit:
     section_stems: frozenset[str] = frozenset()
     # the place of its chunk among those the retriever matched best to the question (-1: none)
     chunk_rank: int = -1
+    # a list: its lead-in with each of its items, as (content stems, words): a list answers
+    # as well as its best item does, however long the rest
+    items: tuple[tuple[frozenset[str], int], ...] = ()
 
 
 def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
@@ -317,6 +321,17 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         aside=bool(_ASIDE_RE.match(head)),
         case_lacks=_negated_stems(section.split(" › ")[-1]),
         section_stems=stem_set(section),
+        items=_list_items(text) if is_list else (),
+    )
+
+
+def _list_items(text: str) -> tuple[tuple[frozenset[str], int], ...]:
+    lines = text.splitlines()
+    lead = " ".join(x for x in lines if not x.startswith("- "))
+    return tuple(
+        (frozenset(content_stems(f"{lead} {x[2:]}")), len(f"{lead} {x[2:]}".split()))
+        for x in lines
+        if x.startswith("- ") and x != "- …"
     )
 
 
@@ -560,11 +575,12 @@ def score(
     # words lacked match nothing in it
     denied = (section_stems & p.negated) - u.case_lacks
     asked = p.stems - denied
-    overlap = _weighted(asked & u.stems, weights) + CONTEXT_WEIGHT * _weighted(
-        p.context & u.stems, weights
-    )
     section_overlap = len(asked & section_stems) + CONTEXT_WEIGHT * len(p.context & section_stems)
-    s = overlap / math.sqrt(1 + 0.1 * min(u.norm_words, 120)) + 0.7 * section_overlap
+    s = max(
+        _matched(stems, words, asked, p.context, weights)
+        for stems, words in ((u.stems, u.norm_words), *u.items)
+    )
+    s += 0.7 * section_overlap
     if p.amount and u.has_amount:
         s += 1.6
     if p.delay and u.has_delay:
@@ -595,6 +611,20 @@ def score(
     if u.norm_words > 90 and not (p.listing and u.is_list):
         s -= 0.6
     return s + _chunk_bonus(u) - 0.004 * u.order
+
+
+def _matched(
+    stems: frozenset[str],
+    words: int,
+    asked: frozenset[str],
+    context: frozenset[str],
+    weights: dict[str, float] | None,
+) -> float:
+    """The words of the question a text holds, for its length."""
+    overlap = _weighted(asked & stems, weights) + CONTEXT_WEIGHT * _weighted(
+        context & stems, weights
+    )
+    return overlap / math.sqrt(1 + 0.1 * min(words, 120))
 
 
 def _chunk_bonus(u: Unit) -> float:

@@ -909,3 +909,26 @@ def test_a_word_few_sentences_of_the_fiche_hold_points_at_the_answer(settings):
     ctx.chunks = []  # no chunk the retriever preferred: the words alone decide
     question = "redevance du trottoir en hiver ?"
     assert _quoted(compose(question, "question", [ctx], settings))[0] == f"{winter} [1]"
+
+
+def test_a_long_list_answers_as_well_as_its_best_item(settings):
+    banned = (
+        "Le transport exceptionnel est interdit :\n"
+        "- sur l'ensemble du réseau routier, à partir de midi le samedi jusqu'à 6 heures du "
+        "matin le lundi, sauf dérogation accordée par le préfet ;\n"
+        "- pendant les périodes d'interdiction de circulation des poids lourds définies chaque "
+        "année par arrêté ministériel ;\n"
+        "- pendant la fermeture des barrières de dégel sur les routes de montagne ;\n"
+        "- par temps de neige ou de verglas ou lorsque la visibilité est insuffisante."
+    )
+    ctx = _context(
+        "F9013",
+        "Transport exceptionnel",
+        [
+            ("", "Le transport exceptionnel est soumis à une autorisation préalable du préfet."),
+            ("Interdictions", banned),
+        ],
+    )
+    ctx.chunks = []
+    text = compose("convoi exceptionnel, il peut rouler le samedi ?", "question", [ctx], settings)
+    assert "à partir de midi le samedi" in text.split("\n\n")[1]  # the answer, first
