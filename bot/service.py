@@ -245,8 +245,11 @@ class GuichetBot:
 
     async def _sleep_or_stop(self, seconds: float) -> None:
         """The wait before a sync retry: over at once when the bot is stopped."""
+        # asyncio.timeout, not wait_for, which on Python 3.11 can swallow a cancellation
+        # landing as the event is set
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
     async def _sync_or_stop(self, timeout_ms: int) -> SyncBatch | None:
         """One sync (None when stopped first, or stopped during a retry's wait)."""

@@ -114,8 +114,12 @@ class MatrixAgent:
     async def wait_changed(self, timeout_s: float) -> None:
         """Until the next sync or `bump()`, or `timeout_s`."""
         self._changed.clear()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # lands as the event fires (Ctrl-C in `guichet demo` right after an answer then went
+        # unheard, and the chat ended as if stdin had closed)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), max(timeout_s, 0.01))
+            async with asyncio.timeout(max(timeout_s, 0.01)):
+                await self._changed.wait()
 
     async def _sync_loop(self) -> None:
         client = self.client
