@@ -795,8 +795,10 @@ def _select(
     unit: the answer stays short enough to read in 20 seconds); for the retriever's second
     fiche, half as well will do (RUNNER_UP_SHARE of the first's best): when retrieval misses,
     the fiche meant is most often that one, and its link costs the agent one sentence. In a
-    reply to a citizen (`reply`, or a message with requests) that fiche's title must also
-    name the matter."""
+    reply to a citizen (`reply`, or a message with requests) any other fiche's title must
+    also name the matter (two words of the message): the retriever's second fiche was ranked
+    on the whole message, and its title often names none of the citizen's words ("CPF de
+    transition" for a paid retraining leave)."""
     if not contexts:
         return []
     p = profile(question, requests)
@@ -842,14 +844,20 @@ def _select(
                 shown.add(u)
             left -= len(cand.units)
             break
-    # in a reply to a citizen, the fiche's title must speak of its matter (two words of it):
-    # a sentence scoring well on one shared word ("employeur") is no reason
+    # in a reply to a citizen, a fiche other than the retriever's second must have a title
+    # speaking of its matter (two words of it): a sentence scoring well on one shared word
+    # ("employeur") is no reason
     to_citizen = reply or bool(requests)
     if left > 0:
         for ctx in others:
             if any(pk.ctx is ctx for pk in picked):
                 continue
-            if to_citizen and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2:
+            runner_up = ctx.rank == 1 and contexts[0].rank == 0
+            if (
+                to_citizen
+                and not runner_up
+                and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2
+            ):
                 continue
             if _other_side(p, ctx.source.title):
                 continue
@@ -857,7 +865,7 @@ def _select(
             # the retriever's second fiche needs a sentence half as good as the first
             # fiche's best (it is often the more specific fiche of the two); any other, one
             # as good
-            share = RUNNER_UP_SHARE if ctx.rank == 1 and contexts[0].rank == 0 else 1.0
+            share = RUNNER_UP_SHARE if runner_up else 1.0
             if cand is not None and cand.best >= max(share * first.best, REQUEST_MIN):
                 picked.append(cand)
                 break
