@@ -84,7 +84,9 @@ def run_demo(
 
 
 def start_demo(data_dir: Path) -> subprocess.Popen:
-    """`guichet demo` in the background, its terminal as pipes."""
+    """`guichet demo` in the background, its terminal as pipes, and Ctrl-C as a terminal
+    gives it: a shell's background job (`make test &` in a script) ignores SIGINT, and the
+    demo would inherit that."""
     return subprocess.Popen(
         demo_command(data_dir),
         stdin=subprocess.PIPE,
@@ -92,7 +94,12 @@ def start_demo(data_dir: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=clean_env(),
+        preexec_fn=_sigint_as_in_a_terminal,
     )
+
+
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_until(proc: subprocess.Popen, marker: str, timeout: float = 300) -> str:
