@@ -328,11 +328,8 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
 def _list_items(text: str) -> tuple[tuple[frozenset[str], int], ...]:
     lines = text.splitlines()
     lead = " ".join(x for x in lines if not x.startswith("- "))
-    return tuple(
-        (frozenset(content_stems(f"{lead} {x[2:]}")), len(f"{lead} {x[2:]}".split()))
-        for x in lines
-        if x.startswith("- ") and x != "- …"
-    )
+    parts = [f"{lead} {x[2:]}" for x in lines if x.startswith("- ") and x != "- …"]
+    return tuple((frozenset(content_stems(p)), len(p.split())) for p in parts)
 
 
 # A sentence pointing back at the one before ("S'il choisit cette dernière solution, …",

@@ -115,8 +115,7 @@ class MatrixAgent:
         """Until the next sync or `bump()`, or `timeout_s`."""
         self._changed.clear()
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
-        # lands as the event fires (Ctrl-C in `guichet demo` right after an answer then went
-        # unheard, and the chat ended as if stdin had closed)
+        # lands as the event fires, and the caller then goes on as if it had not been cancelled
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(timeout_s, 0.01)):
                 await self._changed.wait()

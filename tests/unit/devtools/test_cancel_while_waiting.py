@@ -1,8 +1,8 @@
 """Ctrl-C while the demo's chat or the bot waits on an event must still stop it.
 
 On Python 3.11 `asyncio.wait_for` can swallow a cancellation that lands as the awaited event
-fires: the demo's chat then went on after Ctrl-C and ended as if stdin had closed (exit 0,
-not 130). Each wait below is cancelled in exactly that window."""
+fires: the cancelled task then goes on as if nothing had happened. Each wait below is
+cancelled in exactly that window."""
 
 from __future__ import annotations
 
