@@ -103,8 +103,10 @@ _TEMPS = stem_set("temps")
 _DUREE = stem_set("durée")
 _LIST_Q = stem_set(
     "pièces documents justificatifs papiers conditions démarches étapes procédure dossier "
-    "formalités liste obligations"
+    "formalités liste"
 )
+# "quelles obligations ?" asks for a list; "obligé", "obligatoire" (the same stem) ask yes or no
+_OBLIGATIONS_RE = re.compile(r"\bobligations\b")
 _WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service contacter")
 # the words that say the kind of answer wanted, not what it is about
 _KIND_WORDS = _AMOUNT_Q | _DELAY_Q | _LIST_Q | _WHERE_Q
@@ -212,7 +214,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         delay=bool(kinds & _DELAY_Q)
         or any(u in _TIME_UNITS for u in counted)
         or "tous les combien" in folded,
-        listing=bool(stems & _LIST_Q),
+        listing=bool(stems & _LIST_Q) or bool(_OBLIGATIONS_RE.search(fold(asked))),
         where=bool(kinds & _WHERE_Q) or bool(_WHERE_RE.search(told.lower())),
         yes_no=bool(_YES_NO_RE.search(fold(asked))),
         context=every - stems,
@@ -277,6 +279,10 @@ class Unit:
     has_place: bool  # names where to go ("à la mairie", "auprès de")
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
+    # its first OPENING_WORDS words ("" when shorter): a fiche that says a rule twice, in
+    # its summary and in a section, opens both sentences alike and ends them differently
+    opening: str = ""
+    denies: bool = False  # it says "ne … pas", "aucun", "sans" (of its head when joined)
     norm_words: int = 0  # the length it is scored at (of its first sentence when joined)
     says_yes_no: bool = False  # "Oui, …", "n'est pas obligatoire", "n'avez pas besoin"
     leans: bool = False  # opens on a word that needs the sentence before it
@@ -313,6 +319,8 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         has_place=bool(_PLACE_RE.search(folded)),
         key=re.sub(r"\W+", " ", folded).strip(),
         sig=stems | frozenset(_NUMBER_RE.findall(text)),
+        opening=_opening(folded),
+        denies=_denies(folded),
         norm_words=n_words,
         says_yes_no=bool(_YES_NO_ANSWER_RE.search(folded)),
         leans=bool(_LEANS_RE.match(folded)),
@@ -323,6 +331,14 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         section_stems=stem_set(section),
         items=_list_items(text) if is_list else (),
     )
+
+
+OPENING_WORDS = 10
+
+
+def _opening(folded: str) -> str:
+    head = re.findall(r"\w+", folded.split("\n", 1)[0])
+    return " ".join(head[:OPENING_WORDS]) if len(head) > OPENING_WORDS else ""
 
 
 def _list_items(text: str) -> tuple[tuple[frozenset[str], int], ...]:
@@ -372,7 +388,7 @@ def _joined(units: list[Unit]) -> list[Unit]:
         ):
             joined = _unit(f"{prev.text} {u.text}", prev.section, prev.order, False)
             # scored at the length of its head, and told apart from others by its head
-            out[-1] = replace(joined, norm_words=prev.norm_words, sig=prev.sig)
+            out[-1] = replace(joined, norm_words=prev.norm_words, sig=prev.sig, denies=prev.denies)
         else:
             out.append(u)
     return out
@@ -636,11 +652,15 @@ _YES_NO_ANSWER_RE = re.compile(
 )
 
 
-def similar(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Two units say nearly the same thing (most of their content words shared)."""
+SIMILAR_SHARE = 0.8
+SAME_OPENING_SHARE = 0.6  # of two sentences that open alike (their first OPENING_WORDS)
+
+
+def similar(a: frozenset[str], b: frozenset[str], share: float = SIMILAR_SHARE) -> bool:
+    """Two units say nearly the same thing (`share` of their content words shared)."""
     if not a or not b:
         return False
-    return len(a & b) / min(len(a), len(b)) >= 0.8
+    return len(a & b) / min(len(a), len(b)) >= share
 
 
 @dataclass(slots=True)
@@ -674,17 +694,44 @@ class Shown:
     """What the draft already says: unit keys, list items and each unit's content words."""
 
     keys: set[str] = field(default_factory=set)
-    sigs: list[frozenset[str]] = field(default_factory=list)
+    sigs: list[tuple[frozenset[str], str, bool]] = field(default_factory=list)
 
     def add(self, u: Unit) -> None:
         self.keys |= _item_keys(u)
         if not u.is_list:
-            self.sigs.append(u.sig)
+            self.sigs.append((u.sig, u.opening, u.denies))
 
     def repeats(self, u: Unit) -> bool:
         return u.key in self.keys or (
-            not u.is_list and any(similar(u.sig, seen) for seen in self.sigs)
+            not u.is_list and any(_says_again(u, *shown) for shown in self.sigs)
         )
+
+
+def _says_again(u: Unit, sig: frozenset[str], opening: str, denies: bool) -> bool:
+    """The unit says what a shown one says (given its content words and figures, its
+    opening, whether it denies): most of their words alike, or more than half for two
+    sentences that open alike ("Tout membre … peut librement
+    démissionner à tout moment s'il est à jour de ses cotisations et respecte…" / "… (si le
+    paiement de cotisations est prévu…)"); never when one denies what the other affirms
+    ("… vos recettes ne dépassent pas 170 000 €, … micro-BIC" / "… dépassent 170 000 €, …
+    régime réel": two rules) or when their figures differ ("… 170 000 € en 2019" / "…
+    176 200 € en 2020")."""
+    if u.denies != denies or _figures(u.sig) != _figures(sig):
+        return False
+    if u.opening and u.opening == opening:
+        return similar(u.sig, sig, SAME_OPENING_SHARE)
+    return similar(u.sig, sig)
+
+
+_DENIES_RE = re.compile(r"\b(?:ne|n|pas|aucune?|jamais|sans)\b")
+
+
+def _denies(folded: str) -> bool:
+    return bool(_DENIES_RE.search(folded))
+
+
+def _figures(sig: frozenset[str]) -> frozenset[str]:
+    return frozenset(x for x in sig if x[:1].isdigit())
 
 
 def pick(

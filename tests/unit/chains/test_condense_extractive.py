@@ -937,3 +937,69 @@ def test_a_long_list_answers_as_well_as_its_best_item(settings):
     ctx.chunks = []
     text = compose("convoi exceptionnel, il peut rouler le samedi ?", "question", [ctx], settings)
     assert "à partir de midi le samedi" in text.split("\n\n")[1]  # the answer, first
+
+
+def test_a_sentence_opening_as_one_quoted_and_saying_most_of_it_is_not_quoted_again(settings):
+    ctx = _context(
+        "F24418",
+        "Démission d'un membre d'une association",
+        [
+            (
+                "",
+                "Tout membre d'une association peut librement démissionner à tout moment s'il "
+                "est à jour de ses cotisations et respecte les dispositions statutaires.",
+            ),
+            (
+                "Démission",
+                "Tout membre d'une association peut librement démissionner à tout moment s'il "
+                "est à jour de ses cotisations (si le paiement de cotisations est prévu par les "
+                "statuts). Toutefois, s'il est membre de droit, il ne peut pas démissionner.",
+            ),
+        ],
+    )
+    text = compose(
+        "je veux quitter l'association, la présidente peut m'empêcher de démissionner ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    assert sum("librement démissionner" in line for line in _quoted(text)) == 1
+    # rules opening alike that deny what the other says, or with other figures, are quoted
+    rules = _context(
+        "F32744",
+        "Revenus d'une location meublée",
+        [
+            (
+                "Régime fiscal",
+                "Si vous louez une chambre d'hôte et que vos recettes annuelles ne dépassent "
+                "pas 170 000 €, vous relevez du régime micro-BIC.",
+            ),
+            (
+                "Régime fiscal",
+                "Si vous louez une chambre d'hôte et que vos recettes annuelles dépassent "
+                "170 000 €, vous relevez du régime réel.",
+            ),
+            (
+                "Régime fiscal",
+                "Si vous louez une chambre d'hôte et que vos recettes annuelles ne dépassent "
+                "pas 176 200 €, vous relevez du régime micro-BIC en 2020.",
+            ),
+        ],
+    )
+    text = compose("chambre d'hôte recettes : quel régime ?", "question", [rules], settings)
+    assert "170 000 €, vous relevez du régime micro-BIC" in text
+    assert "régime réel" in text
+    assert "176 200 €" in text
+
+
+@pytest.mark.parametrize(
+    ("question", "listing"),
+    [
+        ("asso qui reçoit des subventions, quelles obligations ?", True),
+        # "obligé" has the stem of "obligations" and asks yes or no
+        ("mon salarié vient à vélo, je suis obligé de payer le forfait ?", False),
+        ("carte grise : quels documents ?", True),
+    ],
+)
+def test_obligations_asks_for_a_list_obliged_for_yes_or_no(question, listing):
+    assert profile(question).listing is listing
