@@ -150,6 +150,8 @@ _SYNONYMS = {
     "veuve": "conjoint survivant",
     "veuf": "conjoint survivant",
     "min": "minimum minimale",
+    # "je suis obligé ?": the fiches say "n'est pas obligatoire" (not the same stem)
+    **dict.fromkeys(("oblige", "obligee", "obliges", "obligees"), "obligatoire"),
 }
 
 MAX_WORDS = 110  # about 20 seconds of reading, lists apart
@@ -1010,7 +1012,9 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     rest = units[1:]
     cases = _cases(units)
     if rest:
-        lines += ["", EXTRACTIVE_CASES] if cases else [""]
+        # a reply to a citizen names no case (its closing line says the rules depend on the
+        # situation): "Selon le cas :" would head bullets that say none
+        lines += ["", EXTRACTIVE_CASES] if cases and not brouillon else [""]
     for u in rest:
         case = u.section.split(" › ")[0] if cases and u.section and not brouillon else ""
         if brouillon and u.section and u.leans:

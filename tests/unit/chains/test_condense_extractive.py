@@ -1003,3 +1003,25 @@ def test_a_sentence_opening_as_one_quoted_and_saying_most_of_it_is_not_quoted_ag
 )
 def test_obligations_asks_for_a_list_obliged_for_yes_or_no(question, listing):
     assert profile(question).listing is listing
+
+
+def test_a_reply_to_a_citizen_heads_no_unlabelled_bullets_with_selon_le_cas(settings):
+    ctx = _context(
+        "F33808",
+        "Forfait mobilités durables",
+        [
+            ("", "La prise en charge du forfait vélo par l'employeur n'est pas obligatoire."),
+            ("Montant", "Le forfait vélo est d'un montant maximum de 400 € par an et par salarié."),
+            ("Cumul", "Le cumul du forfait vélo est possible dans la limite de 400 € par an."),
+        ],
+    )
+    message = (
+        "Bonjour, deux salariés viennent à vélo et demandent le forfait vélo. Je suis obligé "
+        "de le payer ? Et le montant maximum du forfait vélo sans cotisations ?"
+    )
+    draft = compose(message, "brouillon", [ctx], settings)
+    assert "400 €" in draft
+    assert "pas obligatoire" in draft
+    assert "Selon le cas" not in draft
+    answer = compose("forfait vélo : obligatoire ? montant maximum ?", "question", [ctx], settings)
+    assert "Selon le cas" in answer
