@@ -118,6 +118,22 @@ _PLACE_RE = re.compile(
     r"\b(?:aupres d|s'adresser|se rendre|a la mairie|en mairie|au tribunal|a la prefecture"
     r"|au greffe|au commissariat|a la gendarmerie|en ligne|par courrier|au guichet)"
 )
+# A question telling of a request left unanswered ("toujours rien, ça veut dire quoi ?", "les
+# impôts ne répondent pas depuis 3 mois", "et si la mairie ne répond pas ?") asks what that
+# silence means; the fiches say it in the sentence on an answer that does not come ("Sans
+# réponse dans un délai de 2 mois, la demande est considérée comme rejetée").
+_SILENCE_Q_RE = re.compile(
+    r"toujours rien|toujours pas de (?:reponse|nouvelles?)|pas (?:eu )?de (?:reponse|nouvelles?)"
+    r"|\bn(?:e |')(?:\w+ )?(?:repond\w*|a pas repondu|ont pas repondu)|sans (?:reponse|nouvelles?)"
+    r"|aucune (?:reponse|nouvelle)|\bsilence\b|rien recu"
+)
+_SILENCE_RE = re.compile(
+    r"sans reponse|absence de reponse|pas (?:\w+ ){0,3}repondu|\bsilence\b|implicite|tacite"
+    r"|vaut (?:rejet|refus|acceptation|accord)"
+    r"|consideree?s? comme (?:rejetee?|refusee?|acceptee?|accordee?|implicitement)"
+)
+SILENCE_BONUS = 1.4
+
 _WHERE_PREFIXES = ("ou s'adresser", "ou s’adresser")
 _SERVICE_PREFIXES = (
     "teleservice :",
@@ -174,6 +190,7 @@ class Profile:
     context: frozenset[str] = frozenset()
     spans: tuple[tuple[float, str], ...] = ()  # the ages and durations it states (16, "ans")
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
+    silence: bool = False  # it tells of a request left unanswered ("toujours rien")
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -222,6 +239,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         context=every - stems,
         spans=stated_spans(question),
         negated=_negated_stems(question),
+        silence=bool(_SILENCE_Q_RE.search(folded)),
     )
 
 
@@ -279,6 +297,7 @@ class Unit:
     is_where: bool
     is_service: bool
     has_place: bool  # names where to go ("à la mairie", "auprès de")
+    on_silence: bool  # says what no answer means ("Sans réponse dans un délai de 2 mois…")
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
     # its first OPENING_WORDS words ("" when shorter): a fiche that says a rule twice, in
@@ -319,6 +338,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         is_where=head.startswith(_WHERE_PREFIXES),
         is_service=head.startswith(_SERVICE_PREFIXES),
         has_place=bool(_PLACE_RE.search(folded)),
+        on_silence=bool(_SILENCE_RE.search(folded)),
         key=re.sub(r"\W+", " ", folded).strip(),
         sig=stems | frozenset(_NUMBER_RE.findall(text)),
         opening=_opening(folded),
@@ -602,6 +622,8 @@ def score(
         s += 1.0
     if p.listing and u.is_list:
         s += 1.2 + 0.8 * section_overlap
+    if p.silence and u.on_silence:
+        s += SILENCE_BONUS
     if p.where and (u.is_where or u.has_place):
         s += 1.2 if u.is_where else 0.9
     if p.yes_no and not u.is_list:

@@ -1025,3 +1025,35 @@ def test_a_reply_to_a_citizen_heads_no_unlabelled_bullets_with_selon_le_cas(sett
     assert "Selon le cas" not in draft
     answer = compose("forfait vélo : obligatoire ? montant maximum ?", "question", [ctx], settings)
     assert "Selon le cas" in answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "autorisation de travail déposée il y a 3 mois, toujours rien, ça veut dire quoi ?",
+        "autorisation de travail : la préfecture ne répond pas depuis 3 mois, c'est normal ?",
+    ],
+)
+def test_a_request_left_unanswered_gets_what_the_silence_means(settings, question):
+    ctx = _context(
+        "F2728",
+        "Autorisation de travail d'un étranger salarié",
+        [
+            ("Démarche", "La demande d'autorisation de travail est faite par l'employeur."),
+            (
+                "Démarche",
+                "L'autorisation de travail permet d'exercer un emploi salarié en France.",
+            ),
+            (
+                "Démarche",
+                "Il est interdit d'embaucher un travailleur étranger sans autorisation de travail.",
+            ),
+            (
+                "Délai",
+                "Si l'administration n'a pas répondu dans un délai de 2 mois, la demande est "
+                "refusée.",
+            ),
+        ],
+    )
+    text = compose(question, "question", [ctx], settings)
+    assert "la demande est refusée" in _quoted(text)[0]
