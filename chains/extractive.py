@@ -133,6 +133,15 @@ _SILENCE_RE = re.compile(
     r"|consideree?s? comme (?:rejetee?|refusee?|acceptee?|accordee?|implicitement)"
 )
 SILENCE_BONUS = 1.4
+# A fine or a prison term ("… est puni d'une amende de 750 €", "3 ans d'emprisonnement"): the
+# amount or the duration of a penalty, which answers only a question on what one risks.
+_PENALTY_RE = re.compile(
+    r"\bamendes?\b|emprisonnement|\bpassible|\bpunie?s?\b|\bsanctionnee?s? par\b|\bencour"
+)
+_PENALTY_Q_RE = re.compile(
+    r"\bamendes?\b|emprisonnement|prison|\brisqu|sanction|penalit|\bpunie?s?\b|\bpv\b"
+    r"|contravention|verbalis|\bpoursuivi|condamn|\bencour"
+)
 
 _WHERE_PREFIXES = ("ou s'adresser", "ou s’adresser")
 _SERVICE_PREFIXES = (
@@ -191,6 +200,7 @@ class Profile:
     spans: tuple[tuple[float, str], ...] = ()  # the ages and durations it states (16, "ans")
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
+    penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -240,6 +250,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         spans=stated_spans(question),
         negated=_negated_stems(question),
         silence=bool(_SILENCE_Q_RE.search(folded)),
+        penalty=bool(_PENALTY_Q_RE.search(folded)),
     )
 
 
@@ -298,6 +309,7 @@ class Unit:
     is_service: bool
     has_place: bool  # names where to go ("à la mairie", "auprès de")
     on_silence: bool  # says what no answer means ("Sans réponse dans un délai de 2 mois…")
+    penalty: bool  # states a fine or a prison term ("… une amende de 750 €")
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
     # its first OPENING_WORDS words ("" when shorter): a fiche that says a rule twice, in
@@ -339,6 +351,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         is_service=head.startswith(_SERVICE_PREFIXES),
         has_place=bool(_PLACE_RE.search(folded)),
         on_silence=bool(_SILENCE_RE.search(folded)),
+        penalty=bool(_PENALTY_RE.search(folded)),
         key=re.sub(r"\W+", " ", folded).strip(),
         sig=stems | frozenset(_NUMBER_RE.findall(text)),
         opening=_opening(folded),
@@ -616,9 +629,11 @@ def score(
         for stems, words in ((u.stems, u.norm_words), *u.items)
     )
     s += 0.7 * section_overlap
-    if p.amount and u.has_amount:
+    # a fine's amount or a prison term answers no "combien ?" but "il risque quoi ?"
+    kind_fits = not u.penalty or p.penalty
+    if p.amount and u.has_amount and kind_fits:
         s += 1.6
-    if p.delay and u.has_delay:
+    if p.delay and u.has_delay and kind_fits:
         s += 1.0
     if p.listing and u.is_list:
         s += 1.2 + 0.8 * section_overlap

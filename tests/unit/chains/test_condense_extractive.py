@@ -1057,3 +1057,22 @@ def test_a_request_left_unanswered_gets_what_the_silence_means(settings, questio
     )
     text = compose(question, "question", [ctx], settings)
     assert "la demande est refusée" in _quoted(text)[0]
+
+
+def test_a_fine_answers_what_one_risks_not_what_something_costs(settings):
+    ctx = _context(
+        "F1392",
+        "Carte de pêche",
+        [
+            ("Sanctions", "Pêcher sans carte de pêche est puni d'une amende de 450 €."),
+            (
+                "Coût",
+                "Le prix de la carte de pêche annuelle d'un adulte dépend de la fédération "
+                "départementale, dans la limite de 100 €.",
+            ),
+        ],
+    )
+    cost = compose("carte de pêche : c'est combien ?", "question", [ctx], settings)
+    assert "100 €" in _quoted(cost)[0]
+    risk = compose("pêcher sans carte de pêche, il risque quoi ?", "question", [ctx], settings)
+    assert "450 €" in _quoted(risk)[0]
