@@ -156,6 +156,13 @@ def _excerpt(text: str, limit: int = 300) -> str:
     return cut + "…"
 
 
+def _abbreviations(doc: Document) -> tuple[tuple[str, str], ...]:
+    pairs = doc.metadata.get("abbreviations") or ()
+    return tuple(
+        (str(p[0]), str(p[1])) for p in pairs if isinstance(p, list | tuple) and len(p) == 2
+    )
+
+
 def _source(n: int, doc: Document, chunks: list[UsedChunk]) -> Source:
     md = doc.metadata
     return Source(
@@ -337,6 +344,7 @@ class AnswerChain:
                     source=_source(n, doc, chunks),
                     chunks=chunks,
                     outline=_chunks_from(doc, "outline"),
+                    abbreviations=_abbreviations(doc),
                     request=int(doc.metadata.get("request", -1)),
                     rank=next(r for r, d in enumerate(state.docs) if d is doc),
                 )

@@ -572,7 +572,22 @@ def fiche_units(ctx: SourceContext) -> list[Unit]:
         units.extend([replace(u, chunk_rank=rank) for u in run] if rank >= 0 else run)
     if not units and ctx.source.excerpt:
         units.extend(_units_of(ctx.source.section, ctx.source.excerpt, 0))
-    return units
+    return _spelt_out(units, ctx.abbreviations)
+
+
+def _spelt_out(units: list[Unit], abbreviations: Sequence[tuple[str, str]]) -> list[Unit]:
+    """Units naming an abbreviation the fiche marks up also hold its long form's words: a
+    message's "annonce au Journal officiel" finds the sentence on publishing "au JOAFE"."""
+    forms = [
+        (re.compile(rf"\b{re.escape(short)}\b"), stem_set(long)) for short, long in abbreviations
+    ]
+    if not forms:
+        return units
+    out = []
+    for u in units:
+        extra = frozenset().union(*(stems for rx, stems in forms if rx.search(u.text)))
+        out.append(replace(u, stems=u.stems | extra, sig=u.sig | extra) if extra - u.stems else u)
+    return out
 
 
 # What a unit gains when its chunk is among the retriever's best three for the question: the

@@ -39,6 +39,9 @@ class SourceContext:
     request: int = -1
     # Its place in the retriever's ranking, before the relevance gate (0: the first).
     rank: int = 0
+    # The abbreviations the fiche marks up, with their long forms (("JOAFE", "Journal
+    # officiel des associations…"), …).
+    abbreviations: tuple[tuple[str, str], ...] = ()
 
     @property
     def all_chunks(self) -> list[UsedChunk]:

@@ -650,6 +650,8 @@ def _documents(
                     "kind": meta.get("kind", fid[:1]),
                     "type": meta.get("type", ""),
                     "services": meta.get("services", []),
+                    # the abbreviations the DILA marks up in the fiche, with their long forms
+                    "abbreviations": meta.get("abbreviations", []),
                     "chunks": [
                         {
                             "id": c.id,

@@ -53,6 +53,10 @@ def test_abbreviations_are_learned_from_the_corpus(sample_kb):
     assert vocabulary.expansions("ptac remorque permis B") == ["Poids total autorisé en charge"]
     docs = sample_kb.retriever(k=5).invoke("ptac remorque avec permis B")
     assert "F2828" in ids(docs)[:3], ids(docs)
+    # each fiche's own marked-up abbreviations travel with it to the answer chain, whose
+    # composer reads "au PTAC" as the long form's words too
+    f2828 = next(d for d in docs if d.metadata["fiche_id"] == "F2828")
+    assert ["PTAC", "Poids total autorisé en charge"] in f2828.metadata["abbreviations"]
     # defined in the running text only, "le salaire journalier de référence (SJR)": no
     # Abreviation block marks it up
     assert vocabulary.entries["sjr"] == "salaire journalier de référence"

@@ -1076,3 +1076,26 @@ def test_a_fine_answers_what_one_risks_not_what_something_costs(settings):
     assert "100 €" in _quoted(cost)[0]
     risk = compose("pêcher sans carte de pêche, il risque quoi ?", "question", [ctx], settings)
     assert "450 €" in _quoted(risk)[0]
+
+
+def test_a_sentence_naming_an_abbreviation_the_fiche_marks_up_speaks_of_its_long_form(
+    settings,
+):
+    ctx = _context(
+        "F1119",
+        "Dissolution d'une association",
+        [
+            (
+                "Liquidation",
+                "La liquidation débute par une annonce de la dissolution dans le journal "
+                "désigné par les statuts de l'association.",
+            ),
+            ("Publication", "Aucun texte n'impose de déclarer la dissolution au JOAFE."),
+        ],
+    )
+    question = "dissolution de l'asso : une annonce au Journal officiel des associations ?"
+    assert "statuts" in _quoted(compose(question, "question", [ctx], settings))[0]
+    ctx.abbreviations = (
+        ("JOAFE", "Journal officiel des associations et fondations d'entreprises"),
+    )
+    assert "JOAFE" in _quoted(compose(question, "question", [ctx], settings))[0]
