@@ -465,6 +465,18 @@ MESSAGE_MATCHED_TERMS = 6
 MESSAGE_MATCHED_SHARE = 0.45
 
 
+# A text of this many content terms is a citizen's message; the retriever's first fiche
+# passes when its title holds this many of them (and its text a third).
+MESSAGE_TERMS = 12
+TITLE_MATCHED_TERMS = 2
+
+
+def _title_terms(doc: Document, terms: QueryTerms) -> int:
+    """The query's terms the fiche's title holds."""
+    title = str(doc.metadata.get("title", "")).lower()
+    return sum(1 for t in terms.main | terms.acronyms if _stem_re(t).search(title))
+
+
 def is_relevant(
     doc: Document, terms: QueryTerms, settings, *, first: bool = False
 ) -> tuple[bool, dict]:
@@ -481,6 +493,13 @@ def is_relevant(
         # the retriever's first fiche holding five of the question's words speaks of it,
         # whatever the cosine of a long question to one chunk; no out-of-scope request of
         # our sets that reached this gate held more than four
+        ok = True
+    elif (
+        first
+        and matched >= 3
+        and _title_terms(doc, terms) >= TITLE_MATCHED_TERMS
+        and len(terms.main) > 12
+    ):
         ok = True
     elif matched >= MESSAGE_MATCHED_TERMS and share >= MESSAGE_MATCHED_SHARE:
         # a citizen's long message whose words the fiche holds in large part: the cosine of

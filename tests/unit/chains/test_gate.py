@@ -234,3 +234,27 @@ def test_no_title_or_description_of_the_sample_fiches_is_declined():
             if text and scope(text).kind != "in_scope":
                 declined.append((path.name, scope(text).category, text[:80]))
     assert declined == []
+
+
+def test_the_first_fiche_whose_title_names_a_long_message_s_matter_passes(settings):
+    message = (
+        "Je suis fleuriste à mon compte et j'ai dû fermer deux mois pendant les travaux de la "
+        "rue. Mon collègue boulanger dit qu'il a touché une aide sans rien demander, moi je "
+        "n'ai rien reçu. Il faut remplir un dossier ? Ça se monte à combien ?"
+    )
+    terms = query_terms(message)
+    # the story's words ("fleuriste", "boulanger", "collègue") are in no fiche: the first
+    # fiche holds three of the message's terms, two of them in its title
+    names = _fiche(
+        "Aide aux commerçants touchés par des travaux de voirie",
+        "Une aide est versée aux commerçants dont la boutique a dû fermer pendant des travaux.",
+        dense=0.20,
+    )
+    assert is_relevant(names, terms, settings, first=True)[0]
+    # a first fiche whose title names none of it needs more
+    grazes = _fiche(
+        "Horaires des magasins",
+        "Un commerçant peut fermer sa boutique pendant des travaux et demander une aide.",
+        dense=0.20,
+    )
+    assert not is_relevant(grazes, terms, settings, first=True)[0]
