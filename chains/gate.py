@@ -465,8 +465,8 @@ MESSAGE_MATCHED_TERMS = 6
 MESSAGE_MATCHED_SHARE = 0.45
 
 
-# A text of this many content terms is a citizen's message; the retriever's first fiche
-# passes when its title holds this many of them (and its text a third).
+# A text of more than this many content terms is a citizen's message; the retriever's first
+# fiche passes when its title holds TITLE_MATCHED_TERMS of them (and its text a third).
 MESSAGE_TERMS = 12
 TITLE_MATCHED_TERMS = 2
 
@@ -496,10 +496,14 @@ def is_relevant(
         ok = True
     elif (
         first
+        and len(terms.main) > MESSAGE_TERMS
         and matched >= 3
         and _title_terms(doc, terms) >= TITLE_MATCHED_TERMS
-        and len(terms.main) > 12
     ):
+        # a citizen's long message tells its story in words no fiche holds ("coiffeuse",
+        # "voisine", "loyers"): the retriever's first fiche, whose title names two of its
+        # words and whose text holds a third, speaks of it ("Aide pour artisan, commerçant…"
+        # for a shopkeeper's "aide de l'Urssaf … commerçante")
         ok = True
     elif matched >= MESSAGE_MATCHED_TERMS and share >= MESSAGE_MATCHED_SHARE:
         # a citizen's long message whose words the fiche holds in large part: the cosine of
