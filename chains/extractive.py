@@ -230,6 +230,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
     # de payer un avocat"), except when the profile is of one request
     told, kinds = (asked, stems) if one_request else (question, every)
     folded = fold(told)
+    asked_folded = fold(asked)
     counted = [m.group(1) for m in _COMBIEN_RE.finditer(folded)]
     if "temps" in counted:
         # "combien de temps" asks for a duration: the fiches say "durée", and "temps" alone
@@ -243,9 +244,9 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         delay=bool(kinds & _DELAY_Q)
         or any(u in _TIME_UNITS for u in counted)
         or "tous les combien" in folded,
-        listing=bool(stems & _LIST_Q) or bool(_OBLIGATIONS_RE.search(fold(asked))),
+        listing=bool(stems & _LIST_Q) or bool(_OBLIGATIONS_RE.search(asked_folded)),
         where=bool(kinds & _WHERE_Q) or bool(_WHERE_RE.search(told.lower())),
-        yes_no=bool(_YES_NO_RE.search(fold(asked))),
+        yes_no=bool(_YES_NO_RE.search(asked_folded)),
         context=every - stems,
         spans=stated_spans(question),
         negated=_negated_stems(question),
