@@ -1099,3 +1099,35 @@ def test_a_sentence_naming_an_abbreviation_the_fiche_marks_up_speaks_of_its_long
         ("JOAFE", "Journal officiel des associations et fondations d'entreprises"),
     )
     assert "JOAFE" in _quoted(compose(question, "question", [ctx], settings))[0]
+
+
+def test_a_sentence_scoring_a_third_of_the_best_still_answers(settings):
+    # "Il peut circuler ?" is best answered by the rule on the old registration; the
+    # provisional certificate, scoring about a third of it, says for how long and where:
+    # the answer quotes it too (a floor at 45 % of the best left it out).
+    ctx = _context(
+        "F1050",
+        "Carte grise d'un véhicule d'occasion",
+        [
+            (
+                "Circulation",
+                "Après la vente, vous ne pouvez pas circuler avec l'ancienne carte grise barrée "
+                "du véhicule acheté au-delà d'un mois.",
+            ),
+            (
+                "Circulation",
+                "Un certificat provisoire permet de circuler en France uniquement, pendant 1 mois.",
+            ),
+            ("Coût", "La taxe régionale dépend de la puissance fiscale."),
+        ],
+    )
+    text = compose(
+        "il a acheté une voiture avec la carte grise barrée, il peut circuler avec ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    quoted = _quoted(text)
+    assert "l'ancienne carte grise barrée" in quoted[0]
+    assert any("en France uniquement, pendant 1 mois" in q for q in quoted)
+    assert not any("puissance fiscale" in q for q in quoted)
