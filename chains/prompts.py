@@ -283,7 +283,11 @@ BROUILLON_LINKS = "Pour aller plus loin et faire la démarche :"
 BROUILLON_SITUATION = (
     "Les règles dépendent de votre situation : la page indiquée ci-dessus détaille chaque cas."
 )
-BROUILLON_LEFT_TO_AGENT = "[À compléter par l'agent : aucune fiche trouvée pour « {request} ».]"
+# A request of the message that no quoted sentence answers: the fiches were found (they
+# answer the other requests), what they say of this one is for the agent to check.
+BROUILLON_LEFT_TO_AGENT = (
+    "[À compléter par l'agent : les passages cités ne répondent pas à « {request} ».]"
+)
 BROUILLON_CLOSING = "Nous restons à votre disposition pour toute autre question.\n\nCordialement,"
 
 NO_SOURCE_HEADER = (

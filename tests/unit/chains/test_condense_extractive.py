@@ -354,6 +354,38 @@ def test_a_fiche_found_for_another_request_must_speak_of_it(settings):
     assert "F33988" not in text
 
 
+def test_a_request_no_quoted_sentence_answers_is_left_to_the_agent_and_named(settings):
+    ctx = _context(
+        "F24418",
+        "Démission d'un membre d'une association",
+        [
+            (
+                "",
+                "Tout membre d'une association peut librement démissionner à tout moment s'il "
+                "est à jour de ses cotisations.",
+            )
+        ],
+    )
+    requests = [
+        "Est-ce que la présidente peut m'empêcher de démissionner ?",
+        "Et le remboursement de ma licence de randonnée, je le demande à la fédération ?",
+    ]
+    text = compose(
+        "Je veux quitter mon association de randonnée. " + " ".join(requests),
+        "brouillon",
+        [ctx],
+        settings,
+        requests,
+    )
+    assert "librement démissionner" in text
+    flags = [line for line in text.splitlines() if line.startswith("[À compléter par l'agent")]
+    # the fiche was found and answers the first request: the flag names the other one, and
+    # does not say that no fiche was found
+    assert len(flags) == 1
+    assert "remboursement de ma licence" in flags[0]
+    assert "ne répondent pas" in flags[0]
+
+
 def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in(settings):
     ctx = _context(
         "F998",
