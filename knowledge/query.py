@@ -52,9 +52,15 @@ _ASK_RE = re.compile(
     r"ou (?:faut|dois|doit|peut|aller|s'adresser|faire|trouver)|"
     r"faut-il|dois-je|doit-on|puis-je|peut-on|peut-il|peut-elle|ai-je|a-t-on|a-t-il|"
     r"suis-je|est-il|est-elle|y a-t-il|"
-    r"je (?:voudrais|souhaite|souhaiterais|cherche|demande|aimerais)|j'aimerais|"
-    r"pouvez-vous|pourriez-vous|savoir (?:si|comment|quoi|combien|ou)|"
+    r"pouvez-vous|pourriez-vous|savoir (?:si|comment|quoi|combien|ou|qui)|"
     r"que (?:faire|dois-je|faut-il))\b",
+    re.IGNORECASE,
+)
+# A wish ("je voudrais la vendre l'an prochain", "je souhaite changer de nom") is a request
+# only in a message that asks nothing with a question mark: next to questions, it tells the
+# citizen's plan, the situation the questions are about.
+_WISH_RE = re.compile(
+    r"\b(?:je (?:voudrais|souhaite|souhaiterais|cherche|demande|aimerais)|j'aimerais)\b",
     re.IGNORECASE,
 )
 _FORM_RE = re.compile(
@@ -137,6 +143,7 @@ def analyse(text: str) -> QueryAnalysis:
     sentences = _sentences(text)
     kept: list[str] = []
     asks: list[str] = []
+    wishes: set[str] = set()
     set_aside: list[str] = []
     previous = ""
     for sentence in sentences:
@@ -147,6 +154,9 @@ def analyse(text: str) -> QueryAnalysis:
             set_aside.append(sentence)
             continue
         is_ask = bool(_ASK_RE.search(f))
+        if not is_ask and _WISH_RE.search(f):
+            wishes.add(stripped.strip())
+            is_ask = True
         vents = bool(_VENT_RE.search(f)) and _content_words(_VENT_RE.sub(" ", f)) <= VENT_WORDS
         if vents and not is_ask:
             set_aside.append(sentence)
@@ -168,5 +178,7 @@ def analyse(text: str) -> QueryAnalysis:
     # a request that names no topic even with the sentence before it ("Il faut faire une
     # demande quelque part ? C'est combien ?") is searched as part of the whole message only
     asks = [a for a in asks if _content_words(a) >= TOPIC_WORDS]
+    if any("?" in a for a in asks):
+        asks = [a for a in asks if not any(a.endswith(w) for w in wishes)]
     requests = tuple(dict.fromkeys(asks))[:MAX_REQUESTS]
     return QueryAnalysis(text, main, requests, wants_form, wants_overview, tuple(set_aside))

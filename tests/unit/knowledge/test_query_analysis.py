@@ -85,6 +85,34 @@ def test_an_angry_sentence_that_tells_the_matter_is_kept():
     assert not any("opérateur" in s for s in a.set_aside)
 
 
+def test_a_wish_beside_questions_tells_the_situation_and_alone_is_the_request():
+    # "Je voudrais la vendre l'an prochain" is the citizen's plan: next to the questions
+    # asked with a question mark it is no request of its own (it was searched alone and
+    # left to the agent as unanswered), though it stays in the text searched as a whole
+    a = analyse(
+        "Mon divorce a été prononcé en janvier et le juge m'a laissé la voiture. Mon ex-mari "
+        "est toujours sur la carte grise. Je voudrais la vendre l'an prochain. Est-ce que je "
+        "peux enlever son nom toute seule ? Il y a une date limite ?"
+    )
+    assert a.requests, "the questions were not found"
+    assert not any("vendre" in r for r in a.requests)
+    assert "vendre l'an prochain" in a.main
+    # a message that asks with no question mark: its wish is what it asks
+    b = analyse(
+        "Bonjour, je suis auto-entrepreneur depuis deux ans dans la réparation de vélos à "
+        "Nantes. Je voudrais passer en société pour embaucher un apprenti l'an prochain. "
+        "Merci."
+    )
+    assert any("passer en société" in r for r in b.requests)
+    # "je voudrais savoir qui …" asks, whatever else the message asks
+    c = analyse(
+        "Bonjour, je suis peintre et je viens de vendre mes premières toiles à une galerie. "
+        "J'ai reçu un courrier de l'Urssaf Limousin, c'est une arnaque ? Je voudrais aussi "
+        "savoir qui je dois contacter pour mon affiliation."
+    )
+    assert any("qui je dois contacter" in r for r in c.requests)
+
+
 def test_form_and_overview_cues():
     assert analyse("cerfa demande de logement social").wants_form
     assert analyse("formulaire en ligne pour la procuration").wants_form
