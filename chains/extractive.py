@@ -894,9 +894,10 @@ def _select(
 
     The first source always. Then each request of a message that the draft does not answer
     yet: what the first source says of it, else the source retrieval found for it, when
-    that source really speaks of it (its title shares a word with the request and a unit
-    scores well). Once, a source that matches the question about as well as the first (one
-    unit: the answer stays short enough to read in 20 seconds); for the retriever's second
+    that source really speaks of it (its title shares a word with the request, and every
+    word of the first source's title the request names, and a unit scores well). Once, a
+    source that matches the question about as well as the first (one unit: the answer
+    stays short enough to read in 20 seconds); for the retriever's second
     fiche, half as well will do (RUNNER_UP_SHARE of the first's best): when retrieval misses,
     the fiche meant is most often that one, and its link costs the agent one sentence. In a
     reply to a citizen (`reply`, or a message with requests) any other fiche's title must
@@ -915,6 +916,7 @@ def _select(
         shown.add(u)
     picked = [first]
     left = cap - len(first.units)
+    first_title = stem_set(contexts[0].source.title)
     others = contexts[1 : settings.extractive_max_sources]
     asks = list(requests) if len(requests) > 1 else _parts(question)
     for r, request in enumerate(asks):
@@ -939,6 +941,11 @@ def _select(
             if ctx.request != r or any(pk.ctx is ctx for pk in picked):
                 continue
             if not pr.stems & stem_set(ctx.source.title):
+                continue
+            # a request about the first fiche's matter (it names a word of its title) is
+            # answered from that matter: "où acheter la carte de pêche ?" by no "Carte
+            # d'identité perdue : comment acheter un timbre fiscal ?"
+            if (pr.stems & first_title) - stem_set(ctx.source.title):
                 continue
             cand = pick(ctx, pr, budget_words=MAX_WORDS // 2, max_units=min(3, left), shown=shown)
             if cand is None or cand.best < REQUEST_MIN:

@@ -386,6 +386,44 @@ def test_a_request_no_quoted_sentence_answers_is_left_to_the_agent_and_named(set
     assert "ne répondent pas" in flags[0]
 
 
+def test_a_request_about_the_first_fiches_matter_is_not_answered_from_another_matter(settings):
+    first = _context(
+        "F2117",
+        "Pêche en eau douce",
+        [
+            (
+                "",
+                "Vous pouvez vous procurer la carte de pêche en ligne sur le site de "
+                "délivrance des cartes de pêche. Avec un petit-fils de moins de 12 ans, "
+                "pêcher la truite dans une rivière est ouvert de mars à septembre.",
+            )
+        ],
+    )
+    other = _context(
+        "F33805",
+        "Carte d'identité perdue ou volée : comment acheter un timbre fiscal ?",
+        [("", "Où acheter le timbre fiscal ? Vous pouvez l'acheter dans un bureau de tabac.")],
+        n=2,
+        request=1,
+    )
+    requests = [
+        "Et la truite, c'est ouvert jusqu'à quand ?",
+        "Où est-ce qu'on achète la carte de pêche et combien ça coûte ?",
+    ]
+    text = compose(
+        "Bonjour, je voudrais emmener mon petit-fils pêcher dans la rivière. " + " ".join(requests),
+        "brouillon",
+        [first, other],
+        settings,
+        requests,
+    )
+    assert "carte de pêche en ligne" in text
+    # the fiche found for the price shares "carte" and "acheter" with the request, but not
+    # its matter, the fishing the first fiche's title names
+    assert "timbre" not in text
+    assert "F33805" not in text
+
+
 def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in(settings):
     ctx = _context(
         "F998",
