@@ -91,8 +91,13 @@ _DELAY_Q = stem_set("délai durée quand date temps jusqu valable validité long
 # whether she owes it
 _PAYANT_RE = re.compile(r"\bpayante?s?\b")
 # "combien de <unit>" counts that unit ("combien de temps": a delay, "combien de parts": a
-# number); "combien" alone ("c'est combien ?", "combien coûte") asks for an amount.
-_COMBIEN_RE = re.compile(r"(?<!tous les )\bcombien(?:\s+(?:de|d')\s*(\w+))?")
+# number); "combien" alone ("c'est combien ?", "combien coûte") asks for an amount, unless
+# what it measures lasts ("un congé de combien ?", "un préavis de combien ?": a duration).
+_COMBIEN_RE = re.compile(r"(?<!tous les )(?:(\w+) (?:de|d') ?)?\bcombien(?:\s+(?:de|d')\s*(\w+))?")
+_SPAN_NOUN_RE = re.compile(
+    r"(?:conges?|cdd|contrats?|preavis|delais?|periodes?|stages?|sejours?|bail|baux|essais?"
+    r"|arrets?|absences?|suspensions?|mandats?|engagements?|durees?)"
+)
 _TIME_UNITS = frozenset(
     ["temps", "jours", "jour", "semaines", "semaine", "mois", "ans", "annees", "heures", "heure"]
 )
@@ -236,7 +241,10 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
     told, kinds = (asked, stems) if one_request else (question, every)
     folded = fold(told)
     asked_folded = fold(asked)
-    counted = [m.group(1) for m in _COMBIEN_RE.finditer(folded)]
+    counted = [
+        "temps" if m.group(2) is None and _SPAN_NOUN_RE.fullmatch(m.group(1) or "") else m.group(2)
+        for m in _COMBIEN_RE.finditer(folded)
+    ]
     if "temps" in counted:
         # "combien de temps" asks for a duration: the fiches say "durée", and "temps" alone
         # would match "en même temps"

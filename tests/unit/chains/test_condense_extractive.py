@@ -507,6 +507,10 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
         ("réduction d'impôt : plafond ?", True, False),
         # owing it, not its price (the same stem as "payant")
         ("locaux vides, elle paie quand même la taxe ?", False, False),
+        # what "combien" measures: a leave, a notice, a contract last; a fine costs
+        ("congé de combien si elle le prend seule ?", False, True),
+        ("un préavis de combien pour le locataire ?", False, True),
+        ("une amende de combien ?", True, False),
     ],
 )
 def test_combien_asks_for_what_it_counts(question, amount, delay):
