@@ -1036,10 +1036,11 @@ def _parts(question: str) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
-# "combien et quand elle tombe", "montant et délai pour la demander": a second question
-# joined by "et" asks its own kind of answer.
+# "combien et quand elle tombe", "montant et délai pour la demander", "c'est combien et
+# dans quel délai ?": a second question joined by "et" asks its own kind of answer.
 _AND_ASKS_RE = re.compile(
-    r"\s(?=et (?:quand|combien|o[uù]|comment|qui|quel|quelle|quels|quelles|si|c'est|[cç]a"
+    r"\s(?=et (?:(?:dans|[àa]|en|pour|par|avec|sous|sur|chez|aupr[eè]s de) )?"
+    r"(?:quand|combien|o[uù]|comment|qui|quel|quelle|quels|quelles|si|c'est|[cç]a"
     r"|[àa] partir)\b)"
     r"|\s(?=et (?:le |la |les )?(?:d[ée]lai|dur[ée]e|montant|prix|co[uû]t|date)s?\b)",
     re.IGNORECASE,

@@ -562,7 +562,17 @@ def test_a_table_is_quoted_with_its_title_never_a_row_alone(settings):
             ["aide : montant ?", "et délai pour la demander ?"],
         ),
         ("où le refaire ? c'est payant ?", ["où le refaire ?", "c'est payant ?"]),
+        # the second question may open on a preposition
+        (
+            "capital décès c'est combien et dans quel délai ?",
+            ["capital décès c'est combien ?", "et dans quel délai ?"],
+        ),
+        (
+            "il déclare la vente et à qui il envoie le cerfa ?",
+            ["il déclare la vente ?", "et à qui il envoie le cerfa ?"],
+        ),
         ("il peut manger et boire ?", []),
+        ("il part en vacances et à la mer ?", []),
     ],
 )
 def test_a_question_asked_in_several_parts_is_split_into_them(question, parts):
