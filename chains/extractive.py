@@ -879,8 +879,28 @@ def _line(u: Unit, n: int) -> str:
     return f"{u.text} [{n}]"
 
 
-def _services(ctx: SourceContext, question: str, limit: int = 2) -> list[dict]:
-    services = [s for s in ctx.source.services if s.get("url")]
+# The words that say what kind of link a service is, not what it is about.
+_SERVICE_FORM_WORDS = stem_set(
+    "demande demander déclaration déclarer formulaire modèle document simulateur téléservice "
+    "service ligne compte espace dossier accéder effectuer faire"
+)
+
+
+def _services(pk: Picked, question: str, limit: int = 2) -> list[dict]:
+    """The fiche's online services and forms that speak of the question, of the fiche's
+    matter (its title) or of what the answer quotes from it, best first: a fiche on
+    artisans' social benefits lists "Mon compte retraite", no link for a question on sick
+    pay."""
+    said = _stems_with_synonyms(question).union(
+        stem_set(pk.ctx.source.title), *(u.stems for u in pk.units)
+    )
+    said -= _SERVICE_FORM_WORDS
+    services = [
+        s
+        for s in pk.ctx.source.services
+        # "Pré-plainte en ligne" speaks of a "plainte"
+        if s.get("url") and said & stem_set((s.get("title") or "").replace("-", " "))
+    ]
     q = stem_set(question)
     services.sort(key=lambda s: -len(q & stem_set(s.get("title") or "")))
     return services[:limit]
@@ -1139,7 +1159,7 @@ def _compose_question(question: str, picked: list[Picked]) -> str:
     seen_urls: set[str] = set()
     for pk in picked:
         n = pk.ctx.source.n
-        for sv in _services(pk.ctx, question):
+        for sv in _services(pk, question):
             if sv.get("url") not in seen_urls:
                 seen_urls.add(sv.get("url"))
                 links.append(f"- En ligne : {format_service(sv)} [{n}]")
@@ -1161,7 +1181,7 @@ def _compose_brouillon(message: str, picked: list[Picked], requests: list[str]) 
     for pk in picked:
         s = pk.ctx.source
         links.append(f"- {s.title} : {s.url} [{s.n}]")
-        for sv in _services(pk.ctx, message):
+        for sv in _services(pk, message):
             if sv.get("url") not in seen_urls:
                 seen_urls.add(sv.get("url"))
                 links.append(f"- {format_service(sv)} [{s.n}]")

@@ -424,6 +424,53 @@ def test_a_request_about_the_first_fiches_matter_is_not_answered_from_another_ma
     assert "F33805" not in text
 
 
+def test_an_online_service_is_linked_only_when_it_speaks_of_the_question_or_the_answer(
+    settings,
+):
+    ctx = _context(
+        "F23914",
+        "Prestations sociales pour les commerçants et les artisans indépendants",
+        [
+            (
+                "Indemnités journalières maladie",
+                "Les artisans bénéficient d'indemnités journalières en cas d'arrêt maladie. "
+                "Le montant de l'indemnité est égal à 1/730 du revenu annuel moyen.",
+            )
+        ],
+    )
+    ctx.source.services = [
+        {
+            "title": "Mon compte retraite",
+            "url": "https://www.info-retraite.fr/",
+            "kind": "Téléservice",
+        },
+        {
+            "title": "Simulateur des indemnités journalières",
+            "url": "https://www.ameli.fr/simulateur",
+            "kind": "Simulateur",
+        },
+        # hyphenated: it speaks of a "plainte"… which the question does not
+        {
+            "title": "Pré-plainte en ligne",
+            "url": "https://www.pre-plainte.fr/",
+            "kind": "Téléservice",
+        },
+    ]
+    text = compose(
+        "artisan en arrêt maladie, ses indemnités journalières c'est combien ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    assert "1/730" in text
+    assert "Simulateur des indemnités journalières" in text
+    # the fiche lists it, but nothing of the question or of the answer is about retirement
+    assert "Mon compte retraite" not in text
+    assert "Pré-plainte" not in text
+    theft = compose("on m'a volé mon sac, je porte plainte où ?", "question", [ctx], settings)
+    assert "Pré-plainte en ligne" in theft
+
+
 def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in(settings):
     ctx = _context(
         "F998",
