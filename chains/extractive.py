@@ -119,6 +119,11 @@ _SPECIAL_PLACES = stem_set(
     "étranger Guyane Mayotte outre-mer Réunion Martinique Guadeloupe Calédonie Polynésie "
     "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin Alsace Moselle"
 )
+# A case abroad: "Vol dans un autre pays", "Vous résidez hors de France", "En Europe".
+_ABROAD_RE = re.compile(
+    r"\b(?:autres? pays|pays (?:etrangers?|de l'union|membres?)|hors (?:de )?france"
+    r"|hors (?:eee|ue|de l'union)|en europe|union europeenne|etrangers?|expatri\w*)\b"
+)
 _PLACE_RE = re.compile(
     r"\b(?:aupres d|s'adresser|se rendre|a la mairie|en mairie|au tribunal|a la prefecture"
     r"|au greffe|au commissariat|a la gendarmerie|en ligne|par courrier|au guichet)"
@@ -211,6 +216,7 @@ class Profile:
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
+    abroad: bool = False  # it speaks of another country ("au Canada": no; "à l'étranger")
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -265,6 +271,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         negated=_negated_stems(question),
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
+        abroad=bool(_ABROAD_RE.search(fold(question))),
     )
 
 
@@ -685,7 +692,10 @@ def score(
         s += 1.0 if fits else -0.5
     if u.example:
         s -= 0.8  # an illustration, not the rule
-    if section_stems & _SPECIAL_PLACES and not (p.stems | p.context) & _SPECIAL_PLACES:
+    special = bool(section_stems & _SPECIAL_PLACES) or bool(
+        u.section and _ABROAD_RE.search(fold(u.section))
+    )
+    if special and not ((p.stems | p.context) & _SPECIAL_PLACES or p.abroad):
         s -= 1.0
     elif not u.section:
         s += 0.3

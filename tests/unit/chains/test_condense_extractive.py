@@ -471,6 +471,47 @@ def test_an_online_service_is_linked_only_when_it_speaks_of_the_question_or_the_
     assert "Pré-plainte en ligne" in theft
 
 
+@pytest.mark.parametrize(
+    ("question", "quoted", "not_quoted"),
+    [
+        # the case of another country is the special one: a theft told with no country
+        # is answered from the French case
+        (
+            "on m'a volé mon permis, je peux conduire en attendant le nouveau ?",
+            "récépissé de déclaration de vol vous permet de conduire",
+            "consulat",
+        ),
+        (
+            "permis volé pendant un séjour à l'étranger, je peux conduire en attendant ?",
+            "consulat",
+            "récépissé de déclaration de vol vous permet de conduire",
+        ),
+    ],
+)
+def test_a_case_in_another_country_answers_only_a_question_abroad(
+    settings, question, quoted, not_quoted
+):
+    ctx = _context(
+        "F1450",
+        "Vol du permis de conduire",
+        [
+            (
+                "Vol dans un autre pays",
+                "Pour conduire en attendant le nouveau permis volé, adressez-vous au consulat.",
+            ),
+            (
+                "Vol en France",
+                "Le récépissé de déclaration de vol vous permet de conduire en attendant le "
+                "nouveau permis.",
+            ),
+        ],
+    )
+    text = compose(question, "question", [ctx], settings)
+    lead = _quoted(text)[0]
+    assert quoted in lead
+    assert not_quoted not in lead
+
+
 def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in(settings):
     ctx = _context(
         "F998",
