@@ -110,6 +110,12 @@ _LIST_Q = stem_set(
     "pièces documents justificatifs papiers conditions démarches étapes procédure dossier "
     "formalités liste"
 )
+# A list is asked for by these words; "papier" only in the plural: "le papier de la police",
+# "une déclaration envoyée en papier" ask for no list of papers.
+_LIST_Q_RE = re.compile(
+    r"\b(?:pieces?|documents?|justificatifs?|papiers|conditions?|demarches?|etapes?"
+    r"|procedures?|dossiers?|formalites?|listes?)\b"
+)
 # "quelles obligations ?" asks for a list; "obligé", "obligatoire" (the same stem) ask yes or no
 _OBLIGATIONS_RE = re.compile(r"\bobligations\b")
 _WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service contacter")
@@ -263,7 +269,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         delay=bool(kinds & _DELAY_Q)
         or any(u in _TIME_UNITS for u in counted)
         or "tous les combien" in folded,
-        listing=bool(stems & _LIST_Q) or bool(_OBLIGATIONS_RE.search(asked_folded)),
+        listing=bool(_LIST_Q_RE.search(asked_folded)) or bool(_OBLIGATIONS_RE.search(asked_folded)),
         where=bool(kinds & _WHERE_Q) or bool(_WHERE_RE.search(told.lower())),
         yes_no=bool(_YES_NO_RE.search(asked_folded)),
         context=every - stems,

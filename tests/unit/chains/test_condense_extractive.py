@@ -1171,6 +1171,11 @@ def test_a_sentence_opening_as_one_quoted_and_saying_most_of_it_is_not_quoted_ag
         # "obligé" has the stem of "obligations" and asks yes or no
         ("mon salarié vient à vélo, je suis obligé de payer le forfait ?", False),
         ("carte grise : quels documents ?", True),
+        # one paper is no list of papers; a justificatif asked for is one of a list
+        ("je peux conduire avec le papier de la police en attendant ?", False),
+        ("déclaration envoyée en papier, ils ont combien de temps pour répondre ?", False),
+        ("quels papiers pour refaire sa carte grise ?", True),
+        ("il fournit quoi comme justificatif de domicile ?", True),
     ],
 )
 def test_obligations_asks_for_a_list_obliged_for_yes_or_no(question, listing):
