@@ -106,15 +106,17 @@ _MONEY_UNITS = frozenset(["euros", "euro", "frais", "argent"])
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
 _TEMPS = stem_set("temps")
 _DUREE = stem_set("durée")
-_LIST_Q = stem_set(
-    "pièces documents justificatifs papiers conditions démarches étapes procédure dossier "
-    "formalités liste"
+_LIST_WORDS = (
+    "pièces documents justificatifs papiers conditions démarches étapes procédures dossiers "
+    "formalités listes"
 )
-# A list is asked for by these words; "papier" only in the plural: "le papier de la police",
-# "une déclaration envoyée en papier" ask for no list of papers.
+_LIST_Q = stem_set(_LIST_WORDS)
+# A list is asked for by these words, singular or plural, but "papier" only in the plural:
+# "le papier de la police", "une déclaration envoyée en papier" ask for no list of papers.
 _LIST_Q_RE = re.compile(
-    r"\b(?:pieces?|documents?|justificatifs?|papiers|conditions?|demarches?|etapes?"
-    r"|procedures?|dossiers?|formalites?|listes?)\b"
+    r"\b(?:"
+    + "|".join(w if w == "papiers" else f"{w[:-1]}s?" for w in fold(_LIST_WORDS).split())
+    + r")\b"
 )
 # "quelles obligations ?" asks for a list; "obligé", "obligatoire" (the same stem) ask yes or no
 _OBLIGATIONS_RE = re.compile(r"\bobligations\b")
@@ -222,7 +224,9 @@ class Profile:
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
-    abroad: bool = False  # it speaks of another country ("au Canada": no; "à l'étranger")
+    # it names a special place or another country ("en Guyane", "à l'étranger", "hors de
+    # France"; not a country's name: "au Canada")
+    elsewhere: bool = False
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -277,7 +281,8 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         negated=_negated_stems(question),
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
-        abroad=bool(_ABROAD_RE.search(fold(question))),
+        elsewhere=bool((stems | every) & _SPECIAL_PLACES)
+        or bool(_ABROAD_RE.search(fold(question))),
     )
 
 
@@ -349,6 +354,8 @@ class Unit:
     refers_back: bool = False  # "S'il choisit cette dernière solution…": it may never lead
     example: bool = False  # an illustration ("Par exemple", a section "Exemple de calcul")
     aside: bool = False  # "À savoir : …", "À noter : …", "Attention : …": beside the rule
+    # its case is a special place or another country ("En Guyane", "Vol dans un autre pays")
+    special_place: bool = False
     # what its case title says the person lacks ("Vous n'avez pas d'enfant": enfant)
     case_lacks: frozenset[str] = frozenset()
     section_stems: frozenset[str] = frozenset()
@@ -365,6 +372,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
     head = folded.lstrip("- ")
     stems = frozenset(content_stems(text))
     n_words = len(text.split())
+    section_stems = stem_set(section)
     return Unit(
         text=text,
         section=section,
@@ -390,7 +398,9 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         example=bool(_EXAMPLE_LEAD_RE.match(head)) or bool(_EXAMPLE_RE.search(fold(section))),
         aside=bool(_ASIDE_RE.match(head)),
         case_lacks=_negated_stems(section.split(" › ")[-1]),
-        section_stems=stem_set(section),
+        section_stems=section_stems,
+        special_place=bool(section_stems & _SPECIAL_PLACES)
+        or bool(_ABROAD_RE.search(fold(section))),
         items=_list_items(text) if is_list else (),
     )
 
@@ -698,10 +708,7 @@ def score(
         s += 1.0 if fits else -0.5
     if u.example:
         s -= 0.8  # an illustration, not the rule
-    special = bool(section_stems & _SPECIAL_PLACES) or bool(
-        u.section and _ABROAD_RE.search(fold(u.section))
-    )
-    if special and not ((p.stems | p.context) & _SPECIAL_PLACES or p.abroad):
+    if u.special_place and not p.elsewhere:
         s -= 1.0
     elif not u.section:
         s += 0.3

@@ -143,7 +143,7 @@ def analyse(text: str) -> QueryAnalysis:
     sentences = _sentences(text)
     kept: list[str] = []
     asks: list[str] = []
-    wishes: set[str] = set()
+    wishes: set[str] = set()  # the requests that are only a wish
     set_aside: list[str] = []
     previous = ""
     for sentence in sentences:
@@ -153,10 +153,9 @@ def analyse(text: str) -> QueryAnalysis:
         if not stripped.strip() or _CLOSING_RE.match(f):
             set_aside.append(sentence)
             continue
-        is_ask = bool(_ASK_RE.search(f))
-        if not is_ask and _WISH_RE.search(f):
-            wishes.add(stripped.strip())
-            is_ask = True
+        asks_outright = bool(_ASK_RE.search(f))
+        wish = not asks_outright and bool(_WISH_RE.search(f))
+        is_ask = asks_outright or wish
         vents = bool(_VENT_RE.search(f)) and _content_words(_VENT_RE.sub(" ", f)) <= VENT_WORDS
         if vents and not is_ask:
             set_aside.append(sentence)
@@ -171,6 +170,8 @@ def analyse(text: str) -> QueryAnalysis:
                     # one and a copy of it with its tail
                     asks.pop()
             asks.append(request)
+            if wish:
+                wishes.add(request)
         previous = stripped.strip()
     main = " ".join(kept) if kept else text
     if len(text.split()) <= MESSAGE_WORDS or len(kept) <= 1:
@@ -179,6 +180,6 @@ def analyse(text: str) -> QueryAnalysis:
     # demande quelque part ? C'est combien ?") is searched as part of the whole message only
     asks = [a for a in asks if _content_words(a) >= TOPIC_WORDS]
     if any("?" in a for a in asks):
-        asks = [a for a in asks if not any(a.endswith(w) for w in wishes)]
+        asks = [a for a in asks if a not in wishes]
     requests = tuple(dict.fromkeys(asks))[:MAX_REQUESTS]
     return QueryAnalysis(text, main, requests, wants_form, wants_overview, tuple(set_aside))
