@@ -55,7 +55,7 @@ from chains.prompts import (
     format_service,
 )
 from chains.text import content_stems, fold, split_sentences, stem_set
-from knowledge.text import CUT_MARK, side_of_18, span_fit, stated_spans
+from knowledge.text import CUT_MARK, abroad_words, side_of_18, span_fit, stated_spans
 
 NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
@@ -282,7 +282,8 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
         elsewhere=bool((stems | every) & _SPECIAL_PLACES)
-        or bool(_ABROAD_RE.search(fold(question))),
+        or bool(_ABROAD_RE.search(fold(question)))
+        or abroad_words(question) is not None,
     )
 
 

@@ -41,6 +41,7 @@ from knowledge.ranking import (
     default_ranker,
     features,
 )
+from knowledge.text import abroad_words
 
 if TYPE_CHECKING:  # the store builds retrievers: it imports this module, not the reverse
     from knowledge.store import ChunkRow, KnowledgeBase
@@ -123,6 +124,9 @@ def expand_query(query: str, vocabulary: Any = None) -> str:
             extra.append(long)
     if vocabulary is not None:
         extra.extend(x for x in vocabulary.expansions(query) if x not in extra)
+    place = abroad_words(query)
+    if place is not None:
+        extra.append(place)
     return f"{query} ({' ; '.join(extra)})" if extra else query
 
 

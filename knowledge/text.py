@@ -159,3 +159,70 @@ def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
     if not ranges:
         return None
     return any(lo <= v <= hi and unit == u for lo, hi, unit in ranges for v, u in spans)
+
+
+# Another country named: the fiches write of it as "l'étranger", "hors Europe" or "l'Union
+# européenne" ("Français expatrié : vivre à l'étranger (hors Europe)", "Vol dans un autre pays
+# de l'UE"), never by its name; an agent writes "il part s'installer au Canada". The member
+# states of the European Economic Area and Switzerland (the fiches' "Europe", as their lists
+# of countries say), then other European countries, then countries elsewhere (those most named
+# in France), folded.
+_EEA_COUNTRIES = (
+    "allemagne autriche belgique bulgarie chypre croatie danemark espagne estonie finlande "
+    "grece hongrie irlande islande italie lettonie liechtenstein lituanie luxembourg malte "
+    "norvege pays-bas hollande pologne portugal republique tcheque roumanie slovaquie "
+    "slovenie suede suisse"
+)
+_OTHER_EUROPEAN_COUNTRIES = (
+    "royaume-uni angleterre ecosse ukraine russie serbie albanie moldavie bosnie macedoine "
+    "montenegro kosovo bielorussie turquie armenie andorre monaco"
+)
+_FAR_COUNTRIES = (
+    "algerie maroc tunisie libye egypte senegal mali mauritanie cote d'ivoire cameroun congo "
+    "gabon guinee benin togo burkina faso niger nigeria tchad madagascar comores ile maurice "
+    "djibouti cap-vert angola ghana kenya ethiopie rwanda burundi afrique du sud canada quebec "
+    "etats-unis etats unis amerique mexique bresil argentine chili colombie perou venezuela "
+    "bolivie equateur cuba haiti republique dominicaine chine japon coree inde pakistan "
+    "bangladesh sri lanka vietnam thailande cambodge laos philippines indonesie malaisie "
+    "singapour australie nouvelle-zelande israel liban syrie irak iran jordanie "
+    "arabie saoudite emirats arabes unis dubai qatar afghanistan"
+)
+_MULTI_WORD = (
+    "republique tcheque",
+    "cote d'ivoire",
+    "burkina faso",
+    "ile maurice",
+    "afrique du sud",
+    "etats unis",
+    "republique dominicaine",
+    "sri lanka",
+    "arabie saoudite",
+    "emirats arabes unis",
+)
+
+
+def _country_re(names: str) -> re.Pattern[str]:
+    words = names
+    multi = [m for m in _MULTI_WORD if m in words]
+    for m in multi:
+        words = words.replace(m, "")
+    alternatives = sorted([*multi, *words.split()], key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, alternatives)) + r")(?![\w-])")
+
+
+_EEA_RE = _country_re(_EEA_COUNTRIES)
+_OTHER_EUROPE_RE = _country_re(_OTHER_EUROPEAN_COUNTRIES)
+_FAR_RE = _country_re(_FAR_COUNTRIES)
+
+
+def abroad_words(text: str) -> str | None:
+    """How the fiches name the place of another country the text names ("étranger hors
+    Europe" for Canada, "étranger Union européenne" for Spain), None when it names none."""
+    folded = fold(text)
+    if _FAR_RE.search(folded):
+        return "étranger hors Europe"
+    if _EEA_RE.search(folded):
+        return "étranger Union européenne"
+    if _OTHER_EUROPE_RE.search(folded):
+        return "étranger"
+    return None

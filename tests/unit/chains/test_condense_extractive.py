@@ -486,6 +486,12 @@ def test_an_online_service_is_linked_only_when_it_speaks_of_the_question_or_the_
             "consulat",
             "récépissé de déclaration de vol vous permet de conduire",
         ),
+        # a country named is abroad as well
+        (
+            "permis volé pendant les vacances au Maroc, je peux conduire en attendant ?",
+            "consulat",
+            "récépissé de déclaration de vol vous permet de conduire",
+        ),
     ],
 )
 def test_a_case_in_another_country_answers_only_a_question_abroad(

@@ -191,6 +191,12 @@ def test_long_forms_are_read_before_a_short_form_in_parentheses():
     assert marked.expansions("un cdd") == ["Contrat à durée déterminée"]
 
 
+def test_a_country_named_is_searched_as_the_fiches_name_it():
+    query = "usager qui part s'installer au canada, il cotise où pour la sécu ?"
+    assert expand_query(query).endswith("(étranger hors Europe)")
+    assert expand_query("il cotise où pour la sécu ?") == "il cotise où pour la sécu ?"
+
+
 def test_a_two_letter_short_form_is_expanded_only_in_capitals():
     vocab = Vocabulary.learn(
         ROWS, Counter(), {"CA": Counter({"chiffre d'affaires": 3})}

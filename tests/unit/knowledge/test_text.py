@@ -1,7 +1,14 @@
 import pytest
 
 from knowledge.lexical import FrenchAnalyzer
-from knowledge.text import FRENCH_STOP_WORDS, QUESTION_WORDS, fold, span_fit, stated_spans
+from knowledge.text import (
+    FRENCH_STOP_WORDS,
+    QUESTION_WORDS,
+    abroad_words,
+    fold,
+    span_fit,
+    stated_spans,
+)
 
 
 def test_fold_lowercases_and_drops_accents_the_way_agents_type():
@@ -76,3 +83,21 @@ def test_a_first_fiche_for_the_other_side_of_18_gives_way():
     assert _ordered(titles, "passeport pièces ?") == [0, 1, 2]
     # the sides are read from the words "mineur" and "majeur" only
     assert _ordered(titles, "passeport d'un enfant") == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("usager qui part s'installer au canada avec sa famille", "étranger hors Europe"),
+        ("on part vivre en Thaïlande l'été prochain", "étranger hors Europe"),
+        ("elle rentre de Côte d'Ivoire", "étranger hors Europe"),
+        ("carte de résident délivrée par l'espagne", "étranger Union européenne"),
+        ("il travaille en Suisse", "étranger Union européenne"),
+        ("mon père vit au Royaume-Uni", "étranger"),
+        ("déménagement de Lyon à Paris", None),
+        ("Maurice, mon voisin, dit que", None),  # a first name, not the island
+        ("une dinde pour Noël", None),  # "Inde" only as a word
+    ],
+)
+def test_another_country_is_named_the_way_the_fiches_write_of_it(text, words):
+    assert abroad_words(text) == words
