@@ -104,6 +104,13 @@ _TIME_UNITS = frozenset(
 _MONEY_UNITS = frozenset(["euros", "euro", "frais", "argent"])
 # "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
+# "à qui ?", "ça passe par qui ?", "il peut voir qui avant … ?", "et vers qui me tourner ?"
+# ask where to turn, as "où ?" does: "X qui" ending its clause or opening one ("un
+# fournisseur à qui je dois de l'argent" tells, it does not ask)
+_WHO = r"(?:a|par|devant|voir|aupres de|contacter|vers|s'adresser a|s'adresse a) qui\b"
+_WHO_RE = re.compile(
+    rf"\b{_WHO}\s*(?:[?,.;:!]|$|et\b|avant\b|pour\b|ou\b)|(?:^|[?,.;:!]\s*|\bet ){_WHO}"
+)
 _TEMPS = stem_set("temps")
 _DUREE = stem_set("durée")
 _LIST_WORDS = (
@@ -225,7 +232,7 @@ class Profile:
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
     # it names a special place or another country ("en Guyane", "à l'étranger", "hors de
-    # France"; not a country's name: "au Canada")
+    # France", "au Canada")
     elsewhere: bool = False
 
 
@@ -274,7 +281,9 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or any(u in _TIME_UNITS for u in counted)
         or "tous les combien" in folded,
         listing=bool(_LIST_Q_RE.search(asked_folded)) or bool(_OBLIGATIONS_RE.search(asked_folded)),
-        where=bool(kinds & _WHERE_Q) or bool(_WHERE_RE.search(told.lower())),
+        where=bool(kinds & _WHERE_Q)
+        or bool(_WHERE_RE.search(told.lower()))
+        or bool(_WHO_RE.search(folded)),
         yes_no=bool(_YES_NO_RE.search(asked_folded)),
         context=every - stems,
         spans=stated_spans(question),
@@ -444,14 +453,18 @@ _LEANS_RE = re.compile(
 MAX_JOINED_WORDS = 70
 
 
-def _joined(units: list[Unit]) -> list[Unit]:
+def _joined(units: list[Unit], fresh: frozenset[int] = frozenset()) -> list[Unit]:
     """Each sentence that leans on the previous one joined to it (same section, not a list,
-    not too long)."""
+    not too long), unless a heading stood between them (`fresh`: the orders of the units
+    right after one): "Elle peut aussi s'effectuer par courrier" under each of five
+    départements' headings leans on its own heading, not on the same sentence of the
+    département before."""
     out: list[Unit] = []
     for u in units:
         prev = out[-1] if out else None
         if (
             prev is not None
+            and u.order not in fresh
             and not u.is_list
             and not prev.is_list
             and prev.section == u.section
@@ -512,11 +525,13 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
     pieces = split_sentences(text)
     i = 0
     order = start
+    fresh: set[int] = set()  # units right after a heading
     while i < len(pieces):
         piece = pieces[i]
         if piece in headings:
             title = piece.rstrip(" :")
             current = f"{section} › {title}" if section else title
+            fresh.add(order)
             i += 1
             continue
         if _TABLE_ROW_RE.search(piece) or (
@@ -572,8 +587,14 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
         ):
             out.append(_unit(piece, current, order, False))
             order += 1
+        elif (
+            _is_heading(piece) and not fold(piece).startswith(_SERVICE_PREFIXES)
+        ) or piece.rstrip().endswith("?"):
+            # a heading or a question heads what follows (a service's line, "Téléservice :
+            # …", between a sentence and the one leaning on it does not)
+            fresh.add(order)
         i += 1
-    return tuple(_joined(out))
+    return tuple(_joined(out, frozenset(fresh)))
 
 
 def _is_heading(line: str) -> bool:

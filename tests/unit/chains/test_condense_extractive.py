@@ -731,6 +731,36 @@ def test_lead_ins_keep_what_they_introduce(settings):
     ]
 
 
+def test_a_sentence_leaning_on_its_heading_is_not_joined_across_headings():
+    """Each département's case ends on the same sentence leaning on its own heading: five
+    units, not one sentence said five times."""
+    case = (
+        "La démarche s'effectue en ligne :\n"
+        "Téléservice : Déclaration d'événements sportifs\n"
+        "Elle peut aussi s'effectuer par courrier au moyen du formulaire.\n"
+    )
+    text = "".join(f"{d} :\n{case}" for d in ("Isère (38)", "Loire (42)", "Yvelines (78)"))
+    ctx = _context("F34326", "Organisation d'une course à pied", [("Déclaration", text)])
+    units = [u.text for u in fiche_units(ctx)]
+    assert units == ["Elle peut aussi s'effectuer par courrier au moyen du formulaire."] * 3
+    # a service's line between a sentence and the one leaning on it does not part them
+    ctx = _context(
+        "F1344",
+        "Carte d'identité perdue",
+        [
+            (
+                "Démarche",
+                "Vous pouvez faire une pré-demande en ligne.\n"
+                "Téléservice : Pré-demande de carte d'identité\n"
+                "Il faudra ensuite vous rendre en mairie.",
+            )
+        ],
+    )
+    assert [u.text for u in fiche_units(ctx)] == [
+        "Vous pouvez faire une pré-demande en ligne. Il faudra ensuite vous rendre en mairie."
+    ]
+
+
 def test_a_reply_adds_a_second_fiche_that_matches_the_message_as_well_as_the_first(settings):
     lost = _context(
         "F9009",
@@ -943,9 +973,16 @@ def test_how_long_gets_the_duration_not_an_age_nor_another_time(settings):
         ("RQTH demande ou ?", True),
         ("carte grise : on la fait où", True),
         ("garde alternée ou résidence chez la mère ?", False),
+        # "X qui" ending or opening its clause asks where to turn
+        ("artisan en EIRL, le bâtiment dans son patrimoine pro, ça passe par qui ?", True),
+        ("il envoie sa candidature a qui ? il touche quelque chose ?", True),
+        ("bar au rdc, il peut voir qui avant d'aller au tribunal ?", True),
+        ("appel devant qui et il a combien de temps", True),
+        # a relative clause tells, it does not ask
+        ("un fournisseur à qui je dois de l'argent peut saisir mes biens ?", False),
     ],
 )
-def test_ou_typed_without_its_accent_before_the_question_mark_asks_where(question, where):
+def test_ou_without_its_accent_and_x_qui_ask_where_to_turn(question, where):
     assert profile(question).where is where
 
 
