@@ -1013,7 +1013,8 @@ def _select(
         for ctx in others if len(requests) > 1 else ():
             if ctx.request != r or any(pk.ctx is ctx for pk in picked):
                 continue
-            if not pr.stems & stem_set(ctx.source.title):
+            title = _matter_words(ctx)
+            if not pr.stems & title or len((p.stems | p.context) & title) < 2:
                 continue
             # a request about the first fiche's matter (it names a word of its title) is
             # answered from that matter: "où acheter la carte de pêche ?" by no "Carte
@@ -1039,8 +1040,8 @@ def _select(
             runner_up = ctx.rank == 1 and contexts[0].rank == 0
             if (
                 to_citizen
-                and not runner_up
-                and len((p.stems | p.context) & stem_set(ctx.source.title)) < 2
+                and (not runner_up or ctx.source.fiche_id.startswith("R"))
+                and len((p.stems | p.context) & _matter_words(ctx)) < 2
             ):
                 continue
             if _other_side(p, ctx.source.title):
@@ -1054,6 +1055,18 @@ def _select(
                 picked.append(cand)
                 break
     return picked
+
+
+def _matter_words(ctx: SourceContext) -> frozenset[str]:
+    """The stems of a source's title that tell its matter: a form's or online service's
+    title without the words of its kind ("Formulaire 15807*02 : Demande de réservation de
+    nom … d'un navire" shares "formulaire" with any "quel formulaire ?"). A form is all title:
+    it speaks of a citizen's matter only when its title names it, second fiche or not."""
+    title = stem_set(ctx.source.title)
+    if ctx.source.fiche_id.startswith("R"):
+        # nor its two-letter stems: "en vue de" and "vu que" share "vu"
+        return frozenset(w for w in title - _SERVICE_FORM_WORDS if len(w) > 2)
+    return title
 
 
 def _other_side(p: Profile, title: str) -> bool:

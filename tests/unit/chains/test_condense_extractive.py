@@ -424,6 +424,43 @@ def test_a_request_about_the_first_fiches_matter_is_not_answered_from_another_ma
     assert "F33805" not in text
 
 
+def test_a_form_found_for_a_request_must_name_the_messages_matter(settings):
+    first = _context(
+        "F31498",
+        "Entreprise individuelle à responsabilité limitée (EIRL)",
+        [
+            (
+                "",
+                "Le statut de l'EIRL permet de protéger vos biens personnels. Le dépôt de la "
+                "déclaration d'affectation est payant (50,68 €) pour les micro-entrepreneurs.",
+            )
+        ],
+    )
+    form = _context(
+        "R50189",
+        "Formulaire 15807*02 : Demande de réservation de nom, de numéro en vue de "
+        "l'immatriculation d'un navire neuf ou existant de commerce ou de pêche",
+        [("", "Demande de réservation de nom d'un navire neuf ou existant - Formulaire")],
+        n=2,
+        request=0,
+    )
+    requests = [
+        "Comment je fais, quel formulaire, et combien ça coûte vu que mon activité existe ?",
+        "Un fournisseur pourra-t-il se servir sur mes biens perso ?",
+    ]
+    text = compose(
+        "Bonjour, je suis graphiste et je veux passer en EIRL. " + " ".join(requests),
+        "brouillon",
+        [first, form],
+        settings,
+        requests,
+    )
+    assert "protéger vos biens personnels" in text
+    # "formulaire", "existe" and the "vu" of "vu que" / "en vue de" are all the form's
+    # title shares with the message: no word of its matter
+    assert "navire" not in text
+
+
 def test_an_online_service_is_linked_only_when_it_speaks_of_the_question_or_the_answer(
     settings,
 ):
