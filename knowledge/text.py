@@ -1,5 +1,6 @@
 """French text, the one place for what every part matches on: accent folding, stop words,
-and the ages and durations a text states or a title's range holds.
+the ages and durations a text states or a title's range holds, and the other countries a
+text names.
 
 `knowledge` (the BM25 analyzer, query analysis, the corpus vocabulary) and `chains` (the
 gate, the condenser, the extractive generator) both use these; nothing here imports
@@ -168,45 +169,30 @@ def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
 # of countries say), then other European countries, then countries elsewhere (those most named
 # in France), folded.
 _EEA_COUNTRIES = (
-    "allemagne autriche belgique bulgarie chypre croatie danemark espagne estonie finlande "
-    "grece hongrie irlande islande italie lettonie liechtenstein lituanie luxembourg malte "
-    "norvege pays-bas hollande pologne portugal republique tcheque roumanie slovaquie "
-    "slovenie suede suisse"
+    "allemagne, autriche, belgique, bulgarie, chypre, croatie, danemark, espagne, estonie, "
+    "finlande, grece, hongrie, irlande, islande, italie, lettonie, liechtenstein, lituanie, "
+    "luxembourg, malte, norvege, pays-bas, hollande, pologne, portugal, republique tcheque, "
+    "roumanie, slovaquie, slovenie, suede, suisse"
 )
 _OTHER_EUROPEAN_COUNTRIES = (
-    "royaume-uni angleterre ecosse ukraine russie serbie albanie moldavie bosnie macedoine "
-    "montenegro kosovo bielorussie turquie armenie andorre monaco"
+    "royaume-uni, angleterre, ecosse, ukraine, russie, serbie, albanie, moldavie, bosnie, "
+    "macedoine, montenegro, kosovo, bielorussie, turquie, armenie, andorre, monaco"
 )
 _FAR_COUNTRIES = (
-    "algerie maroc tunisie libye egypte senegal mali mauritanie cote d'ivoire cameroun congo "
-    "gabon guinee benin togo burkina faso niger nigeria tchad madagascar comores ile maurice "
-    "djibouti cap-vert angola ghana kenya ethiopie rwanda burundi afrique du sud canada quebec "
-    "etats-unis etats unis amerique mexique bresil argentine chili colombie perou venezuela "
-    "bolivie equateur cuba haiti republique dominicaine chine japon coree inde pakistan "
-    "bangladesh sri lanka vietnam thailande cambodge laos philippines indonesie malaisie "
-    "singapour australie nouvelle-zelande israel liban syrie irak iran jordanie "
-    "arabie saoudite emirats arabes unis dubai qatar afghanistan"
-)
-_MULTI_WORD = (
-    "republique tcheque",
-    "cote d'ivoire",
-    "burkina faso",
-    "ile maurice",
-    "afrique du sud",
-    "etats unis",
-    "republique dominicaine",
-    "sri lanka",
-    "arabie saoudite",
-    "emirats arabes unis",
+    "algerie, maroc, tunisie, libye, egypte, senegal, mali, mauritanie, cote d'ivoire, "
+    "cameroun, congo, gabon, guinee, benin, togo, burkina faso, niger, nigeria, tchad, "
+    "madagascar, comores, ile maurice, djibouti, cap-vert, angola, ghana, kenya, ethiopie, "
+    "rwanda, burundi, afrique du sud, canada, quebec, etats-unis, etats unis, amerique, "
+    "mexique, bresil, argentine, chili, colombie, perou, venezuela, bolivie, equateur, cuba, "
+    "haiti, republique dominicaine, chine, japon, coree, inde, pakistan, bangladesh, "
+    "sri lanka, vietnam, thailande, cambodge, laos, philippines, indonesie, malaisie, "
+    "singapour, australie, nouvelle-zelande, israel, liban, syrie, irak, iran, jordanie, "
+    "arabie saoudite, emirats arabes unis, dubai, qatar, afghanistan"
 )
 
 
 def _country_re(names: str) -> re.Pattern[str]:
-    words = names
-    multi = [m for m in _MULTI_WORD if m in words]
-    for m in multi:
-        words = words.replace(m, "")
-    alternatives = sorted([*multi, *words.split()], key=len, reverse=True)
+    alternatives = sorted((n.strip() for n in names.split(",")), key=len, reverse=True)
     return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, alternatives)) + r")(?![\w-])")
 
 
