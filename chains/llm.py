@@ -44,7 +44,11 @@ def build_chat_model(settings: ChainSettings) -> BaseChatModel | None:
     """The configured chat model, or None when no endpoint is set (extractive generator)."""
     if not settings.uses_llm:
         return None
-    import httpx
+    # The HTTP library the openai client is built on (httpx2 since openai 3): its clients
+    # reject another library's Timeout (openai 3.63 no longer converts an httpx.Timeout),
+    # so the timeout and the pool are made with its classes.
+    import httpx2
+    import openai
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else _NO_KEY
     logger.info(
@@ -55,7 +59,7 @@ def build_chat_model(settings: ChainSettings) -> BaseChatModel | None:
         settings.llm_timeout,
         settings.llm_max_retries,
     )
-    timeout = httpx.Timeout(
+    timeout = httpx2.Timeout(
         settings.llm_timeout, connect=min(settings.llm_connect_timeout, settings.llm_timeout)
     )
     return _chat_model_class()(
@@ -72,9 +76,9 @@ def build_chat_model(settings: ChainSettings) -> BaseChatModel | None:
         stream_usage=False,
         # Our own client: langchain-openai's default one is cached process-wide and bound to
         # the first event loop that used it. Pool sized for many concurrent answers.
-        http_async_client=httpx.AsyncClient(
+        http_async_client=openai.DefaultAsyncHttpxClient(
             timeout=timeout,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
         ),
     )
 
