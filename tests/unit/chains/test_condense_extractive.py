@@ -195,6 +195,11 @@ def _context(fid: str, title: str, parts: list[tuple[str, str]], n: int = 1, req
     return SourceContext(src, chunks, outline=chunks, request=request)
 
 
+def _reply(opening: str, requests: list[str], contexts, settings) -> str:
+    """The draft replying to a citizen's message: its opening, then its requests."""
+    return compose(f"{opening} " + " ".join(requests), "brouillon", contexts, settings, requests)
+
+
 def _quoted(text: str) -> list[str]:
     return [line for line in text.splitlines() if re.search(r"\[\d+\]$", line)]
 
@@ -410,12 +415,11 @@ def test_a_request_about_the_first_fiches_matter_is_not_answered_from_another_ma
         "Et la truite, c'est ouvert jusqu'à quand ?",
         "Où est-ce qu'on achète la carte de pêche et combien ça coûte ?",
     ]
-    text = compose(
-        "Bonjour, je voudrais emmener mon petit-fils pêcher dans la rivière. " + " ".join(requests),
-        "brouillon",
+    text = _reply(
+        "Bonjour, je voudrais emmener mon petit-fils pêcher dans la rivière.",
+        requests,
         [first, other],
         settings,
-        requests,
     )
     assert "carte de pêche en ligne" in text
     # the fiche found for the price shares "carte" and "acheter" with the request, but not
@@ -448,12 +452,8 @@ def test_a_form_found_for_a_request_must_name_the_messages_matter(settings):
         "Comment je fais, quel formulaire, et combien ça coûte vu que mon activité existe ?",
         "Un fournisseur pourra-t-il se servir sur mes biens perso ?",
     ]
-    text = compose(
-        "Bonjour, je suis graphiste et je veux passer en EIRL. " + " ".join(requests),
-        "brouillon",
-        [first, form],
-        settings,
-        requests,
+    text = _reply(
+        "Bonjour, je suis graphiste et je veux passer en EIRL.", requests, [first, form], settings
     )
     assert "protéger vos biens personnels" in text
     # "formulaire", "existe" and the "vu" of "vu que" / "en vue de" are all the form's
