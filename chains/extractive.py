@@ -848,14 +848,27 @@ def _figures(sig: frozenset[str]) -> frozenset[str]:
 
 
 def pick(
-    ctx: SourceContext, p: Profile, *, budget_words: int, max_units: int, shown: Shown
+    ctx: SourceContext,
+    p: Profile,
+    *,
+    budget_words: int,
+    max_units: int,
+    shown: Shown,
+    asked_places_only: bool = False,
 ) -> Picked | None:
     """The units of one source that answer the question: the best one, then those scoring
     close to it, within a reading budget; lists whole (capped when no list was asked for);
     nothing the draft already says, even in other words."""
     title = fold(ctx.source.title)
     every = fiche_units(ctx)
-    units = [u for u in every if u.key != title and not u.is_service and not shown.repeats(u)]
+    units = [
+        u
+        for u in every
+        if u.key != title
+        and not u.is_service
+        and not shown.repeats(u)
+        and not (asked_places_only and u.special_place and not p.elsewhere)
+    ]
     if not units:
         return None
     qr = ctx.source.title.rstrip().endswith("?")
@@ -1046,7 +1059,14 @@ def _select(
                 continue
             if _other_side(p, ctx.source.title):
                 continue
-            cand = pick(ctx, p, budget_words=MAX_WORDS // 2, max_units=1, shown=shown)
+            cand = pick(
+                ctx,
+                p,
+                budget_words=MAX_WORDS // 2,
+                max_units=1,
+                shown=shown,
+                asked_places_only=True,
+            )
             # the retriever's second fiche needs a sentence half as good as the first
             # fiche's best (it is often the more specific fiche of the two); any other, one
             # as good

@@ -555,6 +555,48 @@ def test_a_case_in_another_country_answers_only_a_question_abroad(
     assert not_quoted not in lead
 
 
+def test_the_second_fiche_is_not_added_for_a_case_abroad_the_question_does_not_name(settings):
+    first = _context(
+        "F14930",
+        "Passeport d'un mineur : première demande",
+        [
+            (
+                "En France › Pièces à fournir",
+                "Pour un passeport de mineur, il faut fournir :\n"
+                "- Photo d'identité de moins de 6 mois\n"
+                "- Pièce d'identité du parent qui fait la demande",
+            )
+        ],
+    )
+    second = _context(
+        "F21090",
+        "Renouvellement de la carte d'identité d'un mineur",
+        [
+            (
+                "À l'étranger › Pièces à fournir",
+                "Pour un mineur, les pièces à fournir au consulat sont :\n"
+                "- Pièce d'identité du parent qui dépose la demande\n"
+                "- Passeport de l'enfant",
+            )
+        ],
+        n=2,
+    )
+    second.rank = 1
+    text = compose(
+        "renouvellement passeport mineur pièces ?", "question", [first, second], settings
+    )
+    assert "Photo d'identité" in text
+    # the second fiche's only case that answers is abroad, which the question does not name
+    assert "consulat" not in text
+    asked_abroad = compose(
+        "renouvellement passeport mineur à l'étranger : pièces ?",
+        "question",
+        [first, second],
+        settings,
+    )
+    assert "consulat" in asked_abroad
+
+
 def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in(settings):
     ctx = _context(
         "F998",
