@@ -139,6 +139,14 @@ _ABROAD_RE = re.compile(
     r"\b(?:autres? pays|pays (?:etrangers?|de l'union|membres?)|hors (?:de )?france"
     r"|hors (?:eee|ue|de l'union)|en europe|union europeenne|etrangers?|expatri\w*)\b"
 )
+
+
+def _names_special_place(stems: frozenset[str], folded: str) -> bool:
+    """Whether a text names a special place ("Guyane", "l'étranger") or a case abroad ("Vol
+    dans un autre pays", "hors de France"): read on its stems and its folded text."""
+    return bool(stems & _SPECIAL_PLACES) or bool(_ABROAD_RE.search(folded))
+
+
 _PLACE_RE = re.compile(
     r"\b(?:aupres d|s'adresser|se rendre|a la mairie|en mairie|au tribunal|a la prefecture"
     r"|au greffe|au commissariat|a la gendarmerie|en ligne|par courrier|au guichet)"
@@ -290,8 +298,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         negated=_negated_stems(question),
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
-        elsewhere=bool((stems | every) & _SPECIAL_PLACES)
-        or bool(_ABROAD_RE.search(fold(question)))
+        elsewhere=_names_special_place(stems | every, fold(question))
         or abroad_words(question) is not None,
     )
 
@@ -409,8 +416,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         aside=bool(_ASIDE_RE.match(head)),
         case_lacks=_negated_stems(section.split(" › ")[-1]),
         section_stems=section_stems,
-        special_place=bool(section_stems & _SPECIAL_PLACES)
-        or bool(_ABROAD_RE.search(fold(section))),
+        special_place=_names_special_place(section_stems, fold(section)),
         items=_list_items(text) if is_list else (),
     )
 
