@@ -861,6 +861,7 @@ def pick(
     max_units: int,
     shown: Shown,
     asked_places_only: bool = False,
+    floor_share: float = 0.0,
 ) -> Picked | None:
     """The units of one source that answer the question: the best one, then those scoring
     close to it, within a reading budget; lists whole (capped when no list was asked for);
@@ -887,7 +888,7 @@ def pick(
     mine = Shown(set(shown.keys), list(shown.sigs))
     chosen: list[Unit] = []
     best_score = scored[0][0]
-    floor = max(0.3, best_score * FLOOR_SHARE)
+    floor = max(0.3, best_score * max(FLOOR_SHARE, floor_share))
     words = lists = 0
     for s, u in scored:
         if chosen and (s < floor or len(chosen) >= max_units):
@@ -972,6 +973,10 @@ def _services(pk: Picked, question: str, limit: int = 2) -> list[dict]:
 
 REQUEST_MIN = 1.5  # a unit's score for a request to count as an answer to it
 RUNNER_UP_SHARE = 0.55  # see _select
+# the other fiche's second sentence must score this share of its best: its best is often
+# the answer the first fiche missed, and the next one completes it ("Les 2 périodes durent
+# chacune 4 semaines" after what the soldes are)
+SECOND_UNIT_SHARE = 0.85
 
 
 def _select(
@@ -988,8 +993,9 @@ def _select(
     yet: what the first source says of it, else the source retrieval found for it, when
     that source really speaks of it (its title shares a word with the request, and every
     word of the first source's title the request names, and a unit scores well). Once, a
-    source that matches the question about as well as the first (one unit: the answer
-    stays short enough to read in 20 seconds); for the retriever's second
+    source that matches the question about as well as the first (one unit, two when the
+    next scores nearly as well as its best: the answer stays short enough to read in 20
+    seconds); for the retriever's second
     fiche, half as well will do (RUNNER_UP_SHARE of the first's best): when retrieval misses,
     the fiche meant is most often that one, and its link costs the agent one sentence. In a
     reply to a citizen (`reply`, or a message with requests) any other fiche's title must
@@ -1065,13 +1071,15 @@ def _select(
                 continue
             if _other_side(p, ctx.source.title):
                 continue
+            # a second sentence only when it answers about as well as the fiche's best
             cand = pick(
                 ctx,
                 p,
                 budget_words=MAX_WORDS // 2,
-                max_units=1,
+                max_units=min(2, left),
                 shown=shown,
                 asked_places_only=True,
+                floor_share=SECOND_UNIT_SHARE,
             )
             # the retriever's second fiche needs a sentence half as good as the first
             # fiche's best (it is often the more specific fiche of the two); any other, one

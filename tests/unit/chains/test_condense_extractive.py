@@ -1430,3 +1430,39 @@ def test_a_sentence_scoring_a_third_of_the_best_still_answers(settings):
     assert "l'ancienne carte grise barrée" in quoted[0]
     assert any("en France uniquement, pendant 1 mois" in q for q in quoted)
     assert not any("puissance fiscale" in q for q in quoted)
+
+
+def test_the_second_fiche_gives_a_second_sentence_only_when_it_answers_nearly_as_well(settings):
+    first = _context(
+        "F9030",
+        "Réductions de prix en magasin",
+        [
+            ("", "Une réduction de prix annoncée doit indiquer le prix de référence barré."),
+            ("Affichage", "Le commerçant affiche la réduction sur l'étiquette du produit."),
+        ],
+    )
+    what = (
+        "Les ventes en liquidation sont des ventes accompagnées de réductions de prix pour "
+        "écouler rapidement le stock du magasin."
+    )
+    how_long = "La liquidation du stock dure au plus 2 mois après la déclaration en mairie."
+    aside = "Le commerçant tient un inventaire des marchandises liquidées."
+    second = _context(
+        "F9031",
+        "Liquidation du stock d'un magasin",
+        [("", what), ("Durée", how_long), ("Inventaire", aside)],
+        n=2,
+    )
+    second.rank = 1
+    question = "liquidation du stock d'un magasin : réductions de prix, ça dure combien de temps ?"
+    text = compose(question, "question", [first, second], settings)
+    # both sentences that answer, not the third, which scores far below them
+    assert what in text
+    assert how_long in text
+    assert aside not in text
+    # one sentence when the next scores far below the fiche's best
+    text = compose(
+        "réductions de prix pour liquidation du stock ?", "question", [first, second], settings
+    )
+    assert what in text
+    assert how_long not in text
