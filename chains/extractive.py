@@ -131,8 +131,16 @@ _WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service 
 # the words that say the kind of answer wanted, not what it is about
 _KIND_WORDS = _AMOUNT_Q | _DELAY_Q | _LIST_Q | _WHERE_Q
 _SPECIAL_PLACES = stem_set(
-    "étranger Guyane Mayotte outre-mer Réunion Martinique Guadeloupe Calédonie Polynésie "
+    "étranger Guyane Mayotte outre-mer Martinique Guadeloupe Calédonie Polynésie "
     "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin Alsace Moselle"
+)
+# La Réunion, the island, not "une réunion" (a meeting: "Réunions et services en faveur des
+# parents", "la réunion de l'assemblée"): a case title of its own ("La Réunion (974)", "À la
+# Réunion"), an item of a list of places, or "à / de / en la Réunion" not followed by what
+# the meeting is of.
+_REUNION_RE = re.compile(
+    r"(?:^|› |, )(?:a |de )?(?:la )?reunion(?: \(974\))?(?=$| ›|,)"
+    r"|\b(?:a|de|sur|en) la reunion\b(?! (?:de|du|des|d')\b)(?!')"
 )
 # A case abroad: "Vol dans un autre pays", "Vous résidez hors de France", "En Europe".
 _ABROAD_RE = re.compile(
@@ -144,7 +152,11 @@ _ABROAD_RE = re.compile(
 def _names_special_place(stems: frozenset[str], folded: str) -> bool:
     """Whether a text names a special place ("Guyane", "l'étranger") or a case abroad ("Vol
     dans un autre pays", "hors de France"): read on its stems and its folded text."""
-    return bool(stems & _SPECIAL_PLACES) or bool(_ABROAD_RE.search(folded))
+    return (
+        bool(stems & _SPECIAL_PLACES)
+        or bool(_ABROAD_RE.search(folded))
+        or bool(_REUNION_RE.search(folded))
+    )
 
 
 _PLACE_RE = re.compile(

@@ -1466,3 +1466,38 @@ def test_the_second_fiche_gives_a_second_sentence_only_when_it_answers_nearly_as
     )
     assert what in text
     assert how_long not in text
+
+
+def test_a_meeting_is_no_case_on_the_island_of_la_reunion(settings):
+    rule = (
+        "Lorsque la réunion ne se rattache pas aux activités de l'école (kermesse, bourse aux "
+        "vêtements), l'association demande l'autorisation préalable de la mairie."
+    )
+    ctx = _context(
+        "F9032",
+        "Association de parents d'élèves",
+        [
+            ("", "Elle est déclarée en préfecture comme toute association loi 1901."),
+            ("Rôle de l'association › Réunions et services", rule),
+            (
+                "Cotisation › À la Réunion",
+                "À la Réunion, l'association demande l'autorisation du rectorat pour une kermesse.",
+            ),
+        ],
+    )
+    text = compose(
+        "association de parents d'élèves, une kermesse à l'école, il faut l'autorisation de la "
+        "mairie ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    # the meeting's section answers; the island's case does not, the question not naming it
+    assert _quoted(text)[0] == f"{rule} [1]"
+    assert "rectorat" not in text
+    # a meeting is no place: its sentences are not set aside as a case elsewhere; the island is
+    places = {u.section: u.special_place for u in fiche_units(ctx)}
+    assert places["Rôle de l'association › Réunions et services"] is False
+    assert places["Cotisation › À la Réunion"] is True
+    assert profile("il vit à la Réunion depuis 3 ans, il a droit à quoi ?").elsewhere
+    assert not profile("je vais à la réunion de l'AG, il faut un pouvoir ?").elsewhere
