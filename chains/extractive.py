@@ -140,7 +140,7 @@ _SPECIAL_PLACES = stem_set(
 # the meeting is of.
 _REUNION_RE = re.compile(
     r"(?:^|› |, )(?:a |de )?(?:la )?reunion(?: \(974\))?(?=$| ›|,)"
-    r"|\b(?:a|de|sur|en) la reunion\b(?! (?:de|du|des|d')\b)(?!')"
+    r"|\b(?:a|de|sur|en) la reunion\b(?! (?:de|du|des|d')\b)"
 )
 # A case abroad: "Vol dans un autre pays", "Vous résidez hors de France", "En Europe".
 _ABROAD_RE = re.compile(
