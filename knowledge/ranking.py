@@ -4,13 +4,17 @@ The first stage (`knowledge.retriever`) gives each candidate fiche its rank in s
 chunks by vector (Chroma), chunks by BM25, the fiche's title field, card field and body (its
 whole text) by BM25 (`knowledge.fiche_index`), and the fiche's card by vector. This module
 turns those ranks, the multilingual-e5-small similarity of the question to the fiche's title
-and description, and what the fiche is (a dossier N, a form or online service R, a
-"Recherche guidée" menu) into features, and scores them with the weights in `ranker.json`, fitted by
-`bench/fit_ranker.py` on development questions with cross-validation (the script, its data
-and the resulting coefficients are in the repository: anyone can refit and compare).
+and description, the BM25 of the question's word pairs in the fiche's whole text (the phrase
+"congé parental" rather than its two words anywhere), and what the fiche is (a dossier N, a
+form or online service R, a "Recherche guidée" menu) into features, and scores them with the
+weights in `ranker.json`, fitted by `bench/fit_ranker.py` on development questions with
+cross-validation (the script, its data and the resulting coefficients are in the
+repository: anyone can refit and compare).
 
 For a message with several requests every feature is the best over the requests' searches,
-plus the share of searches that ranked the fiche in their top 10.
+plus the share of searches that ranked the fiche in their top 10; the word pairs are read
+from the whole text as typed (a request's pairs are the whole text's too, and the words the
+query expansion adds would pair with their neighbours into pairs nobody wrote).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ FEATURES = (
     "title_precision",
     "first_stage_gap",
     "agreement",
+    "body_pairs",
     *KIND_FEATURES,
 )
 WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
@@ -63,6 +68,7 @@ class Candidate:
     e5: float = 0.0
     title_coverage: float = 0.0  # share of the question's words found in the title
     title_precision: float = 0.0  # share of the title's words found in the question
+    body_pairs: float = 0.0  # BM25 of the question's word pairs in the fiche's whole text
     best_search: int = 0  # which search (0 = the whole text, then each request) found it best
     best_search_score: float = 0.0
 
@@ -97,6 +103,7 @@ def features(
                 c.title_precision,
                 c.first_stage / fs_max,
                 c.top10 / max(n_searches, 1),
+                c.body_pairs,
                 is_n,
                 is_r,
                 float("recherche guid" in ftype),

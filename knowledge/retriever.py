@@ -451,6 +451,14 @@ class HybridRetriever(BaseRetriever):
             pools[i] = pool[:SECOND_STAGE_POOL]
         if fiche_index is not None:
             analyzer = fiche_index.title_index.analyzer
+            # The word pairs of the whole text as typed (the expansions' added words would
+            # make pairs no text holds, and a request's pairs are the whole text's too).
+            for j, (i, _) in enumerate(searches):
+                if search_rank[j] == 0:
+                    pool = pools[i]
+                    pairs = fiche_index.pair_scores([c.fiche_id for c in pool], search_texts[j])
+                    for c, p in zip(pool, pairs, strict=True):
+                        c.body_pairs = p
             for i, q in searches:
                 terms = set(analyzer.query(q))
                 if not terms:

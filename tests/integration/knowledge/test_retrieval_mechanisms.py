@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.retriever import HybridRetriever
+from knowledge.retriever import HybridRetriever, SearchRequest
 from knowledge.store import KnowledgeBase
 from tests.support.kb import make_settings
 
@@ -76,6 +76,26 @@ def test_the_body_field_finds_a_fiche_by_words_of_several_sections(sample_kb):
     # saved with the other fields: a reader opening the store has it
     with KnowledgeBase.open(make_settings(sample_kb.store_dir)) as again:
         assert again.lexical().fiches.body_index is not None
+
+
+def test_word_pairs_tell_the_fiche_holding_the_phrase(sample_kb):
+    """F24661 holds "salaire", "journalier" and "référence" too (the body field ranks it
+    second), but never side by side: only the ARE fiche holds the phrase."""
+    fiches = sample_kb.lexical().fiches
+    phrase = "salaire journalier de référence"
+    assert [f for f, _ in fiches.bm25("body", phrase, 2, None)] == ["F14860", "F24661"]
+    scores = dict(zip(fiches.ids, fiches.pair_scores(fiches.ids, phrase), strict=True))
+    assert scores["F14860"] > 0
+    assert scores["F24661"] == 0.0
+    assert max(scores, key=scores.get) == "F14860"
+    # a feature of the second stage, read from the question as typed
+    staged = sample_kb.retriever(k=5).candidates_many([SearchRequest(phrase, 5)])[0]
+    by_id = {c.fiche_id: c for c in staged.candidates}
+    assert by_id["F14860"].body_pairs == pytest.approx(scores["F14860"])
+    # saved with the other fields: a reader opening the store has it
+    with KnowledgeBase.open(make_settings(sample_kb.store_dir)) as again:
+        reread = again.lexical().fiches
+        assert reread.pair_scores(["F14860"], phrase) == [pytest.approx(scores["F14860"])]
 
 
 def test_inbound_anchor_texts_describe_their_target(sample_kb):

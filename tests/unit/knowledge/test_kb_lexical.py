@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from knowledge.lexical import FrenchAnalyzer, LexicalIndex, LexicalIndexHandle
+from knowledge.lexical import (
+    FrenchAnalyzer,
+    LexicalIndex,
+    LexicalIndexHandle,
+    PairIndex,
+    word_pairs,
+)
 
 DOCS = {
     "F1#a#0": "Renouvellement du passeport d'un mineur : pièces à fournir en mairie",
@@ -54,6 +60,42 @@ def test_search_ranks_and_masks():
     assert [h[0] for h in masked] == ["F4#a#0"]
     assert index.search("xyzzy inconnu", 5) == []
     assert index.search("", 5) == []
+
+
+def test_word_pairs_join_words_at_most_the_window_apart():
+    a = FrenchAnalyzer()
+    terms = a("titre de séjour pluriannuel")  # "de" is a stop word
+    assert word_pairs(terms, 1) == [(terms[0], terms[1]), (terms[1], terms[2])]
+    assert (terms[0], terms[2]) in word_pairs(terms, 2)
+    assert word_pairs(terms[:1], 2) == []
+
+
+def test_the_pair_index_scores_a_phrase_above_its_words_scattered(tmp_path):
+    a = FrenchAnalyzer()
+    texts = [
+        "Le congé parental d'éducation permet d'interrompre son activité.",  # the phrase
+        "Le congé est accordé. Les droits de l'autorité parentale restent.",  # the words apart
+        "Congé de maternité : durée et indemnités.",
+        "Déclaration de revenus : parts fiscales.",
+    ]
+    index = PairIndex.build([a(t) for t in texts])
+    columns = index.query_columns(a.query("congé parental ?"))
+    scores = [index.score(d, columns) for d in range(len(texts))]
+    assert scores[0] > 0
+    assert scores[1] == scores[2] == scores[3] == 0.0
+    # each pair of the query counts: two phrases find both texts
+    both = index.query_columns(a.query("congé parental ou congé maternité"))
+    assert index.score(0, both) > 0
+    assert index.score(2, both) > 0
+    # words the corpus never pairs, or never has, give no column
+    assert len(index.query_columns(a.query("parental congé"))) == 0
+    assert len(index.query_columns(a.query("xyzzy inconnu"))) == 0
+    assert index.score(0, index.query_columns([])) == 0.0
+    # saved and loaded: the same scores
+    index.save(tmp_path / "pairs.npz")
+    again = PairIndex.load(tmp_path / "pairs.npz")
+    assert again.words == index.words
+    assert [again.score(d, columns) for d in range(len(texts))] == scores
 
 
 def test_save_swaps_current_atomically_and_handle_reloads(tmp_path):
