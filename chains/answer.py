@@ -345,6 +345,7 @@ class AnswerChain:
                     chunks=chunks,
                     outline=_chunks_from(doc, "outline"),
                     abbreviations=_abbreviations(doc),
+                    cases=frozenset(str(c) for c in doc.metadata.get("cases") or ()),
                     request=int(doc.metadata.get("request", -1)),
                     rank=next(r for r, d in enumerate(state.docs) if d is doc),
                 )

@@ -943,10 +943,17 @@ def pick(
     return Picked(ctx, [lead, *rest], score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top))
 
 
-def _cases(units: list[Unit]) -> bool:
-    """The units come from several situations of the fiche (first level of the path)."""
-    tops = {u.section.split(" › ")[0] for u in units if u.section}
-    return len(tops) > 1
+def _sections(units: list[Unit]) -> set[str]:
+    """The first-level sections the units come from."""
+    return {u.section.split(" › ")[0] for u in units if u.section}
+
+
+def _cases(units: list[Unit], case_titles: frozenset[str]) -> bool:
+    """The units come from several situations of the fiche: first-level sections that are
+    cases (`case_titles`: its Situation and Cas blocks), not chapters ("Qui est concerné ?",
+    "Démarche"), which hold no alternatives."""
+    tops = _sections(units)
+    return len(tops) > 1 and tops <= case_titles
 
 
 def _line(u: Unit, n: int) -> str:
@@ -1208,13 +1215,15 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
         lines.append(f"_{units[0].section}_")  # the case the direct answer belongs to
     lines.append(_line(units[0], n))
     rest = units[1:]
-    cases = _cases(units)
+    # units from several sections are labelled with their section's title; "Selon le cas :"
+    # heads them only when those sections are cases (a reply to a citizen names no case:
+    # its closing line says the rules depend on the situation)
+    labelled = len(_sections(units)) > 1 and not brouillon
     if rest:
-        # a reply to a citizen names no case (its closing line says the rules depend on the
-        # situation): "Selon le cas :" would head bullets that say none
-        lines += ["", EXTRACTIVE_CASES] if cases and not brouillon else [""]
+        cases = labelled and _cases(units, pk.ctx.cases)
+        lines += ["", EXTRACTIVE_CASES] if cases else [""]
     for u in rest:
-        case = u.section.split(" › ")[0] if cases and u.section and not brouillon else ""
+        case = u.section.split(" › ")[0] if labelled and u.section else ""
         if brouillon and u.section and u.leans:
             case = u.section.split(" › ")[-1]  # "Cette aide…": which aide
         lines += _bullet(_line(u, n), f"*{case}* : " if case else "")
@@ -1278,7 +1287,7 @@ def _compose_brouillon(message: str, picked: list[Picked], requests: list[str]) 
     for pk in picked:
         lines += _body(pk, brouillon=True)
         lines.append("")
-        situation = situation or _cases(pk.units)
+        situation = situation or _cases(pk.units, pk.ctx.cases)
     left = [r for r in requests if len(requests) > 1 and not _covered(r, picked)]
     links = []
     seen_urls: set[str] = set()

@@ -42,6 +42,9 @@ class SourceContext:
     # The abbreviations the fiche marks up, with their long forms (("JOAFE", "Journal
     # officiel des associations…"), …).
     abbreviations: tuple[tuple[str, str], ...] = ()
+    # The titles of its sections that are cases (alternatives: "En France", "À
+    # l'étranger"), not chapters ("Pièces à fournir").
+    cases: frozenset[str] = frozenset()
 
     @property
     def all_chunks(self) -> list[UsedChunk]:

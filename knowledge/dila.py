@@ -222,6 +222,7 @@ class _Body:
     def __init__(self) -> None:
         self.sections: list[tuple[tuple[str, ...], list[str]]] = []
         self.services: dict[str, OnlineService] = {}
+        self.cases: dict[str, None] = {}  # Situation and Cas titles, in order, once each
 
     def add(self, path: tuple[str, ...], para: str) -> None:
         if not para:
@@ -423,6 +424,14 @@ def _branches(el: Any, depth: int) -> list[str]:
     return lines
 
 
+def _case(el: Any, path: tuple[str, ...], body: _Body) -> None:
+    """A Situation or Cas: one of the alternatives its block lists."""
+    title = _title(el)
+    if title:
+        body.cases[title] = None
+    _walk(el, (*path, title) if title else path, body)
+
+
 def _walk(el: Any, path: tuple[str, ...], body: _Body) -> None:
     for child in el:
         _block(child, path, body)
@@ -440,15 +449,12 @@ def _block(child: Any, path: tuple[str, ...], body: _Body) -> None:
         _walk(child, (*path, title) if title else path, body)
     elif tag == "ListeSituations":
         for sub in child.findall("Situation"):
-            title = _title(sub)
-            _walk(sub, (*path, title) if title else path, body)
+            _case(sub, path, body)
     elif tag == "BlocCas":
         for sub in child.findall("Cas"):
-            title = _title(sub)
-            _walk(sub, (*path, title) if title else path, body)
+            _case(sub, path, body)
     elif tag in ("Cas", "Situation"):
-        title = _title(child)
-        _walk(child, (*path, title) if title else path, body)
+        _case(child, path, body)
     elif tag in _CONTAINERS:
         _walk(child, path, body)
     elif tag == "Liste":
@@ -756,6 +762,7 @@ def parse_fiche(data: bytes, source: str) -> Fiche:
         children=tuple(link for _, links in kids for link in links),
         abbreviations=_abbreviations(root),
         anchors=_anchors(root, fiche_id),
+        cases=tuple(body.cases),
     )
     fiche.content_hash = fiche_hash(fiche)
     return fiche

@@ -77,6 +77,8 @@ def fiche_metadata(fiche: Fiche) -> dict[str, Any]:
         "related": [[link.title, link.target_id] for link in fiche.related],
         "abbreviations": [list(pair) for pair in fiche.abbreviations],
         "anchors": [[link.title, link.target_id] for link in fiche.anchors],
+        # which sections are cases (alternatives), for the composer's "Selon le cas"
+        "cases": list(fiche.cases),
     }
 
 

@@ -82,6 +82,9 @@ class Fiche:
     # Inline links to other publications (LienInterne): the anchor text says what the
     # target is about ("l'autorité parentale" -> F18605), like anchor text on the web.
     anchors: tuple[Link, ...] = ()
+    # The titles of its Situation and Cas blocks: the sections that are alternatives ("En
+    # France" / "À l'étranger"), unlike chapters ("Pièces à fournir", "Coût").
+    cases: tuple[str, ...] = ()
 
     def all_urls(self) -> set[str]:
         """The fiche URL and every URL of its online services (what a draft may link to)."""

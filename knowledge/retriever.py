@@ -664,6 +664,8 @@ def _documents(
                     "services": meta.get("services", []),
                     # the abbreviations the DILA marks up in the fiche, with their long forms
                     "abbreviations": meta.get("abbreviations", []),
+                    # the titles of its sections that are cases (Situation, Cas)
+                    "cases": meta.get("cases", []),
                     "chunks": [
                         {
                             "id": c.id,

@@ -183,8 +183,16 @@ def test_lead_ins_and_labels_are_not_quoted(settings):
     assert "- Perte du permis de conduire [1]" not in out
 
 
-def _context(fid: str, title: str, parts: list[tuple[str, str]], n: int = 1, request: int = -1):
-    """A source made by hand: its title and its (section, text) chunks in reading order."""
+def _context(
+    fid: str,
+    title: str,
+    parts: list[tuple[str, str]],
+    n: int = 1,
+    request: int = -1,
+    cases: frozenset[str] = frozenset(),
+):
+    """A source made by hand: its title and its (section, text) chunks in reading order
+    (`cases`: the titles of its sections that are cases, not chapters)."""
     src = Source(
         n=n, fiche_id=fid, title=title, url=f"https://www.service-public.fr/particuliers/{fid}"
     )
@@ -192,7 +200,7 @@ def _context(fid: str, title: str, parts: list[tuple[str, str]], n: int = 1, req
         UsedChunk(id=f"{fid}#{i}", fiche_id=fid, section=section, text=text, score=1.0)
         for i, (section, text) in enumerate(parts)
     ]
-    return SourceContext(src, chunks, outline=chunks, request=request)
+    return SourceContext(src, chunks, outline=chunks, request=request, cases=cases)
 
 
 def _reply(opening: str, requests: list[str], contexts, settings) -> str:
@@ -1322,8 +1330,37 @@ def test_a_reply_to_a_citizen_heads_no_unlabelled_bullets_with_selon_le_cas(sett
     assert "400 €" in draft
     assert "pas obligatoire" in draft
     assert "Selon le cas" not in draft
+    # "Montant" and "Cumul" are chapters of the fiche, not cases: the answer labels its
+    # bullets with them and says no "Selon le cas"
     answer = compose("forfait vélo : obligatoire ? montant maximum ?", "question", [ctx], settings)
-    assert "Selon le cas" in answer
+    assert "*Cumul* : Le cumul" in answer
+    assert "Selon le cas" not in answer
+
+
+def test_selon_le_cas_heads_the_bullets_of_several_cases_only(settings):
+    parts = [
+        ("Demande en France", "En France, la demande se fait en mairie, le délai est de 2 mois."),
+        ("À l'étranger", "À l'étranger, la demande se fait au consulat, le délai est de 3 mois."),
+    ]
+    question = "demande de passeport : quel délai ?"
+    cases = frozenset({"Demande en France", "À l'étranger"})
+    answer = compose(
+        question, "question", [_context("F1", "Passeport", parts, cases=cases)], settings
+    )
+    assert "Selon le cas :" in answer
+    assert "*À l'étranger* : À l'étranger" in answer
+    # the same sections as chapters: labelled, no "Selon le cas"
+    chapters = compose(question, "question", [_context("F1", "Passeport", parts)], settings)
+    assert "*À l'étranger* : À l'étranger" in chapters
+    assert "Selon le cas" not in chapters
+    # a reply to a citizen from several cases closes on the rules depending on the situation
+    message = "Bonjour, je veux refaire mon passeport, quel est le délai ? Merci"
+    draft = compose(
+        message, "brouillon", [_context("F1", "Passeport", parts, cases=cases)], settings
+    )
+    assert "dépendent de votre situation" in draft
+    draft = compose(message, "brouillon", [_context("F1", "Passeport", parts)], settings)
+    assert "dépendent de votre situation" not in draft
 
 
 @pytest.mark.parametrize(

@@ -172,6 +172,9 @@ def test_situations_chapters_and_cases_become_section_paths():
         "L'enfant a un passeport périmé",
         "Passeport périmé depuis moins de 5 ans",
     ) in paths
+    # which sections are cases (Situation, Cas) and which are chapters
+    assert {"Demande en France", "À l'étranger", "L'enfant a un passeport valide"} <= set(f.cases)
+    assert "Pièces à fournir" not in f.cases
     items = section(f, "Demande en France", "Pièces à fournir", "L'enfant a un passeport valide")
     assert items[0] == "- Passeport de l'enfant"
     assert items[1].splitlines()[:2] == [
