@@ -91,6 +91,11 @@ def test_the_pair_index_scores_a_phrase_above_its_words_scattered(tmp_path):
     assert len(index.query_columns(a.query("parental congé"))) == 0
     assert len(index.query_columns(a.query("xyzzy inconnu"))) == 0
     assert index.score(0, index.query_columns([])) == 0.0
+    # no document, or documents of one word or none: no pair, no error
+    for docs in ([], [[], ["passeport"]]):
+        empty = PairIndex.build(docs)
+        assert len(empty.query_columns(a.query("congé parental"))) == 0
+    assert PairIndex.build([[], ["passeport"]]).score(1, np.zeros(0, np.int32)) == 0.0
     # saved and loaded: the same scores
     index.save(tmp_path / "pairs.npz")
     again = PairIndex.load(tmp_path / "pairs.npz")
