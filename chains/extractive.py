@@ -222,6 +222,8 @@ _SYNONYMS = {
     "min": "minimum minimale",
     # "je suis obligé ?": the fiches say "n'est pas obligatoire" (not the same stem)
     **dict.fromkeys(("oblige", "obligee", "obliges", "obligees"), "obligatoire"),
+    # "durée de validité ?": the fiches say "valable 10 ans" (not the same stem)
+    "validite": "valable",
 }
 
 MAX_WORDS = 110  # about 20 seconds of reading, lists apart

@@ -1312,6 +1312,24 @@ def test_obligations_asks_for_a_list_obliged_for_yes_or_no(question, listing):
     assert profile(question).listing is listing
 
 
+def test_a_validity_asked_meets_the_fiches_valable(settings):
+    """ "durée de validité ?" and "valable 4 ans" share no stem: the fiches' word is added."""
+    assert stem_set("valable") <= profile("carte : durée de validité ?").stems
+    ctx = _context(
+        "F1",
+        "Carte de commerçant ambulant",
+        [
+            ("", "La carte est délivrée dans un délai maximal d'1 mois."),
+            ("", "Un certificat provisoire peut être délivré en attendant la carte."),
+            ("Durée", "La carte est valable 4 ans et renouvelable."),
+        ],
+    )
+    text = compose(
+        "carte de commerçant ambulant : durée de validité ?", "question", [ctx], settings
+    )
+    assert "valable 4 ans" in text
+
+
 def test_a_reply_to_a_citizen_heads_no_unlabelled_bullets_with_selon_le_cas(settings):
     ctx = _context(
         "F33808",
