@@ -220,7 +220,9 @@ class PairIndex:
     the fiche that is about the asker's case holds the query's pairs and its siblings only its
     words. Pairs are kept as integer keys of the words' positions in a sorted vocabulary; the
     BM25 weight of each (document, pair) is computed at build time (a sparse matrix by rows),
-    so a score is a lookup of the query's pairs in each candidate's row."""
+    so a score is a lookup of the query's pairs in each candidate's row. Not `bm25s` as
+    `LexicalIndex` is: it would keep the ~500,000 distinct pairs of the 2020 corpus as a dict
+    of strings (tens of MB more in the bot) and score every document, where 30 are needed."""
 
     K1, B = 1.2, 0.75
 
