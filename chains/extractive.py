@@ -85,6 +85,7 @@ def _says_duration(text: str) -> bool:
 # words that ask for an amount, including the nouns that name one ("salaire", "barème")
 _AMOUNT_Q = stem_set(
     "coût coute prix tarif montant gratuit cher frais salaire rémunération plafond barème indemnité"
+    " ressources revenus"
 )
 _DELAY_Q = stem_set("délai durée quand date temps jusqu valable validité longtemps")
 # "c'est payant ?" asks for a price; "elle paie quand même la taxe ?" (the same stem) asks
@@ -290,13 +291,15 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         "temps" if m.group(2) is None and _SPAN_NOUN_RE.fullmatch(m.group(1) or "") else m.group(2)
         for m in _COMBIEN_RE.finditer(folded)
     ]
+    negated = _negated_stems(question)
     if "temps" in counted:
         # "combien de temps" asks for a duration: the fiches say "durée", and "temps" alone
         # would match "en même temps"
         stems = (stems - _TEMPS) | _DUREE
     return Profile(
         stems=stems,
-        amount=bool(kinds & _AMOUNT_Q)
+        # "sans ressources", "pas de salaire" tell the situation, they ask no amount
+        amount=bool((kinds - negated) & _AMOUNT_Q)
         or any(u is None or u in _MONEY_UNITS for u in counted)
         or bool(_PAYANT_RE.search(folded)),
         delay=bool(kinds & _DELAY_Q)
@@ -309,7 +312,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         yes_no=bool(_YES_NO_RE.search(asked_folded)),
         context=every - stems,
         spans=stated_spans(question),
-        negated=_negated_stems(question),
+        negated=negated,
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
         elsewhere=_names_special_place(stems | every, fold(question))

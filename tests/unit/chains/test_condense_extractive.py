@@ -692,6 +692,10 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
         ("congé de combien si elle le prend seule ?", False, True),
         ("un préavis de combien pour le locataire ?", False, True),
         ("une amende de combien ?", True, False),
+        # the resources one must have are an amount; having none tells the situation
+        ("carte de séjour visiteur : ressources minimum exigées ?", True, False),
+        ("jeune femme sans ressources, elle peut avoir le RSA ?", False, False),
+        ("revenus à ne pas dépasser pour la CSS ?", True, False),
     ],
 )
 def test_combien_asks_for_what_it_counts(question, amount, delay):
