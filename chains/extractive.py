@@ -1001,6 +1001,11 @@ RUNNER_UP_SHARE = 0.55  # see _select
 # the answer the first fiche missed, and the next one completes it ("Les 2 périodes durent
 # chacune 4 semaines" after what the soldes are)
 SECOND_UNIT_SHARE = 0.85
+# ... and half of it for the retriever's second fiche when it is a question-answer fiche
+# ("Peut-on cumuler le RSA avec l'ASS ou l'Aspa ?"): the whole fiche answers its title's
+# question, and its next sentence is the condition or the figure ("Le montant du RSA sera
+# réduit du montant de l'Aspa", "Elle ne peut toutefois pas excéder 2 ans")
+QR_SECOND_UNIT_SHARE = 0.5
 
 
 def _select(
@@ -1103,7 +1108,9 @@ def _select(
                 max_units=min(2, left),
                 shown=shown,
                 asked_places_only=True,
-                floor_share=SECOND_UNIT_SHARE,
+                floor_share=QR_SECOND_UNIT_SHARE
+                if runner_up and ctx.source.title.rstrip().endswith("?")
+                else SECOND_UNIT_SHARE,
             )
             # the retriever's second fiche needs a sentence half as good as the first
             # fiche's best (it is often the more specific fiche of the two); any other, one

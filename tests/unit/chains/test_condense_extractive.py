@@ -1560,3 +1560,40 @@ def test_a_meeting_is_no_case_on_the_island_of_la_reunion(settings):
     assert places["Cotisation › À la Réunion"] is True
     assert profile("il vit à la Réunion depuis 3 ans, il a droit à quoi ?").elsewhere
     assert not profile("je vais à la réunion de l'AG, il faut un pouvoir ?").elsewhere
+
+
+@pytest.mark.parametrize(
+    ("title", "condition_given"),
+    [
+        ("Peut-on cumuler le RSA avec l'allocation aux personnes âgées ?", True),
+        ("Cumul du RSA et de l'allocation aux personnes âgées", False),
+    ],
+)
+def test_a_question_answer_second_fiche_gives_its_condition_too(settings, title, condition_given):
+    first = _context(
+        "F9033",
+        "Allocation de solidarité aux personnes âgées",
+        [
+            ("", "L'allocation est versée chaque mois aux retraités ayant de faibles ressources."),
+            ("Montant", "Son montant dépend des ressources du foyer."),
+        ],
+    )
+    answer = (
+        "Oui, vous pouvez cumuler le RSA avec l'allocation de solidarité aux personnes âgées "
+        "si vous remplissez les conditions générales pour en bénéficier."
+    )
+    condition = "Le montant du RSA sera alors réduit du montant de l'allocation perçue."
+    second = _context(
+        "F9034", title, [("", answer), ("", condition), ("", "Le RSA est versé par la Caf.")], n=2
+    )
+    second.rank = 1
+    text = compose(
+        "RSA et allocation personnes âgées en même temps, c'est possible ?",
+        "question",
+        [first, second],
+        settings,
+    )
+    assert answer in text
+    # a question-answer fiche answers its title's question as a whole: its next sentence
+    # comes at half its best's score; another fiche's, only when nearly as good
+    assert (condition in text) is condition_given
