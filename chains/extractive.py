@@ -1231,14 +1231,45 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     # heads them only when those sections are cases (a reply to a citizen names no case:
     # its closing line says the rules depend on the situation)
     labelled = len(_sections(units)) > 1 and not brouillon
+    if labelled:
+        return [*lines, *_labelled(units, n, cases=_cases(units, pk.ctx.cases))]
     if rest:
-        cases = labelled and _cases(units, pk.ctx.cases)
-        lines += ["", EXTRACTIVE_CASES] if cases else [""]
+        lines.append("")
     for u in rest:
-        case = u.section.split(" › ")[0] if labelled and u.section else ""
-        if brouillon and u.section and u.leans:
-            case = u.section.split(" › ")[-1]  # "Cette aide…": which aide
+        case = u.section.split(" › ")[-1] if brouillon and u.section and u.leans else ""
+        # "Cette aide…": which aide
         lines += _bullet(_line(u, n), f"*{case}* : " if case else "")
+    return lines
+
+
+def _labelled(units: list[Unit], n: int, *, cases: bool) -> list[str]:
+    """The units after the lead when they come from several sections: first those of the
+    lead's own section (its heading is above it) and of none, then each other section's
+    under its title, once ("- *Titularisé avant 2013* : …"), its sentences side by side."""
+    lead = units[0].section.split(" › ")[0]
+    own: list[Unit] = []
+    others: dict[str, list[Unit]] = {}
+    for u in units[1:]:
+        top = u.section.split(" › ")[0]
+        if not top or top == lead:
+            own.append(u)
+        else:
+            others.setdefault(top, []).append(u)
+    lines = [""] if own or others else []
+    for u in own:
+        lines += _bullet(_line(u, n))
+    if others:
+        if own:
+            lines.append("")
+        if cases:
+            lines.append(EXTRACTIVE_CASES)
+    for top, group in others.items():
+        label = f"*{top}* : "
+        if len(group) > 1 and not any(u.is_list for u in group):
+            lines += _bullet(f"{' '.join(u.text for u in group)} [{n}]", label)
+            continue
+        for u in group:
+            lines += _bullet(_line(u, n), label)
     return lines
 
 

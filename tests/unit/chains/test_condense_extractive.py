@@ -1597,3 +1597,36 @@ def test_a_question_answer_second_fiche_gives_its_condition_too(settings, title,
     # a question-answer fiche answers its title's question as a whole: its next sentence
     # comes at half its best's score; another fiche's, only when nearly as good
     assert (condition in text) is condition_given
+
+
+def test_the_leads_own_case_comes_first_and_each_other_case_is_named_once(settings):
+    said = {
+        "Titularisé à partir de 2015": [
+            "Contractuel, vous avez cotisé au régime général et à l'Ircantec.",
+            "Titulaire, vous cotisez à la CNRACL et à la RAFP : une pension de ces 4 caisses.",
+        ],
+        "Titularisé avant 2013": [
+            "Vos cotisations retraite de contractuel pouvaient être reversées à la CNRACL.",
+            "Le reversement des cotisations retraite se faisait sur votre demande.",
+        ],
+    }
+    parts = [(case, text) for case, texts in said.items() for text in texts]
+    ctx = _context("F9035", "Retraite d'un contractuel titularisé", parts, cases=set(said))
+    answer = compose(
+        "titularisé à partir de 2015 : cotisations au régime général, Ircantec, CNRACL, RAFP, "
+        "pension de combien de caisses ? avant 2013, reversement des cotisations ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    lines = answer.splitlines()
+    heading = lines.index("Selon le cas :")
+    # the lead's case: its heading above the lead, its other sentences right after it, bare
+    lead = lines[2].strip("_")
+    (other,) = set(said) - {lead}
+    own = [i for i, line in enumerate(lines) for t in said[lead][1:] if t in line]
+    assert own
+    assert all(i < heading and not lines[i].startswith("- *") for i in own)
+    # the other case: named once, its sentences side by side in one bullet
+    assert answer.count(f"*{other}*") == 1
+    assert f"- *{other}* : {' '.join(said[other])} [1]" in answer
