@@ -353,10 +353,17 @@ _ASIDE_RE = re.compile(r"(?:a savoir|a noter|attention|rappel|important)\s*:")
 
 def _case_fits(section: str, p: Profile) -> bool | None:
     """Whether the case (its age or duration range) holds what the question states; None
-    when either says nothing of it."""
+    when either says nothing of it. A year only sets a case aside ("Contrat de location
+    signé avant le 9 mars 2015" for a lease signed in 2018): the year a question names is
+    often the current one ("montant 2020"), which half the fiches' dated cases hold."""
     if not p.spans or not section:
         return None
-    return span_fit(" › ".join(section.split(" › ")[-2:]), p.spans)
+    title = " › ".join(section.split(" › ")[-2:])
+    years = tuple(s for s in p.spans if s[1] == "année")
+    fits = span_fit(title, tuple(s for s in p.spans if s[1] != "année"))
+    if fits is None and span_fit(title, years) is False:
+        return False
+    return fits
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,15 +107,61 @@ _BOUND_BEFORE_RE = re.compile(
 )
 
 
+# Years: those a question states ("titularisé en 2016", "bail signé en 2018") and the periods
+# cases state ("Titularisé avant 2013", "Contrat de location signé après le 9 mars 2015",
+# "Vous êtes né(e) entre 1998 et 2000"), as spans of unit "année". A year-like number that
+# counts euros or is part of a larger number ("2000 €", "1 2000") is no year.
+_YEAR = r"(?<![\d,.])(?<!\d )((?:19|20)\d\d)\b(?!\s*(?:€|euros?\b|eur\b|[,.]\d|\d))"
+_YEAR_RE = re.compile(_YEAR)
+_MONTHS = "janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
+_DATE = rf"(?:le |la |l'|fin |debut )?(?:\d{{1,2}}(?:er)? )?(?:(?:{_MONTHS}) )?"
+_LAW_RE = re.compile(r"\b(?:loi|decret|arrete|ordonnance|circulaire|directive)\b[^,;:]{0,22}$")
+_YEAR_RANGE_RES = (
+    (re.compile(rf"(?:entre|du|de) {_DATE}{_YEAR} (?:et|au|a) {_DATE}{_YEAR}"), "both"),
+    (re.compile(rf"(?:avant|anterieure? a|anterieurs? a) ({_DATE}){_YEAR}"), "below"),
+    (re.compile(rf"(?:jusqu'au|jusqu'en|jusqu'a) ({_DATE}){_YEAR}"), "upto"),
+    (re.compile(rf"(?:apres|a partir d[eu]|depuis|des|a compter d[eu]) ({_DATE}){_YEAR}"), "from"),
+    (re.compile(_YEAR), "exactly"),
+)
+
+
 def stated_spans(text: str) -> tuple[Span, ...]:
     """The ages and durations a text states, in years or months (not the bounds it names:
-    "moins de 25 ans" states no age)."""
+    "moins de 25 ans" states no age), and the years it names (unit "année")."""
     folded = fold(text)
     return tuple(
         (float(m.group(1).replace(",", ".")), _SPAN_UNIT[m.group(2)])
         for m in _SPAN_RE.finditer(folded)
         if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
-    )
+    ) + tuple((float(m.group(1)), "année") for m in _YEAR_RE.finditer(folded))
+
+
+def _year_ranges(folded: str) -> list[tuple[float, float, str]]:
+    """The periods a title states in years; a bound with its day or month ("avant le 9 mars
+    2015") holds its own year, a bare one ("avant 2013") does not."""
+    out: list[tuple[float, float, str]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, kind in _YEAR_RANGE_RES:
+        for m in pattern.finditer(folded):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            if _LAW_RE.search(folded[max(0, m.start() - 30) : m.start()]):
+                continue  # "la loi de 1948", "le décret du 4 mai 2012" name a text
+            taken.append(m.span())
+            *parts, year = m.groups()
+            y = float(year)
+            if kind == "both":
+                lo, hi = float(parts[0]), y
+            elif kind == "below":
+                lo, hi = 0.0, y if parts[0] else y - 0.01
+            elif kind == "upto":
+                lo, hi = 0.0, y
+            elif kind == "from":
+                lo, hi = y, math.inf
+            else:
+                lo, hi = y, y
+            out.append((lo, hi, "année"))
+    return out
 
 
 @functools.lru_cache(maxsize=16384)
@@ -138,7 +184,7 @@ def span_ranges(title: str) -> tuple[tuple[float, float, str], ...]:
             out.append((lo, hi, _SPAN_UNIT[unit]))
         if out:
             break
-    return tuple(out)
+    return (*out, *_year_ranges(folded))
 
 
 # "mineur" and "majeur" name the two sides of 18 ("Passeport d'un majeur", "… d'un mineur").
@@ -159,7 +205,14 @@ def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
     ranges = span_ranges(title) if spans else ()
     if not ranges:
         return None
-    return any(lo <= v <= hi and unit == u for lo, hi, unit in ranges for v, u in spans)
+    # a year meets only a period, an age or a duration only a range of ages or durations
+    fits = []
+    for is_year in (False, True):
+        rs = [r for r in ranges if (r[2] == "année") is is_year]
+        ss = [s for s in spans if (s[1] == "année") is is_year]
+        if rs and ss:
+            fits.append(any(lo <= v <= hi and unit == u for lo, hi, unit in rs for v, u in ss))
+    return any(fits) if fits else None
 
 
 # Another country named: the fiches write of it as "l'étranger", "hors Europe" or "l'Union

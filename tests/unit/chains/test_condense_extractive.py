@@ -1613,8 +1613,8 @@ def test_the_leads_own_case_comes_first_and_each_other_case_is_named_once(settin
     parts = [(case, text) for case, texts in said.items() for text in texts]
     ctx = _context("F9035", "Retraite d'un contractuel titularisé", parts, cases=set(said))
     answer = compose(
-        "titularisé à partir de 2015 : cotisations au régime général, Ircantec, CNRACL, RAFP, "
-        "pension de combien de caisses ? avant 2013, reversement des cotisations ?",
+        "contractuel titularisé : cotisations au régime général, Ircantec, CNRACL, RAFP, "
+        "pension de combien de caisses ? reversement des cotisations ?",
         "question",
         [ctx],
         settings,
@@ -1630,3 +1630,24 @@ def test_the_leads_own_case_comes_first_and_each_other_case_is_named_once(settin
     # the other case: named once, its sentences side by side in one bullet
     assert answer.count(f"*{other}*") == 1
     assert f"- *{other}* : {' '.join(said[other])} [1]" in answer
+
+
+def test_a_year_stated_sets_aside_the_case_of_another_period(settings):
+    before = "Logement loué › Contrat de location signé avant le 9 mars 2015"
+    after = "Logement loué › Contrat de location signé après le 9 mars 2015"
+    ctx = _context(
+        "F9036",
+        "Détecteur de fumée dans le logement",
+        [
+            (before, "Le locataire doit installer le détecteur de fumée dans le logement."),
+            (after, "Le propriétaire doit installer le détecteur de fumée dans le logement."),
+        ],
+        cases=frozenset({"Logement loué"}),
+    )
+    question = "détecteur de fumée : au propriétaire ou au locataire ? bail signé en "
+    assert _quoted(compose(question + "2018", "question", [ctx], settings))[0].startswith(
+        "Le propriétaire doit"
+    )
+    assert _quoted(compose(question + "2012", "question", [ctx], settings))[0].startswith(
+        "Le locataire doit"
+    )

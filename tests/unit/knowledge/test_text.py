@@ -48,6 +48,32 @@ def test_the_age_or_duration_a_question_states_is_matched_to_ranges(question, ti
     assert span_fit(title, stated_spans(question)) is fits
 
 
+@pytest.mark.parametrize(
+    ("question", "title", "fits"),
+    [
+        ("bail signé en 2018", "Contrat de location signé après le 9 mars 2015", True),
+        ("bail signé en 2018", "Contrat de location signé avant le 9 mars 2015", False),
+        # a bound with its day holds its own year; a bare one does not
+        ("bail signé en 2015", "Contrat de location signé avant le 9 mars 2015", True),
+        ("titularisé en 2013", "Titularisé avant 2013", False),
+        ("titularisé en 2016", "Titularisé à partir de 2015", True),
+        ("né en 1999", "Vous êtes né(e) entre 1998 et 2000", True),
+        ("gazole acheté en 2018", "En 2020 ou après", False),
+        ("travaux faits en 2017", "Entre mars et juin 2017", True),
+        ("recettes 2019", "Jusqu'au 31 décembre 2020", True),
+        # a law's or a decree's date names a text, not a period; euros are no year
+        ("logement loué depuis 2010", "Logement régi par la loi de 1948", None),
+        ("il lui doit 2000 euros", "Dette née avant 2019", None),
+        ("il lui doit 2 000 €, facture de 2018", "Dette née avant 2019", True),
+        # a year meets only a period, an age only a range of ages
+        ("un jeune de 23 ans", "Titularisé avant 2013", None),
+        ("titularisé en 2016", "RSA demandeur de 25 ans et plus", None),
+    ],
+)
+def test_the_year_a_question_states_is_matched_to_periods(question, title, fits):
+    assert span_fit(title, stated_spans(question)) is fits
+
+
 def _ordered(titles: list[str], question: str) -> list[int]:
     """`age_fit_first` over fiches F0, F1… in this order, titled `titles`."""
     from types import SimpleNamespace
