@@ -228,6 +228,14 @@ _SYNONYMS = {
 }
 
 MAX_WORDS = 110  # about 20 seconds of reading, lists apart
+# A request of a message (or a part of a question) beyond the first, and a reply to a citizen,
+# may take one more sentence from the first fiche and this many more words: four sentences
+# left the second and third requests unanswered ("il faut faire une demande ? c'est combien
+# ?"). Beyond four, a sentence must score half the fiche's best: the fifth at the usual 30 %
+# was often beside the point (an agricultural replacement's allowance in a hairdresser's
+# reply).
+MORE_WORDS = 30
+BEYOND_FOUR_SHARE = 0.5
 MAX_LIST_ITEMS = 14
 # A unit scoring under this share of the fiche's best is not quoted. At 0.45, four answers
 # in ten stopped at one or two sentences while the next one held an expected fact (the
@@ -917,6 +925,8 @@ def pick(
     for s, u in scored:
         if chosen and (s < floor or len(chosen) >= max_units):
             break
+        if len(chosen) >= 4 and s < best_score * BEYOND_FOUR_SHARE:
+            break
         if u.is_list:
             if lists >= (2 if p.listing else 1):
                 continue
@@ -1043,7 +1053,16 @@ def _select(
     p = profile(question, requests)
     shown = Shown()
     cap = max(1, settings.extractive_max_sentences)
-    first = pick(contexts[0], p, budget_words=MAX_WORDS, max_units=min(4, cap), shown=shown)
+    # each request beyond the first may take one more sentence (two at most); a reply to a
+    # citizen one more too; the first fiche leaves one for another
+    more = min(2, max(0, len(requests) - 1)) + (1 if reply else 0)
+    first = pick(
+        contexts[0],
+        p,
+        budget_words=MAX_WORDS + MORE_WORDS * more,
+        max_units=max(min(4, cap), min(4 + more, cap - 1)),
+        shown=shown,
+    )
     if first is None:
         return []
     for u in first.units:

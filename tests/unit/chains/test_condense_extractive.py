@@ -1651,3 +1651,43 @@ def test_a_year_stated_sets_aside_the_case_of_another_period(settings):
     assert _quoted(compose(question + "2012", "question", [ctx], settings))[0].startswith(
         "Le locataire doit"
     )
+
+
+@pytest.mark.parametrize(
+    ("documents", "quoted"),
+    [
+        # as close to the message as the others: quoted fifth
+        (
+            "Les documents pour la carte de pêche de votre fils : une photo et un justificatif.",
+            True,
+        ),
+        # 48 % of the best (above the 30 % floor of the first four): beyond four, left out
+        (
+            "Les documents à fournir pour la carte de pêche sont une photo et un justificatif.",
+            False,
+        ),
+    ],
+)
+def test_a_reply_to_a_citizen_may_quote_a_fifth_sentence_when_it_answers_well(
+    settings, documents, quoted
+):
+    said = [
+        "La carte de pêche se demande en ligne auprès de la fédération départementale.",
+        "Le prix de la carte de pêche annuelle est de 75 € pour un adulte.",
+        "La durée de validité de la carte de pêche annuelle est d'un an.",
+        "La carte de pêche est gratuite pour un enfant de moins de 12 ans.",
+    ]
+    aside = "Les poissons pêchés doivent mesurer une taille minimale."
+    ctx = _context("F9037", "Carte de pêche", [("", t) for t in [*said, documents, aside]])
+    message = (
+        "Bonjour, mon fils veut pêcher : la carte de pêche se demande où, quel prix pour la "
+        "carte de pêche, quelle durée de validité, et pour un enfant, et quels documents "
+        "pour la carte de pêche ? Merci"
+    )
+    draft = compose(message, "brouillon", [ctx], settings)
+    assert all(t in draft for t in said)
+    assert (documents in draft) is quoted
+    assert aside not in draft
+    # an answer to an agent's question keeps to four sentences
+    answer = compose(message, "question", [ctx], settings)
+    assert sum(t in answer for t in [*said, documents]) == 4
