@@ -72,7 +72,10 @@ _INJECTION = _re(
     r"\b(?:comment|aide-moi a|aidez-moi a|explique\w*)\b.{0,30}\b(?:fabriquer|faire|obtenir|"
     r"creer|produire|imiter)\b.{0,20}\bfau(?:x|sses?)\s+(?:justificatif|document|papier|"
     r"certificat|diplome|bulletin|fiche)",
-    r"\bconfirme\w*\s+par ecrit\b.{0,80}\b(?:droit|attestation)",
+    # the bot asked to vouch in writing ("tu peux me confirmer par écrit que l'usager a droit
+    # à…"), not an office that confirms ("que les impôts lui confirment par écrit…": a rescrit)
+    r"\b(?:(?:me|nous) confirmer|confirmez?(?:-moi|-nous)?)\s+par ecrit\b.{0,80}"
+    r"\b(?:droit|attestation)",
     r"\bsigne\w*\s+au nom\b|\binsultant\w*\b",
     # what came before is to be dropped, in other words or in English
     r"\bne (?:tiens?|tenez) (?:plus |pas )?compte (?:de ce qui precede|des? (?:instructions|"
