@@ -462,6 +462,10 @@ def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, in
 # The retriever's first fiche holding this many of the question's content terms passes the
 # gate whatever its cosine similarity (see is_relevant).
 FIRST_MATCHED_TERMS = 5
+# ... or one fewer when they are at least this share of the question's terms ("courtier,
+# assurance, inscrire, conditions" of seven: "Immatriculation des intermédiaires
+# d'assurance"); no out-of-scope request of our sets reached it
+FIRST_MATCHED_SHARE = 0.5
 # A fiche holding this many of a message's content terms, and this share of them, passes the
 # gate whatever its cosine similarity ("liquidation totale … autorisation … magasin").
 MESSAGE_MATCHED_TERMS = 6
@@ -492,10 +496,14 @@ def is_relevant(
     overlap_ok = matched >= 1 and (share >= settings.gate_min_overlap or matched >= 3)
     if number_match(doc, terms):
         ok = True
-    elif first and matched >= FIRST_MATCHED_TERMS:
-        # the retriever's first fiche holding five of the question's words speaks of it,
-        # whatever the cosine of a long question to one chunk; no out-of-scope request of
-        # our sets that reached this gate held more than four
+    elif first and (
+        matched >= FIRST_MATCHED_TERMS
+        or (matched >= FIRST_MATCHED_TERMS - 1 and share >= FIRST_MATCHED_SHARE)
+    ):
+        # the retriever's first fiche holding five of the question's words (or four making
+        # half of them) speaks of it, whatever the cosine of a long question to one chunk;
+        # no out-of-scope request of our sets that reached this gate held more than four, nor
+        # four making half
         ok = True
     elif (
         first

@@ -159,6 +159,20 @@ def test_a_fiche_holding_much_of_a_long_message_passes_whatever_its_cosine(setti
     assert not is_relevant(grazes, terms, settings)[0]
 
 
+def test_the_first_fiche_holding_four_of_the_question_s_words_making_half_passes(settings):
+    question = "il veut devenir courtier en assurance, s'inscrire où ? quelles conditions ?"
+    terms = query_terms(question)
+    first = _fiche(
+        "Immatriculation des intermédiaires d'assurance",
+        "Le courtier en assurance doit s'inscrire au registre, sous conditions de diplôme.",
+        dense=0.30,
+    )
+    assert is_relevant(first, terms, settings, first=True)[0]
+    # four of many more terms (a long question) is not enough on its own
+    longer = question + " il habite à Lyon, il a travaillé dix ans dans une banque"
+    assert not is_relevant(first, query_terms(longer), settings, first=True)[0]
+
+
 def test_the_first_fiche_holding_five_of_the_question_s_words_passes(settings):
     question = (
         "petite entreprise de travaux publics qui doit creuser une tranchée le long d'une rue : "
@@ -180,11 +194,12 @@ def test_the_first_fiche_holding_five_of_the_question_s_words_passes(settings):
 def test_the_first_fiche_is_kept_when_one_below_it_passes(settings):
     question = "avance pour la caution : montant maximum et remboursement ?"
     terms = query_terms(question)
-    # the first fiche holds the question's words but its chunk's cosine is a little short
+    # the first fiche holds three of the question's words but its chunk's cosine is a little
+    # short (four making half of them would pass on their own)
     first = _fiche(
         "Avance pour le dépôt de garantie",
-        "Le montant de l'avance est de 1 200 € au maximum. Le remboursement commence 3 mois "
-        "après le versement.",
+        "Le montant de l'avance est de 1 200 €. Le remboursement commence 3 mois après le "
+        "versement.",
         dense=settings.gate_min_dense - 0.01,
     )
     below = _fiche(
