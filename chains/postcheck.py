@@ -1,10 +1,12 @@
 """Post-checks of a generated draft against the sources it was given.
 
 1. Citations: every [n] must be the number of a retrieved source; unknown numbers are
-   dropped from the text. Sources are then ordered cited first (by number), then the
-   uncited ones, kept with `cited=False`: they were retrieved and passed the relevance gate,
-   so the bot may show them as "voir aussi", but they never count as the answer's basis.
-   Numbers are never renumbered, so [n] in the text always matches `Source.n`.
+   dropped from the text. Sources are then numbered in the order the text first cites them
+   (the [n] in the text renumbered to match `Source.n`), then the uncited ones, kept with
+   `cited=False`: they were retrieved and passed the relevance gate, so the bot may show
+   them as "voir aussi", but they never count as the answer's basis. A cited source whose
+   first quoted sentence comes from another section than the retriever's best chunk names
+   that section (the source line says where the quote is).
 2. Links: every URL in the text must be a source's fiche URL or one of its online services
    (compared without scheme, "www." and trailing slash); other URLs are removed (a Markdown
    link keeps its label).
@@ -329,6 +331,10 @@ def postcheck(text: str, contexts: Sequence[SourceContext]) -> CheckResult:
 
     # Sources are numbered in the order the text first cites them; uncited ones follow.
     by_n = {s.n: s for s in sources}
+    for c in contexts:
+        section = quoted_section(text, c) if c.source.n in cited else None
+        if section is not None and section != c.source.section:
+            by_n[c.source.n] = by_n[c.source.n].model_copy(update={"section": section})
     order = [*cited, *(s.n for s in sources if s.n not in cited)]
     new_n = {old: i for i, old in enumerate(order, start=1)}
     text = renumber_citations(text, new_n)
@@ -346,6 +352,28 @@ def postcheck(text: str, contexts: Sequence[SourceContext]) -> CheckResult:
         "figures_flagged": len(flagged),
     }
     return CheckResult(text=_tidy(text), sources=ordered, flagged=flagged, checks=checks)
+
+
+_BULLET_RE = re.compile(r"^\s*(?:- )?(?:\*[^*\n]{1,120}\* : )?")
+
+
+def quoted_section(text: str, ctx: SourceContext) -> str | None:
+    """The section of the source's text that the draft's first line citing it quotes (its
+    first eight words found verbatim in one of the source's chunks), None when no line
+    quotes it word for word (a language model's paraphrase)."""
+    marker = f"[{ctx.source.n}]"
+    chunks = [(c.section, " ".join(c.text.split())) for c in ctx.all_chunks]
+    for line in text.splitlines():
+        if marker not in line:
+            continue
+        words = _BULLET_RE.sub("", CITATION_RE.sub(" ", line)).split()[:8]
+        if len(words) < 4:
+            continue
+        probe = " ".join(words)
+        for section, chunk in chunks:
+            if probe in chunk:
+                return section
+    return None
 
 
 _WORD_RE = re.compile(r"[^\W\d_]{3,}")

@@ -160,3 +160,38 @@ def test_percent_escapes_in_urls_are_not_figures():
     text, _, flagged = check_figures(f"Voir {url}", set())
     assert text == f"Voir {url}"
     assert flagged == []
+
+
+def test_a_cited_source_names_the_section_its_quote_comes_from():
+    from chains.models import Source, UsedChunk
+
+    chunks = [
+        UsedChunk(
+            id="F1#0",
+            fiche_id="F1",
+            section="À l'étranger › Coût",
+            text="Au consulat, le passeport coûte 96 € pour un adulte.",
+            score=1.0,
+        ),
+        UsedChunk(
+            id="F1#1",
+            fiche_id="F1",
+            section="En France › Coût",
+            text="En mairie, le passeport d'un adulte coûte 86 € en timbre fiscal.",
+            score=0.8,
+        ),
+    ]
+    src = Source(
+        n=1, fiche_id="F1", title="Passeport", url="https://x.fr/F1", section=chunks[0].section
+    )
+    ctx = SourceContext(src, chunks)
+    quoted = postcheck(
+        "En mairie, le passeport d'un adulte coûte 86 € en timbre fiscal. [1]", [ctx]
+    )
+    assert quoted.sources[0].section == "En France › Coût"
+    # a labelled bullet is read without its label
+    bullet = postcheck("- *En France* : En mairie, le passeport d'un adulte coûte 86 €. [1]", [ctx])
+    assert bullet.sources[0].section == "En France › Coût"
+    # a paraphrase keeps the retriever's section
+    said = postcheck("Le passeport coûte 86 € en mairie pour un adulte. [1]", [ctx])
+    assert said.sources[0].section == "À l'étranger › Coût"
