@@ -1256,7 +1256,7 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     # units from several sections are labelled with their section's title; "Selon le cas :"
     # heads them only when those sections are cases (a reply to a citizen names no case:
     # its closing line says the rules depend on the situation)
-    labelled = len(_sections(units)) > 1 and not brouillon
+    labelled = len({u.section for u in units}) > 1 and not brouillon
     if labelled:
         return [*lines, *_labelled(units, n, cases=_cases(units, pk.ctx.cases))]
     if rest:
@@ -1268,34 +1268,69 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     return lines
 
 
+def _sub_label(section: str, lead_path: list[str]) -> str:
+    """The label of a unit from the lead's own section but another of its subsections: the
+    first title where their paths part ("0,124 € par kilomètre" under "Vélomoteurs,
+    scooters, motos" beside the lead's "Véhicules automobiles"); none when it is the lead's
+    section or one above it."""
+    path = section.split(" › ") if section else []
+    common = 0
+    while common < min(len(path), len(lead_path)) and path[common] == lead_path[common]:
+        common += 1
+    return f"*{path[common]}* : " if common < len(path) else ""
+
+
 def _labelled(units: list[Unit], n: int, *, cases: bool) -> list[str]:
     """The units after the lead when they come from several sections: first those of the
-    lead's own section (its heading is above it) and of none, then each other section's
-    under its title, once ("- *Titularisé avant 2013* : …"), its sentences side by side."""
-    lead = units[0].section.split(" › ")[0]
-    own: list[Unit] = []
+    lead's own section (its heading is above it) and of none, labelled only by the
+    subsection where they part from the lead's; then each other section's under its title,
+    once ("- *Titularisé avant 2013* : …"), its sentences side by side."""
+    lead_path = units[0].section.split(" › ") if units[0].section else []
+    lead = lead_path[0] if lead_path else ""
+    own: list[tuple[str, Unit]] = []
     others: dict[str, list[Unit]] = {}
     for u in units[1:]:
         top = u.section.split(" › ")[0]
         if not top or top == lead:
-            own.append(u)
+            own.append((_sub_label(u.section, lead_path), u))
         else:
             others.setdefault(top, []).append(u)
     lines = [""] if own or others else []
-    for u in own:
-        lines += _bullet(_line(u, n))
+    runs: list[tuple[str, list[Unit]]] = []
+    for label, u in own:
+        if runs and label and runs[-1][0] == label:
+            runs[-1][1].append(u)
+        else:
+            runs.append((label, [u]))
+    for label, group in runs:
+        lines += _group(group, n, label)
     if others:
         if own:
             lines.append("")
         if cases:
             lines.append(EXTRACTIVE_CASES)
     for top, group in others.items():
-        label = f"*{top}* : "
-        if len(group) > 1 and not any(u.is_list for u in group):
-            lines += _bullet(f"{' '.join(u.text for u in group)} [{n}]", label)
+        lines += _group(group, n, f"*{top}* : ")
+    return lines
+
+
+def _group(group: list[Unit], n: int, label: str) -> list[str]:
+    """Units under one label: consecutive sentences side by side in one bullet, a list in
+    its own; bare units (no label) one bullet each."""
+    if not label:
+        return [line for u in group for line in _bullet(_line(u, n))]
+    lines: list[str] = []
+    said: list[str] = []
+    for u in group:
+        if not u.is_list:
+            said.append(u.text)
             continue
-        for u in group:
-            lines += _bullet(_line(u, n), label)
+        if said:
+            lines += _bullet(f"{' '.join(said)} [{n}]", label)
+            said = []
+        lines += _bullet(_line(u, n), label)
+    if said:
+        lines += _bullet(f"{' '.join(said)} [{n}]", label)
     return lines
 
 

@@ -1691,3 +1691,29 @@ def test_a_reply_to_a_citizen_may_quote_a_fifth_sentence_when_it_answers_well(
     # an answer to an agent's question keeps to four sentences
     answer = compose(message, "question", [ctx], settings)
     assert sum(t in answer for t in [*said, documents]) == 4
+
+
+def test_a_sentence_of_another_subsection_of_the_leads_section_names_it(settings):
+    cars = "Indemnisation › Véhicules automobiles"
+    bikes = "Indemnisation › Vélomoteurs, scooters, motos"
+    ctx = _context(
+        "F9038",
+        "Véhicule personnel d'un bénévole",
+        [
+            (cars, "Le barème des frais kilométriques des bénévoles est de 0,319 € par km."),
+            (cars, "Le barème kilométrique des bénévoles s'applique aux frais non remboursés."),
+            (bikes, "Le barème des frais kilométriques des bénévoles est de 0,124 € par km."),
+        ],
+    )
+    answer = compose(
+        "bénévole : barème des frais kilométriques non remboursés ?", "question", [ctx], settings
+    )
+    lines = answer.splitlines()
+    # the lead's own subsection is named above it; a sentence of the same subsection follows
+    # bare, one of another subsection under the title where the two part
+    assert lines[2] == f"_{cars}_"
+    assert (
+        "- Le barème kilométrique des bénévoles s'applique aux frais non remboursés. [1]" in lines
+    )
+    assert any(line.startswith("- *Vélomoteurs, scooters, motos* : ") for line in lines)
+    assert "*Indemnisation*" not in answer
