@@ -363,7 +363,8 @@ def _case_fits(section: str, p: Profile) -> bool | None:
     """Whether the case (its age or duration range) holds what the question states; None
     when either says nothing of it. A year only sets a case aside ("Contrat de location
     signé avant le 9 mars 2015" for a lease signed in 2018): the year a question names is
-    often the current one ("montant 2020"), which half the fiches' dated cases hold."""
+    often the current one ("montant 2020"), which many dated cases hold ("Cadeau perçu en
+    2020", "Jusqu'au 31 décembre 2020")."""
     if not p.spans or not section:
         return None
     title = " › ".join(section.split(" › ")[-2:])
@@ -1262,8 +1263,8 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     if rest:
         lines.append("")
     for u in rest:
+        # a reply names the case of a sentence leaning on it ("Cette aide…": which aide)
         case = u.section.split(" › ")[-1] if brouillon and u.section and u.leans else ""
-        # "Cette aide…": which aide
         lines += _bullet(_line(u, n), f"*{case}* : " if case else "")
     return lines
 
