@@ -1338,8 +1338,10 @@ def _group(group: list[Unit], n: int, label: str) -> list[str]:
 def _bullet(text: str, label: str = "") -> list[str]:
     """A unit as one bullet of a list: a list's items nested under its lead-in."""
     head, *items = text.splitlines()
-    if head.startswith("- "):  # a list with no lead-in: its items are the bullets
-        return [f"- {label}{head[2:]}", *items]
+    if head.startswith("- "):  # a list with no lead-in: its items are the bullets…
+        if label:  # … nested under the label, which would read as the first item's only
+            return [f"- {label.rstrip()}", *(f"  {item}" for item in [head, *items])]
+        return [head, *items]
     return [f"- {label}{head}", *(f"  {item}" for item in items)]
 
 

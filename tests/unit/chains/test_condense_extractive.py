@@ -8,7 +8,16 @@ from langchain_core.retrievers import BaseRetriever
 
 from chains.answer import build_answer_chain
 from chains.condense import condense_deterministic, looks_like_followup
-from chains.extractive import Picked, _answers, _body, _parts, compose, fiche_units, profile
+from chains.extractive import (
+    Picked,
+    _answers,
+    _body,
+    _bullet,
+    _parts,
+    compose,
+    fiche_units,
+    profile,
+)
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
 from chains.prompts import SourceContext
 from chains.text import split_sentences, stem_set
@@ -1717,3 +1726,14 @@ def test_a_sentence_of_another_subsection_of_the_leads_section_names_it(settings
     )
     assert any(line.startswith("- *Vélomoteurs, scooters, motos* : ") for line in lines)
     assert "*Indemnisation*" not in answer
+
+
+def test_a_labelled_list_with_no_lead_in_is_nested_under_its_label():
+    items = "- Carte d'identité\n- Justificatif de domicile [1]"
+    # its items under the label, not the first one beside it and the others as siblings
+    assert _bullet(items, "*Le passeport est périmé* : ") == [
+        "- *Le passeport est périmé* :",
+        "  - Carte d'identité",
+        "  - Justificatif de domicile [1]",
+    ]
+    assert _bullet(items) == ["- Carte d'identité", "- Justificatif de domicile [1]"]
