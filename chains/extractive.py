@@ -1278,7 +1278,17 @@ def _sub_label(section: str, lead_path: list[str]) -> str:
     common = 0
     while common < min(len(path), len(lead_path)) and path[common] == lead_path[common]:
         common += 1
-    return f"*{path[common]}* : " if common < len(path) else ""
+    return _label(path[common:])
+
+
+def _label(titles: list[str]) -> str:
+    """A bullet's label from the titles of its section path below what the reader already
+    knows: the first, and the last when deeper ("*Conditions de ressources › 2* : 30 884
+    €": which plafond), none when there are none."""
+    if not titles:
+        return ""
+    shown = titles if len(titles) <= 2 else [titles[0], titles[-1]]
+    return f"*{' › '.join(shown)}* : "
 
 
 def _labelled(units: list[Unit], n: int, *, cases: bool) -> list[str]:
@@ -1297,22 +1307,40 @@ def _labelled(units: list[Unit], n: int, *, cases: bool) -> list[str]:
         else:
             others.setdefault(top, []).append(u)
     lines = [""] if own or others else []
-    runs: list[tuple[str, list[Unit]]] = []
-    for label, u in own:
-        if runs and label and runs[-1][0] == label:
-            runs[-1][1].append(u)
-        else:
-            runs.append((label, [u]))
-    for label, group in runs:
+    for label, group in _runs(own):
         lines += _group(group, n, label)
     if others:
         if own:
             lines.append("")
         if cases:
             lines.append(EXTRACTIVE_CASES)
-    for top, group in others.items():
-        lines += _group(group, n, f"*{top}* : ")
+    for group in others.values():
+        # each other section under its title, its subsections apart ("› 1", "› 2")
+        labels = {u.section for u in group}
+        for label, run in _runs(
+            [
+                (
+                    _label(
+                        u.section.split(" › ")[:1] if len(labels) == 1 else u.section.split(" › ")
+                    ),
+                    u,
+                )
+                for u in group
+            ]
+        ):
+            lines += _group(run, n, label)
     return lines
+
+
+def _runs(labelled: list[tuple[str, Unit]]) -> list[tuple[str, list[Unit]]]:
+    """Consecutive units under the same label, together."""
+    runs: list[tuple[str, list[Unit]]] = []
+    for label, u in labelled:
+        if runs and label and runs[-1][0] == label:
+            runs[-1][1].append(u)
+        else:
+            runs.append((label, [u]))
+    return runs
 
 
 def _group(group: list[Unit], n: int, label: str) -> list[str]:

@@ -1737,3 +1737,22 @@ def test_a_labelled_list_with_no_lead_in_is_nested_under_its_label():
         "  - Justificatif de domicile [1]",
     ]
     assert _bullet(items) == ["- Carte d'identité", "- Justificatif de domicile [1]"]
+
+
+def test_the_subsections_of_another_section_are_told_apart(settings):
+    msa = "Régime agricole (MSA) › Conditions de ressources"
+    ctx = _context(
+        "F9039",
+        "Allocation de rentrée scolaire",
+        [
+            ("", "L'allocation de rentrée scolaire est versée sous conditions de ressources."),
+            (f"{msa} › 1", "Plafond de ressources : 25 093 €"),
+            (f"{msa} › 2", "Plafond de ressources : 30 884 €"),
+        ],
+    )
+    answer = compose(
+        "allocation de rentrée scolaire : plafond de ressources ?", "question", [ctx], settings
+    )
+    # one bullet per plafond, each saying which (not the two amounts side by side)
+    assert "- *Régime agricole (MSA) › 1* : Plafond de ressources : 25 093 € [1]" in answer
+    assert "- *Régime agricole (MSA) › 2* : Plafond de ressources : 30 884 € [1]" in answer
