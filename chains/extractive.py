@@ -1316,18 +1316,9 @@ def _labelled(units: list[Unit], n: int, *, cases: bool) -> list[str]:
             lines.append(EXTRACTIVE_CASES)
     for group in others.values():
         # each other section under its title, its subsections apart ("› 1", "› 2")
-        labels = {u.section for u in group}
-        for label, run in _runs(
-            [
-                (
-                    _label(
-                        u.section.split(" › ")[:1] if len(labels) == 1 else u.section.split(" › ")
-                    ),
-                    u,
-                )
-                for u in group
-            ]
-        ):
+        one_section = len({u.section for u in group}) == 1
+        titled = [(_label(u.section.split(" › ")[: 1 if one_section else None]), u) for u in group]
+        for label, run in _runs(titled):
             lines += _group(run, n, label)
     return lines
 
