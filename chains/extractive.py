@@ -152,7 +152,11 @@ _ABROAD_RE = re.compile(
 
 def _names_special_place(stems: frozenset[str], folded: str) -> bool:
     """Whether a text names a special place ("Guyane", "l'étranger") or a case abroad ("Vol
-    dans un autre pays", "hors de France"): read on its stems and its folded text."""
+    dans un autre pays", "hors de France"): read on its stems and its folded text, a
+    hyphenated name word by word ("Alsace-Moselle", "Wallis-et-Futuna", "En
+    Nouvelle-Calédonie": 98, 6 and 6 case titles of the corpus)."""
+    if "-" in folded:
+        stems = stems | stem_set(folded.replace("-", " "))
     return (
         bool(stems & _SPECIAL_PLACES)
         or bool(_ABROAD_RE.search(folded))

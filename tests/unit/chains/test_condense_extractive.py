@@ -1571,6 +1571,32 @@ def test_a_meeting_is_no_case_on_the_island_of_la_reunion(settings):
     assert not profile("je vais à la réunion de l'AG, il faut un pouvoir ?").elsewhere
 
 
+def test_a_hyphenated_region_is_a_case_elsewhere(settings):
+    # "Alsace-Moselle" is one token to the stemmer: read word by word, it is a special
+    # place like "Moselle" alone, and a question that does not name it gets the general case
+    local = "La démission par lettre prend effet à sa réception par le président."
+    general = "La démission prend effet à sa réception par le bureau."
+    ctx = _context(
+        "F9034",
+        "Démission d'un membre d'une association",
+        [
+            ("", "Tout membre peut démissionner s'il est à jour de ses cotisations."),
+            ("Cas général", general),
+            ("Alsace-Moselle", local),
+        ],
+    )
+    places = {u.section: u.special_place for u in fiche_units(ctx)}
+    assert places == {"": False, "Cas général": False, "Alsace-Moselle": True}
+    text = compose(
+        "démission par lettre : elle prend effet à la réception ?", "question", [ctx], settings
+    )
+    # the general case answers; the region's, if quoted at all, comes after it, named
+    assert _quoted(text)[0] == f"{general} [1]"
+    assert local not in text or "*Alsace-Moselle* :" in text or "_Alsace-Moselle_" in text
+    assert profile("association en Alsace-Moselle : un membre peut-il démissionner ?").elsewhere
+    assert profile("il part vivre en Nouvelle-Calédonie, il garde ses droits ?").elsewhere
+
+
 @pytest.mark.parametrize(
     ("title", "condition_given"),
     [
