@@ -65,6 +65,10 @@ QUESTION_WORDS = frozenset({
     "quelque", "quelques", "sans", "sauf", "sien", "soi", "souhaite", "souhaiterais",
     "sous", "svp", "tous", "tout", "toute", "toutes", "tres", "unes", "uns", "voici",
     "voila", "voudrais", "voulez", "vouloir",
+    # what a message tells with ("mon voisin dit que…", "est-ce que ça va…", "peut-être",
+    # "environ 4 mois"), which a fiche's words match whatever its topic
+    "deja", "dis", "disent", "dit", "environ", "est-ce", "peut-etre", "va", "vais",
+    "vont", "vraiment",
 })  # fmt: skip
 
 

@@ -159,6 +159,23 @@ def test_a_fiche_holding_much_of_a_long_message_passes_whatever_its_cosine(setti
     assert not is_relevant(grazes, terms, settings)[0]
 
 
+def test_the_words_a_message_tells_with_make_no_fiche_relevant(settings):
+    message = (
+        "Mon voisin dit que la mairie va peut-être fermer le chemin. Est-ce que c'est vraiment "
+        "permis ? Il est déjà fermé depuis environ une semaine."
+    )
+    terms = query_terms(message)
+    assert not terms.main & {"dit", "va", "est-ce", "peut-etr", "environ", "deja", "vraiment"}
+    # a fiche on another matter that only tells the same way ("il dit", "va", "environ")
+    grazes = _fiche(
+        "Bruit de voisinage",
+        "Le maire dit ce qui est permis : il va vérifier si le bruit dure environ une heure. "
+        "Est-ce vraiment un trouble ? Peut-être, s'il est déjà répété.",
+        dense=0.20,
+    )
+    assert not is_relevant(grazes, terms, settings, first=True)[0]
+
+
 def test_the_first_fiche_holding_four_of_the_question_s_words_making_half_passes(settings):
     question = "il veut devenir courtier en assurance, s'inscrire où ? quelles conditions ?"
     terms = query_terms(question)

@@ -45,10 +45,10 @@ def test_the_need_in_the_fourth_sentence_is_a_request_and_greetings_are_set_asid
 def test_a_short_question_borrows_the_sentence_before_it():
     a = analyse(
         "Bonjour, mon employeur me demande de venir travailler le dimanche sans me payer "
-        "plus. Je travaille dans un magasin de meubles depuis trois ans en CDI. Il dit que "
-        "c'est normal. C'est légal ?"
+        "plus. Je travaille dans un magasin de meubles depuis trois ans en CDI. Il ne paie pas "
+        "les heures du dimanche. C'est légal ?"
     )
-    assert a.requests == ("Il dit que c'est normal. C'est légal ?",)
+    assert a.requests == ("Il ne paie pas les heures du dimanche. C'est légal ?",)
 
 
 def test_two_requests_are_both_kept_and_anger_is_not_searched_alone():
