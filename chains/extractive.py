@@ -1254,14 +1254,19 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     n = pk.ctx.source.n
     units = pk.units
     lines = []
-    if units[0].section and (not brouillon or units[0].leans):
+    # a reply to a citizen names no section, unless its sentences come from two different
+    # alternatives of the fiche: "Enlèvement : 121,27 €" (Cas général) and "Enlèvement :
+    # 150 €" (Paris), two ceilings of a director's pay (one per scheme), side by side, read as
+    # contradicting each other; a sentence of one case beside general ones does not
+    alternatives = brouillon and len({_case_path(u, pk.ctx.cases) for u in units} - {()}) > 1
+    if units[0].section and (not brouillon or units[0].leans or alternatives):
         lines.append(f"_{units[0].section}_")  # the case the direct answer belongs to
     lines.append(_line(units[0], n))
     rest = units[1:]
     # units from several sections are labelled with their section's title; "Selon le cas :"
-    # heads them only when those sections are cases (a reply to a citizen names no case:
-    # its closing line says the rules depend on the situation)
-    labelled = len({u.section for u in units}) > 1 and not brouillon
+    # heads them only when those sections are cases (a reply to a citizen otherwise names no
+    # case: its closing line says the rules depend on the situation)
+    labelled = len({u.section for u in units}) > 1 and (not brouillon or alternatives)
     if labelled:
         return [*lines, *_labelled(units, n, cases=_cases(units, pk.ctx.cases))]
     if rest:
@@ -1271,6 +1276,12 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
         case = u.section.split(" › ")[-1] if brouillon and u.section and u.leans else ""
         lines += _bullet(_line(u, n), f"*{case}* : " if case else "")
     return lines
+
+
+def _case_path(u: Unit, case_titles: frozenset[str]) -> tuple[str, ...]:
+    """The alternatives of the fiche a unit belongs to (the case titles of its section path:
+    "Voiture particulière", "Paris")."""
+    return tuple(t for t in u.section.split(" › ") if t in case_titles) if u.section else ()
 
 
 def _sub_label(section: str, lead_path: list[str]) -> str:

@@ -1571,6 +1571,29 @@ def test_a_meeting_is_no_case_on_the_island_of_la_reunion(settings):
     assert not profile("je vais à la réunion de l'AG, il faut un pouvoir ?").elsewhere
 
 
+def test_a_reply_names_the_cases_its_figures_belong_to(settings):
+    # two cases of a price table quoted side by side read as contradicting each other: a
+    # reply names them; a sentence of one case beside general ones is left unlabelled
+    parts = [
+        ("Prix", "Les frais de fourrière sont à payer pour récupérer le véhicule."),
+        ("Prix › Voiture particulière › Cas général", "Enlèvement de la voiture : 121,27 €"),
+        ("Prix › Voiture particulière › Paris", "Enlèvement de la voiture : 150 €"),
+    ]
+    cases = frozenset({"Voiture particulière", "Cas général", "Paris"})
+    ctx = _context("F9035", "Mise en fourrière d'un véhicule", parts, cases=cases)
+    message = (
+        "Ma voiture a été enlevée par la fourrière. Combien coûte l'enlèvement de la voiture ?"
+    )
+    text = compose(message, "brouillon", [ctx], settings)
+    assert "*Paris* : Enlèvement de la voiture : 150 €" in text
+    assert "Cas général" in text
+    # one case only: no label, as before
+    one = _context("F9035", "Mise en fourrière d'un véhicule", parts[:2], cases=cases)
+    text = compose(message, "brouillon", [one], settings)
+    assert "Enlèvement de la voiture : 121,27 €" in text
+    assert "Cas général" not in text
+
+
 def test_a_hyphenated_region_is_a_case_elsewhere(settings):
     # "Alsace-Moselle" is one token to the stemmer: read word by word, it is a special
     # place like "Moselle" alone, and a question that does not name it gets the general case
