@@ -131,10 +131,15 @@ _OBLIGATIONS_RE = re.compile(r"\bobligations\b")
 _WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service contacter")
 # the words that say the kind of answer wanted, not what it is about
 _KIND_WORDS = _AMOUNT_Q | _DELAY_Q | _LIST_Q | _WHERE_Q
-_SPECIAL_PLACES = stem_set(
-    "étranger Guyane Mayotte outre-mer Martinique Guadeloupe Calédonie Polynésie "
-    "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin Alsace Moselle"
+# The places of a fiche's special cases, by kind: abroad, the overseas territories, the
+# local law of Alsace-Moselle. A question naming one kind (a country: abroad) does not make
+# another's cases its own (the stamp "En Guyane" for a trip to Italy).
+_ABROAD_STEMS = stem_set("étranger")
+_OVERSEAS = stem_set(
+    "Guyane Mayotte outre-mer Martinique Guadeloupe Calédonie Polynésie "
+    "Wallis Futuna Saint-Pierre Miquelon Saint-Barthélemy Saint-Martin"
 )
+_LOCAL_LAW = stem_set("Alsace Moselle")
 # La Réunion, the island, not "une réunion" (a meeting: "Réunions et services en faveur des
 # parents", "la réunion de l'assemblée"): a case title of its own ("La Réunion (974)", "À la
 # Réunion"), an item of a list of places, or "à / de / en la Réunion" not followed by what
@@ -150,18 +155,22 @@ _ABROAD_RE = re.compile(
 )
 
 
-def _names_special_place(stems: frozenset[str], folded: str) -> bool:
-    """Whether a text names a special place ("Guyane", "l'étranger") or a case abroad ("Vol
-    dans un autre pays", "hors de France"): read on its stems and its folded text, a
-    hyphenated name word by word ("Alsace-Moselle", "Wallis-et-Futuna", "En
-    Nouvelle-Calédonie": 98, 6 and 6 case titles of the corpus)."""
+def _special_places(stems: frozenset[str], folded: str) -> frozenset[str]:
+    """The kinds of special place a text names ("abroad", "overseas", "alsace-moselle"): a
+    territory ("Guyane", "La Réunion"), "l'étranger" or a case abroad ("Vol dans un autre
+    pays", "hors de France"); read on its stems and its folded text, a hyphenated name word
+    by word ("Alsace-Moselle", "Wallis-et-Futuna", "En Nouvelle-Calédonie": 98, 6 and 6 case
+    titles of the corpus)."""
     if "-" in folded:
         stems = stems | stem_set(folded.replace("-", " "))
-    return (
-        bool(stems & _SPECIAL_PLACES)
-        or bool(_ABROAD_RE.search(folded))
-        or bool(_REUNION_RE.search(folded))
-    )
+    kinds = set()
+    if stems & _ABROAD_STEMS or _ABROAD_RE.search(folded):
+        kinds.add("abroad")
+    if stems & _OVERSEAS or _REUNION_RE.search(folded):
+        kinds.add("overseas")
+    if stems & _LOCAL_LAW:
+        kinds.add("alsace-moselle")
+    return frozenset(kinds)
 
 
 _PLACE_RE = re.compile(
@@ -268,7 +277,8 @@ class Profile:
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
     # it names a special place or another country ("en Guyane", "à l'étranger", "hors de
     # France", "au Canada")
-    elsewhere: bool = False
+    # the kinds of special place it names ("abroad" for a country): their cases are its own
+    elsewhere: frozenset[str] = frozenset()
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -327,8 +337,8 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         negated=negated,
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
-        elsewhere=_names_special_place(stems | every, fold(question))
-        or abroad_words(question) is not None,
+        elsewhere=_special_places(stems | every, fold(question))
+        | (frozenset({"abroad"}) if abroad_words(question) is not None else frozenset()),
     )
 
 
@@ -410,6 +420,7 @@ class Unit:
     aside: bool = False  # "À savoir : …", "À noter : …", "Attention : …": beside the rule
     # its case is a special place or another country ("En Guyane", "Vol dans un autre pays")
     special_place: bool = False
+    places: frozenset[str] = frozenset()  # which kinds ("overseas", "abroad")
     # what its case title says the person lacks ("Vous n'avez pas d'enfant": enfant)
     case_lacks: frozenset[str] = frozenset()
     section_stems: frozenset[str] = frozenset()
@@ -427,6 +438,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
     stems = frozenset(content_stems(text))
     n_words = len(text.split())
     section_stems = stem_set(section)
+    places = _special_places(section_stems, fold(section))
     return Unit(
         text=text,
         section=section,
@@ -453,7 +465,8 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         aside=bool(_ASIDE_RE.match(head)),
         case_lacks=_negated_stems(section.split(" › ")[-1]),
         section_stems=section_stems,
-        special_place=_names_special_place(section_stems, fold(section)),
+        places=places,
+        special_place=bool(places),
         items=_list_items(text) if is_list else (),
     )
 
@@ -773,7 +786,7 @@ def score(
         s += 1.0 if fits else -0.5
     if u.example:
         s -= 0.8  # an illustration, not the rule
-    if u.special_place and not p.elsewhere:
+    if u.special_place and not u.places & p.elsewhere:
         s -= 1.0
     elif not u.section:
         s += 0.3
@@ -911,7 +924,7 @@ def pick(
         if u.key != title
         and not u.is_service
         and not shown.repeats(u)
-        and not (asked_places_only and u.special_place and not p.elsewhere)
+        and not (asked_places_only and u.special_place and not u.places & p.elsewhere)
     ]
     if not units:
         return None

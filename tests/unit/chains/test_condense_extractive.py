@@ -1571,6 +1571,28 @@ def test_a_meeting_is_no_case_on_the_island_of_la_reunion(settings):
     assert not profile("je vais à la réunion de l'AG, il faut un pouvoir ?").elsewhere
 
 
+def test_a_country_named_makes_the_cases_abroad_its_own_not_the_overseas_ones(settings):
+    general = "Le timbre fiscal s'achète dans un bureau de tabac agréé ou en ligne."
+    overseas = "En Guyane, le timbre fiscal s'achète à la trésorerie ou en ligne."
+    abroad = "À l'étranger, le timbre fiscal se paie au consulat."
+    ctx = _context(
+        "F9036",
+        "Timbre fiscal",
+        [("Cas général", general), ("En Guyane", overseas), ("À l'étranger", abroad)],
+    )
+    places = {u.section: u.places for u in fiche_units(ctx)}
+    assert places == {
+        "Cas général": frozenset(),
+        "En Guyane": frozenset({"overseas"}),
+        "À l'étranger": frozenset({"abroad"}),
+    }
+    trip = "je pars en Italie, le timbre fiscal s'achète à la trésorerie ?"
+    assert profile(trip).elsewhere == {"abroad"}
+    assert _quoted(compose(trip, "question", [ctx], settings))[0] == f"{general} [1]"
+    home = "j'habite en Guyane, le timbre fiscal s'achète à la trésorerie ?"
+    assert _quoted(compose(home, "question", [ctx], settings))[0] == f"{overseas} [1]"
+
+
 def test_a_reply_names_the_cases_its_figures_belong_to(settings):
     # two cases of a price table quoted side by side read as contradicting each other: a
     # reply names them; a sentence of one case beside general ones is left unlabelled
