@@ -275,9 +275,8 @@ class Profile:
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
-    # it names a special place or another country ("en Guyane", "à l'étranger", "hors de
-    # France", "au Canada")
-    # the kinds of special place it names ("abroad" for a country): their cases are its own
+    # the kinds of special place it names ("en Guyane", "à l'étranger", "hors de France", "au
+    # Canada": "abroad"): their cases are its own
     elsewhere: frozenset[str] = frozenset()
 
 
@@ -418,9 +417,9 @@ class Unit:
     refers_back: bool = False  # "S'il choisit cette dernière solution…": it may never lead
     example: bool = False  # an illustration ("Par exemple", a section "Exemple de calcul")
     aside: bool = False  # "À savoir : …", "À noter : …", "Attention : …": beside the rule
-    # its case is a special place or another country ("En Guyane", "Vol dans un autre pays")
-    special_place: bool = False
-    places: frozenset[str] = frozenset()  # which kinds ("overseas", "abroad")
+    # the kinds of special place its case is ("overseas": "En Guyane", "abroad": "Vol dans un
+    # autre pays")
+    places: frozenset[str] = frozenset()
     # what its case title says the person lacks ("Vous n'avez pas d'enfant": enfant)
     case_lacks: frozenset[str] = frozenset()
     section_stems: frozenset[str] = frozenset()
@@ -438,7 +437,6 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
     stems = frozenset(content_stems(text))
     n_words = len(text.split())
     section_stems = stem_set(section)
-    places = _special_places(section_stems, fold(section))
     return Unit(
         text=text,
         section=section,
@@ -465,8 +463,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         aside=bool(_ASIDE_RE.match(head)),
         case_lacks=_negated_stems(section.split(" › ")[-1]),
         section_stems=section_stems,
-        places=places,
-        special_place=bool(places),
+        places=_special_places(section_stems, fold(section)),
         items=_list_items(text) if is_list else (),
     )
 
@@ -786,7 +783,7 @@ def score(
         s += 1.0 if fits else -0.5
     if u.example:
         s -= 0.8  # an illustration, not the rule
-    if u.special_place and not u.places & p.elsewhere:
+    if u.places and not u.places & p.elsewhere:
         s -= 1.0
     elif not u.section:
         s += 0.3
@@ -924,7 +921,7 @@ def pick(
         if u.key != title
         and not u.is_service
         and not shown.repeats(u)
-        and not (asked_places_only and u.special_place and not u.places & p.elsewhere)
+        and not (asked_places_only and u.places and not u.places & p.elsewhere)
     ]
     if not units:
         return None

@@ -1564,9 +1564,9 @@ def test_a_meeting_is_no_case_on_the_island_of_la_reunion(settings):
     assert _quoted(text)[0] == f"{rule} [1]"
     assert "rectorat" not in text
     # a meeting is no place: its sentences are not set aside as a case elsewhere; the island is
-    places = {u.section: u.special_place for u in fiche_units(ctx)}
-    assert places["Rôle de l'association › Réunions et services"] is False
-    assert places["Cotisation › À la Réunion"] is True
+    places = {u.section: u.places for u in fiche_units(ctx)}
+    assert places["Rôle de l'association › Réunions et services"] == frozenset()
+    assert places["Cotisation › À la Réunion"] == {"overseas"}
     assert profile("il vit à la Réunion depuis 3 ans, il a droit à quoi ?").elsewhere
     assert not profile("je vais à la réunion de l'AG, il faut un pouvoir ?").elsewhere
 
@@ -1630,8 +1630,12 @@ def test_a_hyphenated_region_is_a_case_elsewhere(settings):
             ("Alsace-Moselle", local),
         ],
     )
-    places = {u.section: u.special_place for u in fiche_units(ctx)}
-    assert places == {"": False, "Cas général": False, "Alsace-Moselle": True}
+    places = {u.section: u.places for u in fiche_units(ctx)}
+    assert places == {
+        "": frozenset(),
+        "Cas général": frozenset(),
+        "Alsace-Moselle": {"alsace-moselle"},
+    }
     text = compose(
         "démission par lettre : elle prend effet à la réception ?", "question", [ctx], settings
     )
