@@ -437,6 +437,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
     stems = frozenset(content_stems(text))
     n_words = len(text.split())
     section_stems = stem_set(section)
+    folded_section = fold(section)
     return Unit(
         text=text,
         section=section,
@@ -459,11 +460,11 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         says_yes_no=bool(_YES_NO_ANSWER_RE.search(folded)),
         leans=bool(_LEANS_RE.match(folded)),
         refers_back=bool(_REFERS_BACK_RE.match(folded)),
-        example=bool(_EXAMPLE_LEAD_RE.match(head)) or bool(_EXAMPLE_RE.search(fold(section))),
+        example=bool(_EXAMPLE_LEAD_RE.match(head)) or bool(_EXAMPLE_RE.search(folded_section)),
         aside=bool(_ASIDE_RE.match(head)),
         case_lacks=_negated_stems(section.split(" › ")[-1]),
         section_stems=section_stems,
-        places=_special_places(section_stems, fold(section)),
+        places=_special_places(section_stems, folded_section),
         items=_list_items(text) if is_list else (),
     )
 
@@ -1291,7 +1292,7 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
 def _case_path(u: Unit, case_titles: frozenset[str]) -> tuple[str, ...]:
     """The alternatives of the fiche a unit belongs to (the case titles of its section path:
     "Voiture particulière", "Paris")."""
-    return tuple(t for t in u.section.split(" › ") if t in case_titles) if u.section else ()
+    return tuple(t for t in u.section.split(" › ") if t in case_titles)
 
 
 def _sub_label(section: str, lead_path: list[str]) -> str:
