@@ -428,6 +428,10 @@ class Unit:
     # a list: its lead-in with each of its items, as (content stems, words): a list answers
     # as well as its best item does, however long the rest
     items: tuple[tuple[frozenset[str], int], ...] = ()
+    # a list whose lead-in opens on a whole sentence of the fiche (joined to it when
+    # quoted, see _with_antecedents): `sig` and `opening` are that sentence's, so that the
+    # draft does not quote it again from another fiche
+    opens_on_sentence: bool = False
 
 
 def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
@@ -865,7 +869,7 @@ class Shown:
 
     def add(self, u: Unit) -> None:
         self.keys |= _item_keys(u)
-        if not u.is_list:
+        if not u.is_list or u.opens_on_sentence:
             self.sigs.append((u.sig, u.opening, u.denies))
 
     def repeats(self, u: Unit) -> bool:
@@ -973,12 +977,70 @@ def pick(
         close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]
         lead = close[0] if close else lead
     rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
+    lead, *rest = _with_antecedents([lead, *rest], every, mine)
     # how well the fiche answers, to weigh it against other fiches: its best unit's own score,
     # every word counting 1 (a word's specificity is relative to its fiche), without the
     # bonus of the retriever's best chunks (every fiche has best chunks: across fiches it
     # says nothing)
     top = scored[0][1]
     return Picked(ctx, [lead, *rest], score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top))
+
+
+# A sentence this long at most is quoted before the one that leans on it (see
+# _with_antecedents).
+ANTECEDENT_WORDS = 40
+
+
+def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> list[Unit]:
+    """Each chosen unit that leans on the sentence before it ("Toutefois, il hérite par
+    représentation… dans les 3 cas suivants :", "Si ces montants sont dépassés, …") is quoted
+    right after that sentence: alone, or after another, it says something else. The two were
+    not joined when the fiche was read because one of them is a list, or both are too long
+    together for every question; here they are wanted. When the sentence before is chosen
+    too, the two become one; when it is not, it is added, unless it is a list, an example, an
+    aside, too long, already in the draft, or in another section (the title stands for it).
+    Run once the lead is chosen: a sentence that leans does not lead, with its antecedent or
+    without."""
+    position = {u.order: i for i, u in enumerate(every)}
+    out: list[Unit | None] = list(chosen)
+    for k, u in enumerate(chosen):
+        i = position.get(u.order, 0)
+        prev = every[i - 1] if i > 0 else None
+        if not (
+            u.leans
+            and not u.aside
+            and prev is not None
+            and prev.section == u.section
+            and not (prev.is_list or prev.example or prev.aside)
+            and prev.n_words <= ANTECEDENT_WORDS
+            and prev.text.rstrip().endswith((".", "!", "…"))
+        ):
+            continue
+        joined = _unit(f"{prev.text} {u.text}", u.section, prev.order, u.is_list)
+        at = next((j for j, c in enumerate(out) if c is not None and c.text == prev.text), None)
+        if at is not None:
+            # both chosen: one unit where the sentence before stood, scored and told apart as
+            # that sentence
+            out[at] = replace(
+                joined,
+                norm_words=prev.norm_words,
+                sig=prev.sig,
+                denies=prev.denies,
+                chunk_rank=prev.chunk_rank,
+                places=prev.places,
+                opens_on_sentence=u.is_list,
+            )
+            out[k] = None
+        elif not shown.repeats(prev):
+            out[k] = replace(
+                joined,
+                norm_words=u.norm_words,
+                sig=u.sig,
+                denies=u.denies,
+                chunk_rank=u.chunk_rank,
+                places=u.places,
+            )
+    return [u for u in out if u is not None]
 
 
 def _sections(units: list[Unit]) -> set[str]:

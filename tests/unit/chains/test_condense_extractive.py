@@ -10,12 +10,14 @@ from chains.answer import build_answer_chain
 from chains.condense import condense_deterministic, looks_like_followup
 from chains.extractive import (
     Picked,
+    Shown,
     _answers,
     _body,
     _bullet,
     _parts,
     compose,
     fiche_units,
+    pick,
     profile,
 )
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
@@ -682,6 +684,57 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
         for line in lines
     )
     assert not any(line.startswith(("Cette durée", "- Cette durée")) for line in lines)
+
+
+def test_a_list_leaning_on_the_sentence_before_is_quoted_with_it(settings):
+    # the list's lead-in "Toutefois, il hérite … dans les 3 cas suivants :" is not joined when
+    # the fiche is read (a list is a unit of its own); quoted alone it would say that a
+    # grandchild inherits, the opposite of the rule
+    ctx = _context(
+        "F9012",
+        "Héritage : qui hérite en l'absence de testament ?",
+        [
+            ("", "Les héritiers sont désignés par la loi dans un ordre précis."),
+            (
+                "Que reçoit un petit-enfant ?",
+                "En principe, un petit-enfant n'hérite pas de ses grands-parents.\n"
+                "Toutefois, il hérite par représentation, à la place de ses parents, dans les "
+                "2 cas suivants :\n- Son parent est décédé\n- Son parent a renoncé à la "
+                "succession",
+            ),
+        ],
+    )
+    text = compose("un petit-enfant hérite-t-il par représentation ?", "question", [ctx], settings)
+    assert "En principe, un petit-enfant n'hérite pas de ses grands-parents. Toutefois, il " in (
+        text
+    )
+    quoted = _quoted(text)
+    assert not any(line.lstrip("- *").startswith("Toutefois") for line in quoted)
+    assert not any("*Que reçoit un petit-enfant ?* : Toutefois" in line for line in quoted)
+
+
+def test_a_sentence_quoted_before_its_list_is_not_quoted_again_from_another_fiche():
+    rule = "Aucune expulsion locative ne peut avoir lieu pendant la trêve hivernale."
+    ctx = _context(
+        "F9013",
+        "Expulsion d'un locataire",
+        [
+            (
+                "Trêve hivernale",
+                f"{rule}\nMais la trêve hivernale ne s'applique pas dans les cas suivants :\n"
+                "- Relogement assuré\n- Logement étudiant",
+            )
+        ],
+    )
+    p = profile("trêve hivernale : une expulsion est-elle possible ?")
+    picked = pick(ctx, p, budget_words=110, max_units=5, shown=Shown())
+    assert picked is not None
+    assert any(u.is_list and u.text.startswith(f"{rule} Mais") for u in picked.units)
+    shown = Shown()
+    for u in picked.units:
+        shown.add(u)
+    other = _context("F9014", "Trêve hivernale", [("", rule)])
+    assert shown.repeats(next(u for u in fiche_units(other) if u.text == rule))
 
 
 @pytest.mark.parametrize(
