@@ -557,7 +557,7 @@ def _heading_lines(text: str) -> set[str]:
             line.endswith((":", "?"))
             and len(line.split()) <= 14
             and nxt
-            and not nxt.startswith(("- ", "• "))
+            and not _is_item(nxt)
             and not _TABLE_ROW_RE.search(nxt)
             and not _FOLLOWING_RE.search(fold(line))  # "le téléservice suivant :" introduces
             and not line.startswith(("- ", "• "))
@@ -571,6 +571,15 @@ def _list_unit(lead: str, items: list[str], section: str, order: int) -> Unit:
     if len(items) > MAX_LIST_ITEMS:
         shown.append("- …")
     return _unit("\n".join(([lead] if lead else []) + shown), section, order, True)
+
+
+# An item of a numbered list ("1. Faire un recours préalable…", "2. une indemnité…"): kept
+# with its number, in its list.
+_NUMBERED_ITEM_RE = re.compile(r"\d{1,2}\. \S")
+
+
+def _is_item(piece: str) -> bool:
+    return piece.startswith(("- ", "• ")) or bool(_NUMBERED_ITEM_RE.match(piece))
 
 
 @lru_cache(maxsize=4096)
@@ -609,17 +618,18 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
             i = j
             continue
         ends_open = not piece.rstrip().endswith((".", "!", "?", "…"))
-        next_is_item = i + 1 < len(pieces) and pieces[i + 1].startswith(("- ", "• "))
+        next_is_item = i + 1 < len(pieces) and _is_item(pieces[i + 1])
         if (
-            piece.startswith(("- ", "• "))
+            _is_item(piece)
             or piece.rstrip().endswith(":")
             or (ends_open and next_is_item)  # "… que le demandeur dispose" + its items
         ):
-            lead = "" if piece.startswith(("- ", "• ")) else piece
+            lead = "" if _is_item(piece) else piece
             j = i + (1 if lead else 0)
             items = []
-            while j < len(pieces) and pieces[j].startswith(("- ", "• ")):
-                items.append("- " + pieces[j][2:].strip())
+            while j < len(pieces) and _is_item(pieces[j]):
+                item = pieces[j]
+                items.append("- " + (item[2:] if item.startswith(("- ", "• ")) else item).strip())
                 j += 1
             if items:
                 out.append(_list_unit(lead, items, current, order))

@@ -713,6 +713,29 @@ def test_a_list_leaning_on_the_sentence_before_is_quoted_with_it(settings):
     assert not any("*Que reçoit un petit-enfant ?* : Toutefois" in line for line in quoted)
 
 
+def test_a_numbered_list_is_one_unit_with_its_lead_in():
+    ctx = _context(
+        "F9015",
+        "Congé maternité d'une indépendante",
+        [
+            (
+                "Indemnités",
+                "Pour la maternité, l'indépendante a droit, de façon cumulée, à :\n"
+                "1. une allocation forfaitaire de repos maternel de 3 428 €\n"
+                "2. une indemnité journalière forfaitaire de 56,35 €",
+            )
+        ],
+    )
+    units = fiche_units(ctx)
+    assert len(units) == 1
+    assert units[0].is_list
+    assert units[0].text.splitlines() == [
+        "Pour la maternité, l'indépendante a droit, de façon cumulée, à :",
+        "- 1. une allocation forfaitaire de repos maternel de 3 428 €",
+        "- 2. une indemnité journalière forfaitaire de 56,35 €",
+    ]
+
+
 def test_a_sentence_quoted_before_its_list_is_not_quoted_again_from_another_fiche():
     rule = "Aucune expulsion locative ne peut avoir lieu pendant la trêve hivernale."
     ctx = _context(
