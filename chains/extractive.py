@@ -1028,28 +1028,22 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
             continue
         joined = _unit(f"{prev.text} {u.text}", u.section, prev.order, u.is_list)
         at = next((j for j, c in enumerate(out) if c is not None and c.text == prev.text), None)
+        # both chosen: one unit where the sentence before stood, told apart as that sentence;
+        # else the leaning one's place, told apart as itself
+        like = prev if at is not None else u
+        merged = replace(
+            joined,
+            norm_words=like.norm_words,
+            sig=like.sig,
+            denies=like.denies,
+            chunk_rank=like.chunk_rank,
+            places=like.places,
+            opens_on_sentence=at is not None and u.is_list,
+        )
         if at is not None:
-            # both chosen: one unit where the sentence before stood, scored and told apart as
-            # that sentence
-            out[at] = replace(
-                joined,
-                norm_words=prev.norm_words,
-                sig=prev.sig,
-                denies=prev.denies,
-                chunk_rank=prev.chunk_rank,
-                places=prev.places,
-                opens_on_sentence=u.is_list,
-            )
-            out[k] = None
+            out[at], out[k] = merged, None
         elif not shown.repeats(prev):
-            out[k] = replace(
-                joined,
-                norm_words=u.norm_words,
-                sig=u.sig,
-                denies=u.denies,
-                chunk_rank=u.chunk_rank,
-                places=u.places,
-            )
+            out[k] = merged
     return [u for u in out if u is not None]
 
 

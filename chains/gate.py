@@ -195,8 +195,11 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
     (
         "programmation",
         _re(
-            r"\b(?:requete sql|sql|macros?(?!-)|vba|python|javascript|php|formule excel|regex|"
-            r"(?:page|code|balises?) html|code informatique|script (?:python|bash|shell|vba))\b",
+            # a language named, not a link's scheme or a page's extension ("javascript:…",
+            # "index.php")
+            r"\b(?:requete sql|sql|macros?(?!-)|vba|python|javascript(?!\s*:)|(?<!\.)php|regex|"
+            r"formule excel|(?:page|code|balises?) html|code informatique|"
+            r"script (?:python|bash|shell|vba))\b",
         ),
     ),
     (

@@ -88,6 +88,9 @@ ANSWERED = [
     # an event told as past, asked about for what it changes: no emergency
     "usager qui a perdu connaissance au travail l'an dernier, il peut demander une rente ?",
     "la CAF ne répond plus à mes mails depuis un mois, que faire ?",
+    # a link's scheme or a page's extension names no programming language
+    "le lien https://exemple.fr/demande.php ne s'ouvre pas, comment demander le RSA ?",
+    "[formulaire](javascript:void(0)) : le bouton ne marche pas, où déclarer mes revenus ?",
     # a fiche's own words: rights without limit, rules that changed
     "un vieux permis mer reste valable sans limite de durée ?",
     "armes : quel délai pour se mettre en conformité avec les nouvelles règles ?",
