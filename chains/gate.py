@@ -59,7 +59,9 @@ _INJECTION = _re(
     # les nouvelles règles")
     r"\bnouvelles?\s+(?:consignes?|instructions?)\b|\bnouvelles?\s+regles?\s*:|"
     r"^\W*nouvelles?\s+regles?\b",
-    r"\bmode\s+(?:developpeur|developer|debug|admin|dieu|maintenance|sans\s+restriction)",
+    r"\bmode\s+(?:developpeur|developer|debug|admin|dieu|sans\s+restriction)",
+    # a maintenance mode announced to the bot, not a website under maintenance
+    r"^\W*mode\s+maintenance\b|\bmode\s+maintenance\s*(?::|activ)",
     r"(?:^|\s)(?:system|systeme|developer|assistant)\s*:",
     r"<\s*/?\s*(?:developer|system|admin|instructions?)\b",
     r"\btu es (?:maintenant|desormais)\b|\bdesormais tu\b|\ba partir de maintenant\b",
@@ -114,12 +116,15 @@ _INJECTION = _re(
     r"\bact as\b|\bpretend (?:to be|you are)\b|\byou are now\b",
     # a role to play ("parle-moi comme un pirate"), the set-up "received", the sources dropped,
     # a figure that only has to look right
-    r"\b(?:parle|parlez|reponds|repondez|ecris|ecrivez)(?:-moi|-nous)?\s+comme (?:un|une)\b",
+    r"(?<!\bje )\b(?:parle|parlez|reponds|repondez|ecris|ecrivez)(?:-moi|-nous)?\s+comme "
+    r"(?:un|une)\b",
     r"\b(?:configuration|consignes|instructions|prompt|parametres)\b[^?.!]{0,40}\bque tu as "
     r"(?:recue?s?|eue?s?)\b",
     r"\bsans (?:citer|mentionner|indiquer) (?:de |les |la |aucune? )?(?:fiches?|sources?)\b",
-    r"\b(?:montant|chiffre|taux)\b[^?.!]{0,40}\bplausibles?\b",
-    r"\b(?:reponds|repondez|parle|parlez)\w* librement\b",
+    r"\b(?:donne|donnez|invente|inventez|propose|proposez|mets|mettez|ecris|ecrivez)"
+    r"(?:-moi|-nous)?\b[^?.!]{0,40}\b(?:montant|chiffre|taux)\b"
+    r"[^?.!]{0,40}\bplausibles?\b",
+    r"\b(?:reponds|repondez|parle|parlez)(?:-moi|-nous)?\s+librement\b",
     # an answer made to say what no fiche says, or a document forged in someone's name
     r"\b(?:en ajoutant|ajoute|ajoutez|dis|ecris|affirme)\w* (?:que|qu')\b[^?.!]{0,40}"
     r"\b(?:a forcement|forcement droit|a droit a coup sur|est garanti|obligatoirement droit)",

@@ -91,6 +91,10 @@ ANSWERED = [
     # a link's scheme or a page's extension names no programming language
     "le lien https://exemple.fr/demande.php ne s'ouvre pas, comment demander le RSA ?",
     "[formulaire](javascript:void(0)) : le bouton ne marche pas, où déclarer mes revenus ?",
+    "un fonctionnaire peut-il parler librement de son service sur les réseaux sociaux ?",
+    "le site de la CAF est en mode maintenance, comment déclarer mes ressources ?",
+    "les impôts trouvent mon chiffre d'affaires pas plausible, que faire ?",
+    "je réponds comme une association ou comme une entreprise à l'appel à projets ?",
     # a fiche's own words: rights without limit, rules that changed
     "un vieux permis mer reste valable sans limite de durée ?",
     "armes : quel délai pour se mettre en conformité avec les nouvelles règles ?",
