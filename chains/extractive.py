@@ -1011,6 +1011,8 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
     aside, too long, already in the draft, or in another section (the title stands for it).
     Run once the lead is chosen: a sentence that leans does not lead, with its antecedent or
     without."""
+    if not any(u.leans and not u.aside for u in chosen):
+        return chosen  # most picks: nothing to look up
     position = {u.order: i for i, u in enumerate(every)}
     out: list[Unit | None] = list(chosen)
     for k, u in enumerate(chosen):
