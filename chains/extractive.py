@@ -87,7 +87,16 @@ _AMOUNT_Q = stem_set(
     "coût coute prix tarif montant gratuit cher frais salaire rémunération plafond barème indemnité"
     " ressources revenus"
 )
-_DELAY_Q = stem_set("délai durée quand date temps jusqu valable validité longtemps")
+_DELAY_Q = stem_set("délai durée date temps valable validité longtemps")
+# "quand" and "jusqu" are stop words, read here: "jusqu'à quand ?", "c'est quand ?", "avant
+# quand ?", "à déposer quand ?" ask for a date or a delay; "quand même", "quand il pleut",
+# "quand on modifiera les statuts" tell a situation
+_WHEN_RE = re.compile(
+    r"\b(?:jusqu ?'? ?(?:a|au)|avant|a partir de|depuis|des|c'est|savoir|et|debut) quand\b"
+    r"|(?<![\w'])quand\s*(?:\?|$)"
+    r"|^quand\b(?! (?:on|il|elle|ils|elles|je|j'|tu|vous|nous|un|une|le|la|les|l'|mon|ma|mes"
+    r"|son|sa|ses)\b)"
+)
 # "c'est payant ?" asks for a price; "elle paie quand même la taxe ?" (the same stem) asks
 # whether she owes it
 _PAYANT_RE = re.compile(r"\bpayante?s?\b")
@@ -324,6 +333,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or any(u is None or u in _MONEY_UNITS for u in counted)
         or bool(_PAYANT_RE.search(folded)),
         delay=bool(kinds & _DELAY_Q)
+        or bool(_WHEN_RE.search(folded))
         or any(u in _TIME_UNITS for u in counted)
         or "tous les combien" in folded,
         listing=bool(_LIST_Q_RE.search(asked_folded)) or bool(_OBLIGATIONS_RE.search(asked_folded)),
@@ -942,8 +952,16 @@ def pick(
         return None
     qr = ctx.source.title.rstrip().endswith("?")
     weights = specificity(every)
+    overview = _overview(p, ctx.source.title)
     scored = sorted(
-        ((score(u, p, u.section_stems, qr=qr, weights=weights), u) for u in units),
+        (
+            (
+                score(u, p, u.section_stems, qr=qr, weights=weights)
+                + (OVERVIEW_BONUS if overview and _summary(u) else 0.0),
+                u,
+            )
+            for u in units
+        ),
         key=lambda t: (-t[0], t[1].order),
     )
     max_items = MAX_LIST_ITEMS if p.listing else 6
@@ -983,6 +1001,8 @@ def pick(
         u for u in chosen if not (u.is_where or u.example or u.aside or u.refers_back or u.leans)
     ]
     lead = leads[0] if leads else chosen[0]
+    if overview and _summary(lead):  # the summary in its own order
+        lead = min((u for u in leads if _summary(u)), key=lambda u: u.order)
     if lead.is_list and not p.listing:
         close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]
         lead = close[0] if close else lead
@@ -994,6 +1014,24 @@ def pick(
     # says nothing)
     top = scored[0][1]
     return Picked(ctx, [lead, *rest], score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top))
+
+
+# What the fiche's summary gains when the question asks about the fiche's whole matter.
+OVERVIEW_BONUS = 1.0
+SUMMARY_UNITS = 3  # the fiche's opening sentences, before its first section
+
+
+def _overview(p: Profile, title: str) -> bool:
+    """The question names nothing beyond the fiche's title and asks no kind of answer
+    ("renouveler un passeport" of "Renouvellement du passeport d'un majeur"): its summary,
+    which says where to go and what it costs, answers it before any one section's detail
+    ("L'ancien passeport doit être restitué.", a short sentence holding "passeport")."""
+    kinds = p.amount or p.delay or p.listing or p.where or p.yes_no or p.penalty or p.silence
+    return bool(p.stems) and not kinds and p.stems <= stem_set(title)
+
+
+def _summary(u: Unit) -> bool:
+    return not u.section and u.order < SUMMARY_UNITS and not u.is_list
 
 
 # A sentence this long at most is quoted before the one that leans on it (see

@@ -781,6 +781,13 @@ def test_a_sentence_quoted_before_its_list_is_not_quoted_again_from_another_fich
         ("carte de séjour visiteur : ressources minimum exigées ?", True, False),
         ("jeune femme sans ressources, elle peut avoir le RSA ?", False, False),
         ("revenus à ne pas dépasser pour la CSS ?", True, False),
+        # "quand" (a stop word) asks for a date, unless it tells the situation
+        ("déclaration de grossesse avant quand ?", False, True),
+        ("recours, c'est possible ? jusqu'à quand ?", False, True),
+        ("la déclaration annuelle est à déposer quand ?", False, True),
+        ("Quand doit-on déclarer une naissance ?", False, True),
+        ("quand il pleut l'eau descend chez le voisin, il peut faire quoi ?", False, False),
+        ("Quand on est au chômage, on garde la mutuelle ?", False, False),
     ],
 )
 def test_combien_asks_for_what_it_counts(question, amount, delay):
@@ -1907,3 +1914,35 @@ def test_the_subsections_of_another_section_are_told_apart(settings):
     # one bullet per plafond, each saying which (not the two amounts side by side)
     assert "- *Régime agricole (MSA) › 1* : Plafond de ressources : 25 093 € [1]" in answer
     assert "- *Régime agricole (MSA) › 2* : Plafond de ressources : 30 884 € [1]" in answer
+
+
+def test_a_question_naming_only_the_fiches_matter_opens_on_its_summary(settings):
+    # "renouveler un passeport": every sentence of the fiche holds "passeport", and the
+    # shortest of them ("L'ancien passeport doit être restitué.") outscored the summary that
+    # says where to go and what it costs
+    ctx = _context(
+        "F21091",
+        "Renouvellement du passeport d'un majeur",
+        [
+            (
+                "",
+                "Pour refaire un passeport périmé ou bientôt périmé, il faut se rendre dans "
+                "une mairie équipée. Il coûte 86 € en France.",
+            ),
+            (
+                "En France › Où et comment faire la démarche ?",
+                "Le lieu de la demande ne dépend pas de votre domicile. Votre présence est "
+                "indispensable pour procéder à la prise d'empreintes.",
+            ),
+            (
+                "En France › Retrait du passeport",
+                "Le passeport doit être retiré dans les 3 mois. L'ancien passeport doit être "
+                "restitué.",
+            ),
+        ],
+    )
+    text = compose("renouveler un passeport", "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("Pour refaire un passeport périmé")
+    # a question asking for more than the matter still gets the sentence on what it asks
+    text = compose("retrait du passeport renouvelé délai ?", "question", [ctx], settings)
+    assert "3 mois" in _quoted(text)[0]
