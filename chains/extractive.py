@@ -1376,8 +1376,11 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     # 150 €" (Paris), two ceilings of a director's pay (one per scheme), side by side, read as
     # contradicting each other; a sentence of one case beside general ones does not
     alternatives = brouillon and len({_case_path(u, pk.ctx.cases) for u in units} - {()}) > 1
-    if units[0].section and (not brouillon or units[0].leans or alternatives):
-        lines.append(f"_{units[0].section}_")  # the case the direct answer belongs to
+    if units[0].section and (
+        not brouillon or units[0].leans or alternatives or _bare_label(units[0])
+    ):
+        # the case the direct answer belongs to (what a list with no lead-in lists)
+        lines.append(f"_{units[0].section}_")
     lines.append(_line(units[0], n))
     rest = units[1:]
     # units from several sections are labelled with their section's title; "Selon le cas :"
@@ -1391,7 +1394,7 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     for u in rest:
         # a reply names the case of a sentence leaning on it ("Cette aide…": which aide)
         case = u.section.split(" › ")[-1] if brouillon and u.section and u.leans else ""
-        lines += _bullet(_line(u, n), f"*{case}* : " if case else "")
+        lines += _bullet(_line(u, n), f"*{case}* : " if case else _bare_label(u))
     return lines
 
 
@@ -1470,7 +1473,7 @@ def _group(group: list[Unit], n: int, label: str) -> list[str]:
     """Units under one label: consecutive sentences side by side in one bullet, a list in
     its own; bare units (no label) one bullet each."""
     if not label:
-        return [line for u in group for line in _bullet(_line(u, n))]
+        return [line for u in group for line in _bullet(_line(u, n), _bare_label(u))]
     lines: list[str] = []
     said: list[str] = []
     for u in group:
@@ -1484,6 +1487,15 @@ def _group(group: list[Unit], n: int, label: str) -> list[str]:
     if said:
         lines += _bullet(f"{' '.join(said)} [{n}]", label)
     return lines
+
+
+def _bare_label(u: Unit) -> str:
+    """The label of a list that has no lead-in ("- Caisse d'allocations familiales (Caf)",
+    "- Mutualité sociale agricole (MSA)" under "Où s'adresser ?"): its section's title,
+    without which its items read as loose statements; none for anything else."""
+    if not (u.is_list and u.section and u.text.startswith("- ")):
+        return ""
+    return f"*{u.section.split(' › ')[-1]}* : "
 
 
 def _bullet(text: str, label: str = "") -> list[str]:

@@ -1946,3 +1946,35 @@ def test_a_question_naming_only_the_fiches_matter_opens_on_its_summary(settings)
     # a question asking for more than the matter still gets the sentence on what it asks
     text = compose("retrait du passeport renouvelé délai ?", "question", [ctx], settings)
     assert "3 mois" in _quoted(text)[0]
+
+
+def test_a_list_with_no_lead_in_is_quoted_under_its_sections_title(settings):
+    # "- 115,99 € par mois …" alone reads as a loose statement; under its section's title it
+    # says what it lists, in a reply to a citizen too (which otherwise names no section)
+    ctx = _context(
+        "F33646",
+        "Allocation de soutien familial (ASF) : enfant orphelin",
+        [
+            ("", "L'ASF est versée à la personne qui élève seule un enfant orphelin."),
+            ("Demande", "La demande d'ASF se fait auprès de la Caf."),
+            (
+                "Montant selon la situation de l'enfant",
+                "- 115,99 € par mois pour un orphelin de père ou de mère\n"
+                "- 154,64 € par mois pour un orphelin de père et de mère",
+            ),
+            ("Pièces à fournir", "- Acte de décès du parent\n- Livret de famille"),
+        ],
+    )
+    message = (
+        "Bonjour, mon mari est décédé. L'ASF c'est combien par mois ? Et quelles pièces fournir ?"
+    )
+    requests = ["L'ASF c'est combien par mois ?", "Et quelles pièces fournir ?"]
+    for mode in ("brouillon", "question"):
+        lines = compose(message, mode, [ctx], settings, requests).splitlines()
+        for title, item in (
+            ("Montant selon la situation de l'enfant", "115,99 € par mois"),
+            ("Pièces à fournir", "Acte de décès du parent"),
+        ):
+            at = next(k for k, x in enumerate(lines) if item in x)
+            above = lines[at - 1]
+            assert above in (f"_{title}_", f"- *{title}* :"), (mode, lines)
