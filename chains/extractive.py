@@ -1004,8 +1004,12 @@ def pick(
     if overview and _summary(lead):  # the summary in its own order
         lead = min((u for u in leads if _summary(u)), key=lambda u: u.order)
     if lead.is_list and not p.listing:
-        close = [u for s, u in scored[:8] if u in leads and not u.is_list and s >= 0.7 * best_score]
-        lead = close[0] if close else lead
+        close = [(s, u) for s, u in scored[:8] if u in leads and not u.is_list]
+        close = [(s, u) for s, u in close if s >= 0.7 * best_score]
+        # unless its lead-in says the answer as well on its own ("La saisine de la CDC est
+        # un préalable obligatoire avant tout recours au juge pour les litiges suivants :")
+        if close and _lead_in_score(lead, p, qr, weights) < close[0][0]:
+            lead = close[0][1]
     rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
     lead, *rest = _with_antecedents([lead, *rest], every, mine)
     # how well the fiche answers, to weigh it against other fiches: its best unit's own score,
@@ -1032,6 +1036,16 @@ def _overview(p: Profile, title: str) -> bool:
 
 def _summary(u: Unit) -> bool:
     return not u.section and u.order < SUMMARY_UNITS and not u.is_list
+
+
+def _lead_in_score(u: Unit, p: Profile, qr: bool, weights: dict[str, float]) -> float:
+    """A list's score on its lead-in sentence alone (-inf when it has none, or is a
+    table's)."""
+    head = u.text.split("\n", 1)[0]
+    if head.startswith("- ") or _TABLE_ROW_RE.search(u.text):  # a table never leads
+        return -math.inf
+    alone = replace(_unit(head, u.section, u.order, False), chunk_rank=u.chunk_rank)
+    return score(alone, p, alone.section_stems, qr=qr, weights=weights)
 
 
 # A sentence this long at most is quoted before the one that leans on it (see

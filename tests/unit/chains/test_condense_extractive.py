@@ -1978,3 +1978,42 @@ def test_a_list_with_no_lead_in_is_quoted_under_its_sections_title(settings):
             at = next(k for k, x in enumerate(lines) if item in x)
             above = lines[at - 1]
             assert above in (f"_{title}_", f"- *{title}* :"), (mode, lines)
+
+
+def test_a_list_whose_lead_in_answers_leads_the_draft(settings):
+    # no list was asked for, but the lead-in says the answer; a table never leads that way
+    ctx = _context(
+        "F1216",
+        "Dans quels cas saisir la commission départementale de conciliation ?",
+        [
+            ("", "La CDC intervient gratuitement auprès du locataire."),
+            (
+                "Litige individuel › Est-ce obligatoire ?",
+                "La saisine de la CDC est un préalable obligatoire avant tout recours au juge "
+                "pour les litiges suivants :\n- hausse d'un loyer sous-évalué,\n"
+                "- complément de loyer.",
+            ),
+        ],
+    )
+    question = "la saisine de la CDC avant le juge, c'est obligatoire pour un locataire ?"
+
+    def opening(source) -> str:  # the draft's first line below its label and heading
+        lines = compose(question, "question", [source], settings).splitlines()
+        return next(x for x in lines[2:] if x and not x.startswith("_"))
+
+    assert opening(ctx).startswith("La saisine de la CDC est un préalable obligatoire")
+    # the same list laid out as a table ("Litige : … ; Délai : …") does not lead
+    table = _context(
+        "F1216",
+        ctx.source.title,
+        [
+            ("", "La CDC intervient gratuitement auprès du locataire."),
+            (
+                "Litige individuel › Est-ce obligatoire ?",
+                "La saisine de la CDC est un préalable obligatoire avant tout recours au juge "
+                "pour les litiges suivants :\n- Litige : hausse du loyer ; Délai : 2 mois\n"
+                "- Litige : complément de loyer ; Délai : 3 mois",
+            ),
+        ],
+    )
+    assert opening(table).startswith("La CDC intervient gratuitement")
