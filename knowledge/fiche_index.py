@@ -25,7 +25,10 @@ generation folder, swapped atomically) and holds, for every publication:
   surfaces commerciales (Tascom)"), 993 in the 2020 corpus, used to expand queries next to
   the hand-kept list in `knowledge.retriever`. An abbreviation that is also an everyday
   lower-case word of the corpus ("pas", "are"), or of two letters, is only expanded when
-  typed in capitals.
+  typed in capitals. Beside them, the acronyms agents type for what the titles spell out
+  and nothing abbreviates ("RUP": the titles' "reconnue d'utilité publique", "RFR":
+  "revenu fiscal de référence"), learned from the initials of the titles' phrases
+  (`title_acronyms`), expanded only when typed in capitals and never a word of the corpus.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +51,13 @@ from threadpoolctl import ThreadpoolController
 
 from knowledge.lexical import FrenchAnalyzer, LexicalIndex, PairIndex
 from knowledge.models import SECTION_SEP
-from knowledge.text import fold
+from knowledge.text import FRENCH_STOP_WORDS, QUESTION_WORDS, fold
 
 log = logging.getLogger(__name__)
 
-FICHE_INDEX_VERSION = 6  # bump when what the index holds changes: the next ingest rebuilds it
+FICHE_INDEX_VERSION = 7  # bump when what the index holds changes: the next ingest rebuilds it
 # (3: one accent folding for the whole project, "œ" read as "oe"; 4: abbreviations defined
-# in the running text; 5: the body field; 6: the body's word pairs)
+# in the running text; 5: the body field; 6: the body's word pairs; 7: the titles' acronyms)
 MAX_ANCHORS = 40  # distinct inbound anchor texts kept per fiche
 E5_MAX_CHARS = 160  # characters of title + description embedded by e5 (ingest time)
 
@@ -113,6 +117,49 @@ def defined_abbreviations(texts: Any) -> dict[str, Counter]:
             if long and len(long.split()) >= 2 and fold(short.lower()) not in fold(long.lower()):
                 found.setdefault(short, Counter())[long] += 1
     return found
+
+
+# Acronyms learned from titles: of 3 to 5 words, each opening a word of a title's phrase
+# (words such as "de", "le", "à" may stand between two, one at most), the phrase found in
+# ACRONYM_MIN distinct titles at least and twice as often as any other phrase with the same
+# initials ("reconnue(s) d'utilité publique" 7 times for "rup", "registre unique du
+# personnel" once).
+ACRONYM_LETTERS = (3, 5)
+ACRONYM_MIN = 2
+_GLUE = FRENCH_STOP_WORDS | QUESTION_WORDS
+_TITLE_WORD_RE = re.compile(r"[^\W\d_]+")
+_TITLE_STOP_RE = re.compile(r"[:;,.!?()\[\]«»\"/+*\d]| - ")
+
+
+def title_acronyms(titles: Any) -> dict[str, str]:
+    """Folded acronym -> the phrase of the titles it spells ("rup" -> "reconnue d'utilité
+    publique"), from distinct titles (fiche and section titles)."""
+    found: dict[str, Counter] = {}
+    surface: dict[tuple[str, str], Counter] = {}
+    segments = {seg for t in set(titles) for seg in _TITLE_STOP_RE.split(t)}
+    for title in sorted(segments):  # a phrase never runs over a colon or a parenthesis
+        words = [(m.start(), m.end(), fold(m.group())) for m in _TITLE_WORD_RE.finditer(title)]
+        content = [k for k, (_, _, w) in enumerate(words) if w not in _GLUE and len(w) > 1]
+        lo, hi = ACRONYM_LETTERS
+        for n in range(lo, hi + 1):
+            for k in range(len(content) - n + 1):
+                run = content[k : k + n]
+                if any(b - a > 2 for a, b in pairwise(run)):
+                    continue
+                key = "".join(words[j][2][0] for j in run)
+                # one phrase whatever its number ("reconnue", "reconnues")
+                norm = " ".join(words[j][2].rstrip("sx") for j in range(run[0], run[-1] + 1))
+                found.setdefault(key, Counter())[norm] += 1
+                written = title[words[run[0]][0] : words[run[-1]][1]]
+                surface.setdefault((key, norm), Counter())[written] += 1
+    out: dict[str, str] = {}
+    for key, phrases in found.items():
+        (best, count), *rest = phrases.most_common(2)
+        if count >= ACRONYM_MIN and (not rest or count >= 2 * rest[0][1]):
+            # as most often written, the shortest of equals ("reconnue", not "reconnues")
+            forms = surface[key, best]
+            out[key] = min(forms, key=lambda w: (-forms[w], len(w), w))
+    return out
 
 
 def whole_texts(rows: Sequence[tuple[str, str, str]]) -> dict[str, str]:
@@ -205,10 +252,12 @@ class Vocabulary:
         rows: Sequence[tuple[str, dict[str, Any]]],
         word_counts: Counter,
         defined: dict[str, Counter] | None = None,
+        acronyms: dict[str, str] | None = None,
     ) -> Vocabulary:
         """From every fiche's abbreviations, then the short forms the text defines
-        (`defined_abbreviations`, DEFINED_MIN times at least); `word_counts` counts lower-case
-        corpus words."""
+        (`defined_abbreviations`, DEFINED_MIN times at least), then the acronyms of the
+        titles' phrases (`title_acronyms`) that are neither of these nor a word of the
+        corpus; `word_counts` counts lower-case corpus words."""
         found: dict[str, Counter] = {}
         for _, meta in rows:
             for short, long in meta.get("abbreviations", ()):
@@ -232,6 +281,10 @@ class Vocabulary:
             # the fiches (capitals).
             if word_counts.get(key, 0) >= 20 or len(key) <= 2:
                 case_sensitive.add(key)
+        for key, long in (acronyms or {}).items():
+            if key not in entries and not word_counts.get(key):
+                entries[key] = long
+                case_sensitive.add(key)  # "RUP" typed as an acronym, not "rup"
         return cls(entries, case_sensitive)
 
     def to_json(self) -> dict[str, Any]:
@@ -313,6 +366,7 @@ class FicheIndex:
         word_counts: Counter,
         defined: dict[str, Counter] | None = None,
         bodies: dict[str, str] | None = None,
+        acronyms: dict[str, str] | None = None,
     ) -> FicheIndex:
         """Build from `(id, metadata)` rows and each fiche's whole text (`bodies`);
         `embed(texts) -> array` is the store's model, `e5` a
@@ -338,7 +392,7 @@ class FicheIndex:
             if e5 is not None
             else None
         )
-        vocabulary = Vocabulary.learn(rows, word_counts, defined)
+        vocabulary = Vocabulary.learn(rows, word_counts, defined, acronyms)
         types = [str(meta.get("type", "")) for _, meta in rows]
         titles = [str(meta.get("title", "")) for _, meta in rows]
         return cls(

@@ -42,10 +42,11 @@ from knowledge.fiche_index import (
     defined_abbreviations,
     fiche_index_version,
     lowercase_word_counts,
+    title_acronyms,
     whole_texts,
 )
 from knowledge.lexical import LexicalIndex, LexicalIndexHandle
-from knowledge.models import AUDIENCES
+from knowledge.models import AUDIENCES, SECTION_SEP
 from knowledge.rerank import RemoteReranker
 from knowledge.retriever import HybridRetriever
 from knowledge.settings import KnowledgeSettings
@@ -665,6 +666,7 @@ class KnowledgeBase:
             word_counts=lowercase_word_counts(r[2] for r in rows),
             defined=defined_abbreviations(r[2] for r in rows),
             bodies=whole_texts(rows),
+            acronyms=title_acronyms(t for r in rows for t in r[1].split(SECTION_SEP)),
         )
         index.save(self.lexical_dir)
         self._dense_generation = max(self._dense_generation, generation)  # our writes: seen

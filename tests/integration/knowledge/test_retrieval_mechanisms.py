@@ -64,6 +64,16 @@ def test_abbreviations_are_learned_from_the_corpus(sample_kb):
     assert ids(docs)[0] == "F14860", ids(docs)
 
 
+def test_an_acronym_the_titles_spell_out_is_learned_from_their_initials(sample_kb):
+    # no fiche abbreviates "extrait de casier judiciaire"; agents type "ECJ"
+    vocabulary = sample_kb.lexical().fiches.vocabulary
+    assert vocabulary.entries["ecj"] == "extrait de casier judiciaire"
+    assert vocabulary.expansions("un ECJ") == ["extrait de casier judiciaire"]
+    assert vocabulary.expansions("ecj") == []  # only typed as an acronym
+    docs = sample_kb.retriever(k=5).invoke("ECJ pour un nouvel emploi, il le demande où ?")
+    assert ids(docs)[0] == "F1420", ids(docs)
+
+
 def test_the_body_field_finds_a_fiche_by_words_of_several_sections(sample_kb):
     # "journalier", "différé" and "carence" are in different chunks of the ARE fiche: no
     # chunk holds them together, the fiche's whole text does

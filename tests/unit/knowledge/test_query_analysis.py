@@ -11,6 +11,7 @@ from knowledge.fiche_index import (
     defined_abbreviations,
     long_form,
     lowercase_word_counts,
+    title_acronyms,
 )
 from knowledge.query import analyse
 from knowledge.retriever import expand_query
@@ -189,6 +190,29 @@ def test_long_forms_are_read_before_a_short_form_in_parentheses():
     # what the DILA marks up wins over what the text defines
     marked = Vocabulary.learn(ROWS, Counter(), {"CDD": Counter({"contrat de durée": 5})})
     assert marked.expansions("un cdd") == ["Contrat à durée déterminée"]
+
+
+def test_an_acronym_the_titles_spell_out_is_learned_from_their_initials():
+    titles = [
+        "Association reconnue d'utilité publique",
+        "Fondation reconnue d'utilité publique",
+        "Demande de reconnaissance : associations reconnues d'utilité publique",
+        "Registre unique du personnel",  # the same initials, once: outnumbered
+        "Revenu fiscal de référence",  # once: not learned
+    ]
+    acronyms = title_acronyms(titles)
+    assert acronyms["rup"] == "reconnue d'utilité publique"
+    assert "rfr" not in acronyms
+    # "de", "d'" stand between two initials, and are no initial themselves
+    assert "rdup" not in acronyms
+    assert acronyms["arup"] == "Association reconnue d'utilité publique"
+    counts = lowercase_word_counts(["une association", "le pas"])
+    vocab = Vocabulary.learn(ROWS, counts, acronyms=acronyms | {"pas": "Prime annuelle"})
+    assert vocab.expansions("asso qui veut la RUP ?") == ["reconnue d'utilité publique"]
+    assert vocab.expansions("la rup") == []  # typed as an acronym only
+    # an abbreviation the DILA marks up wins, and a word of the corpus is no acronym
+    assert vocab.expansions("le PAS sur mon salaire") == ["Prélèvement"]
+    assert vocab.entries["pas"] == "Prélèvement"
 
 
 def test_a_country_named_is_searched_as_the_fiches_name_it():
