@@ -18,9 +18,19 @@ STOP_WORDS = FRENCH_STOP_WORDS | QUESTION_WORDS
 _STEMMER = Stemmer.Stemmer("french")
 
 
+# The pronoun of a question asked by inversion ("peut-elle", "faut-il", "va-t-on", "est-ce"),
+# split off so that the verb is read alone (a stop word, most often), not as a word of its own
+# ("peut-el") that no fiche holds.
+_INVERSION_RE = re.compile(
+    r"(?<=\w)-(?:t-)?(?:il|elle|on|ils|elles|je|tu|nous|vous|ce)(?![\w-])(?<!rendez-vous)",
+    re.IGNORECASE,
+)
+
+
 def words(text: str) -> list[str]:
-    """Word tokens, apostrophes split off ("d'identité" -> ["d", "identité"])."""
-    return _WORD_RE.findall(text.replace("’", "'"))
+    """Word tokens, apostrophes and inverted pronouns split off ("d'identité" -> ["d",
+    "identité"], "peut-elle" -> ["peut"])."""
+    return _WORD_RE.findall(_INVERSION_RE.sub(" ", text.replace("’", "'")))
 
 
 @lru_cache(maxsize=131072)

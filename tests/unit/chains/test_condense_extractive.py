@@ -66,6 +66,19 @@ def test_condense_walks_back_over_followups():
     assert "etranger" in stem_set(q) or "étranger" in q.lower()
 
 
+def test_a_pronoun_of_inversion_is_no_word_of_the_question():
+    # "peut-elle" read as one word ("peut-el") was a term no fiche holds: the relevance gate
+    # counted it against every fiche, the composer as something asked
+    assert stem_set("une association peut-elle vendre des crêpes ?") == stem_set(
+        "une association vendre des crêpes"
+    )
+    assert stem_set("faut-il déclarer ? y a-t-il un délai ? est-ce obligatoire ?") == stem_set(
+        "déclarer délai obligatoire"
+    )
+    assert "rendez-vous" in stem_set("prendre rendez-vous en mairie")
+    assert "auto-entrepreneur" in stem_set("un auto-entrepreneur")
+
+
 def test_sentences_and_items():
     text = "Le passeport est valide 10 ans. Il doit être retiré dans les 3 mois.\n- Votre carte"
     assert split_sentences(text) == [
