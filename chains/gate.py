@@ -232,7 +232,8 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
         "météo",
         _re(
             r"\bmeteo\b|\bva(?:-t-il)? pleuvoir\b|\bil va pleuvoir\b|\bprevisions? du temps\b",
-            r"\bquel temps (?:fera|fait|va)\w*\b|\bva(?:-t-il)? (?:neiger|faire beau|faire chaud)",
+            r"\bquel temps (?:il )?(?:fera|fait|va)\w*\b",
+            r"\bva(?:-t-il)? (?:neiger|faire beau|faire chaud)",
             r"\bfera(?:-t-il)? (?:beau|chaud|froid)\b",
             r"\btemperatures? (?:sont |seront )?(?:prevues?|annoncees?|de demain|ce week-end)\b",
             r"\b(?:il neige|il pleut|il gele|il fait (?:beau|froid|chaud))\b[^.!]{0,40}\?",
@@ -327,6 +328,10 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"mariages)\b(?:\s+[\w']+){0,3}\s+(?:y a-t-il|y a t il|il y a)\b[^?]{0,30}"
             r"\b(?:dans|en) (?:le|la|les|l'|france)",
             r"\btaux de chomage\b[^?]{0,40}\b(?:dans|en|a)\b",
+            # an office's own count ("combien de dossiers RSA notre agence a traités")
+            r"\bcombien de (?:dossiers|demandes|usagers|rendez-vous|appels|visiteurs)\b[^?]{0,60}"
+            r"\b(?:notre|nos|votre|vos|cette|la) (?:agence|service|mairie|caf|cpam|antenne|"
+            r"structure|equipe|bureau|guichet|accueil)\b",
         ),
     ),
     (
@@ -340,7 +345,15 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             rf"\bcomment\b[^?.!]{{0,20}}\b(?:repar|configur|parametr|debloqu)\w*\b[^?.!]{{0,30}}"
             rf"\b(?:{_OFFICE_IT})\b",
             rf"\b(?:{_OFFICE_IT})\b (?:du|de la|de l'|au) (?:guichet|bureau|service|accueil|agence|"
-            r"mairie|structure|travail)\b",
+            r"mairie|structure|travail|\d+e etage|rez-de-chaussee)\b",
+            # the office's printer or software that fails ("affiche une erreur E05"); a
+            # citizen's computer that fails or is locked by a ransom is a real question
+            r"\b(?:imprimante|scanner|photocopieu(?:se|r)|vpn|outlook|teams|logiciel)\b[^?.!]{0,40}"
+            r"\b(?:erreur|en panne|ne marche plus|ne fonctionne plus|ne demarre plus)\b",
+            # what the agents of one service are entitled to: its own rules
+            r"\b(?:on a|on aura|nous avons|j'ai|j'aurai|ai-je) droit\b[^?.!]{0,40}"
+            r"\b(?:dans|a|au sein de) (?:notre|mon) (?:service|equipe|direction|agence|bureau|"
+            r"structure|collectivite|administration|mairie|ministere)\b",
             # what one earns or where one lives, asked of a colleague
             r"\b(?:salaire|adresse|numero|portable|telephone|revenus?|paie)\b[^?.!]{0,30}"
             r"\b(?:de|d'|du) (?:mon|ma|notre|nos) (?:collegue|cheffe?|responsable|directeur|"

@@ -56,6 +56,11 @@ DECLINED = [
     ("Mets en anglais le courrier de ma voisine", "out_of_scope"),
     ("La sous-préfecture est ouverte entre midi et deux ?", "out_of_scope"),
     ("Combien de visiteurs sont passés à l'accueil ce mois-ci ?", "out_of_scope"),
+    ("Quel temps il va faire dimanche pour la brocante ?", "out_of_scope"),
+    ("L'imprimante de l'accueil affiche une erreur 49, on fait comment ?", "out_of_scope"),
+    ("Le scanner du 1er étage ne marche plus depuis hier", "out_of_scope"),
+    ("Combien de jours de congé on a droit dans notre direction ?", "out_of_scope"),
+    ("Combien de demandes de logement notre mairie a reçues en mars ?", "out_of_scope"),
 ]
 ANSWERED = [
     "renouvellement passeport mineur pièces",
@@ -95,6 +100,11 @@ ANSWERED = [
     "le site de la CAF est en mode maintenance, comment déclarer mes ressources ?",
     "les impôts trouvent mon chiffre d'affaires pas plausible, que faire ?",
     "je réponds comme une association ou comme une entreprise à l'appel à projets ?",
+    # a citizen's own computer, a right of the agents of every service
+    "ordinateur bloqué avec un message qui demande de payer une rançon, que faire ?",
+    "mon ordinateur portable ne marche plus au bout de 18 mois, la garantie s'applique ?",
+    "combien de jours de télétravail un fonctionnaire a droit par semaine ?",
+    "combien de dossiers faut-il déposer pour une demande de logement social ?",
     # a fiche's own words: rights without limit, rules that changed
     "un vieux permis mer reste valable sans limite de durée ?",
     "armes : quel délai pour se mettre en conformité avec les nouvelles règles ?",
