@@ -112,6 +112,10 @@ _TIME_UNITS = frozenset(
     ["temps", "jours", "jour", "semaines", "semaine", "mois", "ans", "annees", "heures", "heure"]
 )
 _MONEY_UNITS = frozenset(["euros", "euro", "frais", "argent"])
+# How many of a thing ("combien de membres ?", "le nombre de parts", "au moins combien ?"),
+# the units of time and money apart: the sentence that answers states a number.
+_COUNT_RE = re.compile(r"\b(?:nombre (?:de|d')|nombre minimum|nombre maximum|au moins combien)")
+COUNT_BONUS = 1.0
 # "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
 # "à qui ?", "ça passe par qui ?", "il peut voir qui avant … ?", "et vers qui me tourner ?"
@@ -284,6 +288,8 @@ class Profile:
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
+    # it asks how many of a thing ("combien de membres minimum ?", "nombre de parts ?")
+    count: bool = False
     # the kinds of special place it names ("en Guyane", "à l'étranger", "hors de France", "au
     # Canada": "abroad"): their cases are its own
     elsewhere: frozenset[str] = frozenset()
@@ -346,6 +352,11 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         negated=negated,
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
+        count=any(
+            u is not None and u != "temps" and u not in _TIME_UNITS and u not in _MONEY_UNITS
+            for u in counted
+        )
+        or bool(_COUNT_RE.search(folded)),
         elsewhere=_special_places(stems | every, fold(question))
         | (frozenset({"abroad"}) if abroad_words(question) is not None else frozenset()),
     )
@@ -415,6 +426,7 @@ class Unit:
     has_place: bool  # names where to go ("à la mairie", "auprès de")
     on_silence: bool  # says what no answer means ("Sans réponse dans un délai de 2 mois…")
     penalty: bool  # states a fine or a prison term ("… une amende de 750 €")
+    has_number: bool  # states a number ("au moins 7 personnes", "2 parts")
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
     # its first OPENING_WORDS words ("" when shorter): a fiche that says a rule twice, in
@@ -466,6 +478,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         has_place=bool(_PLACE_RE.search(folded)),
         on_silence=bool(_SILENCE_RE.search(folded)),
         penalty=bool(_PENALTY_RE.search(folded)),
+        has_number=bool(_DIGIT_RE.search(text)),
         key=re.sub(r"\W+", " ", folded).strip(),
         sig=stems | frozenset(_NUMBER_RE.findall(text)),
         opening=_opening(folded),
@@ -791,6 +804,8 @@ def score(
         s += 1.2 + 0.8 * section_overlap
     if p.silence and u.on_silence:
         s += SILENCE_BONUS
+    if p.count and u.has_number:
+        s += COUNT_BONUS
     if p.where and (u.is_where or u.has_place):
         s += 1.2 if u.is_where else 0.9
     if p.yes_no and not u.is_list:

@@ -808,6 +808,33 @@ def test_combien_asks_for_what_it_counts(question, amount, delay):
     assert (p.amount, p.delay) == (amount, delay)
 
 
+@pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("asso cultuelle, il faut combien de membres minimum ?", True),
+        ("combien de parts fiscales pour un couple avec 2 enfants ?", True),
+        ("le nombre de trimestres pour partir à taux plein ?", True),
+        ("combien de jours de congé pour un mariage ?", False),  # a duration
+        ("c'est combien la carte grise ?", False),  # an amount
+    ],
+)
+def test_how_many_asks_for_a_number(question, count):
+    assert profile(question).count is count
+
+
+def test_a_question_asking_how_many_gets_the_sentence_stating_the_number(settings):
+    ctx = _context(
+        "F1131",
+        "Association reconnue d'utilité publique",
+        [
+            ("Demande", "Les adhérents votent la demande en assemblée."),
+            ("Conditions", "L'association doit compter au moins 200 adhérents."),
+        ],
+    )
+    question = "reconnaissance : il faut combien d'adhérents ?"
+    assert "au moins 200" in _quoted(compose(question, "question", [ctx], settings))[0]
+
+
 def test_the_case_whose_age_range_holds_the_persons_age_is_the_answer(settings):
     ctx = _context(
         "F9003",
