@@ -436,6 +436,9 @@ class Unit:
     norm_words: int = 0  # the length it is scored at (of its first sentence when joined)
     says_yes_no: bool = False  # "Oui, …", "n'est pas obligatoire", "n'avez pas besoin"
     leans: bool = False  # opens on a word that needs the sentence before it
+    # names something of the sentence before further on ("… même en dessous de ce chiffre
+    # d'affaires"): quoted after it when both are chosen (see _with_antecedents)
+    points_back: bool = False
     refers_back: bool = False  # "S'il choisit cette dernière solution…": it may never lead
     example: bool = False  # an illustration ("Par exemple", a section "Exemple de calcul")
     aside: bool = False  # "À savoir : …", "À noter : …", "Attention : …": beside the rule
@@ -486,6 +489,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         norm_words=n_words,
         says_yes_no=bool(_YES_NO_ANSWER_RE.search(folded)),
         leans=bool(_LEANS_RE.match(folded)),
+        points_back=bool(_POINTS_BACK_RE.search(folded)),
         refers_back=bool(_REFERS_BACK_RE.match(folded)),
         example=bool(_EXAMPLE_LEAD_RE.match(head)) or bool(_EXAMPLE_RE.search(folded_section)),
         aside=bool(_ASIDE_RE.match(head)),
@@ -532,6 +536,7 @@ _LEANS_RE = re.compile(
     + r"|^(?:\S+ ){1,2}(?:ce|cet|cette|ces) (?!\d|qui\b|que\b|qu'|dont\b)"
 )
 MAX_JOINED_WORDS = 70
+_POINTS_BACK_RE = re.compile(r"\b(?:ce|cet|cette|ces) (?!\d|qui\b|que\b|qu'|dont\b|[^\w])")
 
 
 def _joined(units: list[Unit], fresh: frozenset[int] = frozenset()) -> list[Unit]:
@@ -1078,15 +1083,23 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
     aside, too long, already in the draft, or in another section (the title stands for it).
     Run once the lead is chosen: a sentence that leans does not lead, with its antecedent or
     without."""
-    if not any(u.leans and not u.aside for u in chosen):
+    if not any((u.leans or u.points_back) and not u.aside for u in chosen):
         return chosen  # most picks: nothing to look up
-    position = {u.order: i for i, u in enumerate(every)}
+    # a unit's place in the fiche: its order and text (orders alone repeat across sections; a
+    # list trimmed of items shown already is found by its order alone)
+    position = {(u.order, u.text): i for i, u in enumerate(every)}
+    first_at = {}
+    for i, u in enumerate(every):
+        first_at.setdefault(u.order, i)
     out: list[Unit | None] = list(chosen)
     for k, u in enumerate(chosen):
-        i = position.get(u.order, 0)
+        i = position.get((u.order, u.text), first_at.get(u.order, 0))
         prev = every[i - 1] if i > 0 else None
+        # a sentence naming something of the one before further on ("ce chiffre
+        # d'affaires") is joined to it only when both are chosen
+        chosen_prev = prev is not None and any(c is not None and c.text == prev.text for c in out)
         if not (
-            u.leans
+            (u.leans or (u.points_back and chosen_prev))
             and not u.aside
             and prev is not None
             and prev.section == u.section
@@ -1109,7 +1122,9 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
             places=like.places,
             opens_on_sentence=at is not None and u.is_list,
         )
-        if at is not None:
+        if at is not None and k == 0:  # the lead, with the sentence it names back
+            out[0], out[at] = merged, None
+        elif at is not None:
             out[at], out[k] = merged, None
         elif not shown.repeats(prev):
             out[k] = merged

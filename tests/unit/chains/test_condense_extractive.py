@@ -15,6 +15,8 @@ from chains.extractive import (
     _body,
     _bullet,
     _parts,
+    _unit,
+    _with_antecedents,
     compose,
     fiche_units,
     pick,
@@ -2057,3 +2059,31 @@ def test_a_list_whose_lead_in_answers_leads_the_draft(settings):
         ],
     )
     assert opening(table).startswith("La CDC intervient gratuitement")
+
+
+def test_a_sentence_naming_back_further_on_follows_its_antecedent_when_both_are_chosen():
+    # "… même en dessous de ce chiffre d'affaires" led the draft before the sentence stating
+    # the figure; orders repeat across a fiche's sections, which once made such a lead join
+    # itself and vanish
+    rule = _unit(
+        "Le micro-entrepreneur ouvre un compte dédié si son chiffre d'affaires dépasse "
+        "10 000 € pendant 2 années.",
+        "Compte bancaire dédié",
+        2,
+        False,
+    )
+    advice = _unit(
+        "Un compte dédié est recommandé même en dessous de ce chiffre d'affaires.",
+        "Compte bancaire dédié",
+        3,
+        False,
+    )
+    other = _unit("Les factures sont conservées 10 ans.", "Facturation", 3, False)
+    assert advice.points_back
+    assert not advice.leans
+    out = _with_antecedents([advice, rule], [rule, advice, other], Shown())
+    assert [u.text for u in out] == [f"{rule.text} {advice.text}"]
+    # alone, it is not given the sentence before: it does not open on a word that needs it
+    assert [u.text for u in _with_antecedents([advice], [rule, advice, other], Shown())] == [
+        advice.text
+    ]
