@@ -727,7 +727,20 @@ def fiche_units(ctx: SourceContext) -> list[Unit]:
         units.extend([replace(u, chunk_rank=rank) for u in run] if rank >= 0 else run)
     if not units and ctx.source.excerpt:
         units.extend(_units_of(ctx.source.section, ctx.source.excerpt, 0))
+    if ctx.source.fiche_id.startswith("R"):
+        # a form's or an online service's record: its catalogue lines are no answer, and its
+        # link is given with the draft's links
+        units = [u for u in units if not _RECORD_LINE_RE.search(fold(u.text))] or units
     return _spelt_out(units, ctx.abbreviations)
+
+
+# The catalogue lines of a form's or an online service's record ("Numéro cerfa : 15725*03",
+# "Fiches liées : Se pacser", "Lien : https://…", "… - Formulaire"): what it is and where,
+# given once by the draft's "En ligne" line.
+_RECORD_LINE_RE = re.compile(
+    r"^(?:numero cerfa|fiches liees|dossier|lien|references?) :"
+    r"|\s-\s(?:formulaire|teleservice|modele de document|simulateur)$"
+)
 
 
 def _spelt_out(units: list[Unit], abbreviations: Sequence[tuple[str, str]]) -> list[Unit]:

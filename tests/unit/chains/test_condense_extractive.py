@@ -2087,3 +2087,24 @@ def test_a_sentence_naming_back_further_on_follows_its_antecedent_when_both_are_
     assert [u.text for u in _with_antecedents([advice], [rule, advice, other], Shown())] == [
         advice.text
     ]
+
+
+def test_a_forms_record_is_quoted_without_its_catalogue_lines(settings):
+    record = _context(
+        "R48756",
+        "Formulaire 15725*03 : Déclaration conjointe d'un Pacs",
+        [
+            (
+                "",
+                "Formulaire 15725*03 : Déclaration conjointe d'un Pacs et attestations sur "
+                "l'honneur\nNuméro cerfa : 15725*03 (cerfa 15725)\nFiches liées : Se pacser\n"
+                "Déclaration conjointe d'un Pacs - Formulaire\n"
+                "Permet aux futurs partenaires de déclarer leur Pacs.\n"
+                "Lien : https://www.formulaires.service-public.fr/gf/cerfa_15725.do",
+            )
+        ],
+    )
+    text = compose("formulaire pour se pacser ?", "question", [record], settings)
+    for line in ("Numéro cerfa", "Fiches liées", "Lien :", "- Formulaire ["):
+        assert line not in text
+    assert "Permet aux futurs partenaires de déclarer leur Pacs. [1]" in text
