@@ -1034,8 +1034,9 @@ def pick(
         u for u in chosen if not (u.is_where or u.example or u.aside or u.refers_back or u.leans)
     ]
     lead = leads[0] if leads else chosen[0]
-    if overview and _summary(lead):  # the summary in its own order
-        lead = min((u for u in leads if _summary(u)), key=lambda u: u.order)
+    summary = [u for u in leads if _summary(u)]
+    if overview and summary:  # the fiche's summary first, in its own order
+        lead = min(summary, key=lambda u: u.order)
     if lead.is_list and not p.listing:
         close = [(s, u) for s, u in scored[:8] if u in leads and not u.is_list]
         close = [(s, u) for s, u in close if s >= 0.7 * best_score]
@@ -1068,7 +1069,9 @@ def _overview(p: Profile, title: str) -> bool:
 
 
 def _summary(u: Unit) -> bool:
-    return not u.section and u.order < SUMMARY_UNITS and not u.is_list
+    """One of the fiche's opening sentences: before any section, or at the head of the first
+    of its situations ("En France" of a fiche written for France and abroad)."""
+    return " › " not in u.section and u.order < SUMMARY_UNITS and not u.is_list
 
 
 def _lead_in_score(u: Unit, p: Profile, qr: bool, weights: dict[str, float]) -> float:

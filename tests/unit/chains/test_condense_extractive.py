@@ -1988,6 +1988,21 @@ def test_a_question_naming_only_the_fiches_matter_opens_on_its_summary(settings)
     # a question asking for more than the matter still gets the sentence on what it asks
     text = compose("retrait du passeport renouvelé délai ?", "question", [ctx], settings)
     assert "3 mois" in _quoted(text)[0]
+    # a fiche written for France and abroad opens on its first situation's head
+    minor = _context(
+        "F14930",
+        "Passeport d'un mineur : première demande",
+        [
+            (
+                "En France",
+                "Pour demander le passeport d'un mineur, l'enfant et son représentant se "
+                "rendent dans une mairie équipée avec les pièces justificatives.",
+            ),
+            ("En France › Durée de validité", "Le passeport d'un mineur est valable 5 ans."),
+        ],
+    )
+    text = compose("passeport mineur", "question", [minor], settings)
+    assert _quoted(text)[0].startswith("Pour demander le passeport d'un mineur")
 
 
 def test_a_list_with_no_lead_in_is_quoted_under_its_sections_title(settings):
