@@ -1056,7 +1056,7 @@ def pick(
 
 # What the fiche's summary gains when the question asks about the fiche's whole matter.
 OVERVIEW_BONUS = 1.0
-SUMMARY_UNITS = 3  # the fiche's opening sentences, before its first section
+SUMMARY_UNITS = 3  # the fiche's opening sentences (see _summary)
 
 
 def _overview(p: Profile, title: str) -> bool:
@@ -1064,7 +1064,9 @@ def _overview(p: Profile, title: str) -> bool:
     ("renouveler un passeport" of "Renouvellement du passeport d'un majeur"): its summary,
     which says where to go and what it costs, answers it before any one section's detail
     ("L'ancien passeport doit être restitué.", a short sentence holding "passeport")."""
-    kinds = p.amount or p.delay or p.listing or p.where or p.yes_no or p.penalty or p.silence
+    kinds = (
+        p.amount or p.delay or p.listing or p.where or p.yes_no or p.penalty or p.silence or p.count
+    )
     return bool(p.stems) and not kinds and p.stems <= stem_set(title)
 
 
@@ -1098,13 +1100,15 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
     too, the two become one; when it is not, it is added, unless it is a list, an example, an
     aside, too long, already in the draft, or in another section (the title stands for it).
     Run once the lead is chosen: a sentence that leans does not lead, with its antecedent or
-    without."""
+    without. A sentence naming back further on ("… même en dessous de ce chiffre
+    d'affaires", `points_back`) is joined after the sentence before only when both were
+    chosen; when it is the lead, the two lead together."""
     if not any((u.leans or u.points_back) and not u.aside for u in chosen):
         return chosen  # most picks: nothing to look up
     # a unit's place in the fiche: its order and text (orders alone repeat across sections; a
     # list trimmed of items shown already is found by its order alone)
     position = {(u.order, u.text): i for i, u in enumerate(every)}
-    first_at = {}
+    first_at: dict[int, int] = {}
     for i, u in enumerate(every):
         first_at.setdefault(u.order, i)
     out: list[Unit | None] = list(chosen)
