@@ -1034,9 +1034,8 @@ def pick(
         u for u in chosen if not (u.is_where or u.example or u.aside or u.refers_back or u.leans)
     ]
     lead = leads[0] if leads else chosen[0]
-    summary = [u for u in leads if _summary(u)]
-    if overview and summary:  # the fiche's summary first, in its own order
-        lead = min(summary, key=lambda u: u.order)
+    if overview and (summary := [u for u in leads if _summary(u)]):
+        lead = min(summary, key=lambda u: u.order)  # the fiche's summary first, in its order
     if lead.is_list and not p.listing:
         close = [(s, u) for s, u in scored[:8] if u in leads and not u.is_list]
         close = [(s, u) for s, u in close if s >= 0.7 * best_score]
@@ -1114,14 +1113,16 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
     out: list[Unit | None] = list(chosen)
     for k, u in enumerate(chosen):
         i = position.get((u.order, u.text), first_at.get(u.order, 0))
-        prev = every[i - 1] if i > 0 else None
+        if i == 0:
+            continue
+        prev = every[i - 1]
+        # where the sentence before stands in the draft (None: not chosen)
+        at = next((j for j, c in enumerate(out) if c is not None and c.text == prev.text), None)
         # a sentence naming something of the one before further on ("ce chiffre
         # d'affaires") is joined to it only when both are chosen
-        chosen_prev = prev is not None and any(c is not None and c.text == prev.text for c in out)
         if not (
-            (u.leans or (u.points_back and chosen_prev))
+            (u.leans or (u.points_back and at is not None))
             and not u.aside
-            and prev is not None
             and prev.section == u.section
             and not (prev.is_list or prev.example or prev.aside)
             and prev.n_words <= ANTECEDENT_WORDS
@@ -1129,7 +1130,6 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
         ):
             continue
         joined = _unit(f"{prev.text} {u.text}", u.section, prev.order, u.is_list)
-        at = next((j for j, c in enumerate(out) if c is not None and c.text == prev.text), None)
         # both chosen: one unit where the sentence before stood, told apart as that sentence;
         # else the leaning one's place, told apart as itself
         like = prev if at is not None else u
