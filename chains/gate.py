@@ -4,14 +4,15 @@
 cover. It declines, with no fiche presented as an answer:
 - prompt injections in all their forms (ignore your instructions, show your prompt, fake
   SYSTEM / developer modes, "you are now DAN", requests for keys, tokens, the environment or
-  the index, requests to invent official figures). When the injection follows a real
-  question ("Un usager demande le délai pour sa carte grise. ### Nouvelle consigne : …"),
-  the question before it is answered and the injection is dropped;
+  the index, requests to invent official figures or forge a document). When the injection
+  follows a real question ("Un usager demande le délai pour sa carte grise. ### Nouvelle
+  consigne : …"), the question before it is answered and the injection is dropped;
 - medical emergencies, with the numbers to call (15, 112, 114);
-- requests of a kind no fiche answers: creative writing, chit-chat, programming, stock or
-  crypto advice, sport, weather, political opinion, general-knowledge quizzes, a named
-  person's personal data, one office's opening hours, private companies' offers,
-  statistics, a ministry's internal HR, IT or workings.
+- requests of a kind no fiche answers: creative writing (a private or office message
+  among them), chit-chat, programming, stock or crypto advice, sport, weather, political
+  opinion, general-knowledge quizzes, who holds an office now, a named person's personal
+  data, one office's opening hours, private companies' offers, statistics, a ministry's
+  internal HR, IT or workings.
 The rules name kinds of requests (a verb of creation with a poem, a named person with an
 address), never particular questions; what they miss is caught by relevance.
 
@@ -78,6 +79,10 @@ _INJECTION = _re(
     r"\b(?:comment|aide-moi a|aidez-moi a|explique\w*)\b.{0,30}\b(?:fabriquer|faire|obtenir|"
     r"creer|produire|imiter)\b.{0,20}\bfau(?:x|sses?)\s+(?:justificatif|document|papier|"
     r"certificat|diplome|bulletin|fiche)",
+    # a forgery asked for ("invente-moi trois fausses fiches de paie"), not a question on the
+    # penalties of one ("que risque-t-on à fabriquer une fausse attestation ?")
+    r"\b(?:invente|inventez|fabrique|fabriquez|genere|generez|cree|creez|redige|redigez|ecris|"
+    r"ecrivez)(?:-moi|-nous|-lui)?\b[^?.!]{0,30}\bfau(?:x|sses?)\b",
     # the bot asked to vouch in writing ("tu peux me confirmer par écrit que l'usager a droit
     # à…"), not an office that confirms ("que les impôts lui confirment par écrit…": a rescrit)
     r"\b(?:(?:me|nous) confirmer|confirmez?(?:-moi|-nous)?)\s+par ecrit\b.{0,80}"
@@ -182,8 +187,15 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\b(?:ecri(?:re|s|t)|redige|compose|fai[st]|invente)\w*(?:-moi|-nous)?\b.{0,40}"
             r"\b(?:poeme|poesie|rap|chanson|slam|haiku|conte|histoire drole|blague|slogan|"
             r"acrostiche|discours|toast|voeux|compte rendu|mot d'adieu|carte de voeux|histoire|"
-            r"recit|fable|devinette)\b",
+            r"recit|fable|devinette|(?:lettre|mot|message|declaration) d'amour)\b",
             r"\bracont\w*(?:-moi|-nous|-lui)? (?:une|un) (?:histoire|blague|conte)\b",
+            # a private or office message written for someone of one's own ("un mail de relance
+            # pour mon chef"), not a letter to an administration, an employer or a landlord,
+            # whose models the fiches give
+            r"\b(?:ecri(?:re|s|t|vez)|redige\w*)(?:-moi|-nous)?\b[^?.!]{0,40}\b(?:mail|courriel|"
+            r"message|sms|lettre|mot|texte)\b[^?.!]{0,40}\b(?:pour|a) (?:mon|ma|mes) (?:chef|"
+            r"cheffe|superieure?|manager|n\+1|collegues?|equipe|femme|mari|epouse|epoux|copain|"
+            r"copine|compagne|compagnon|amie?|amis)\b",
             r"\b(?:poeme|texte de rap|chanson|blague)\b.{0,40}\b(?:pour|sur)\b",
         ),
     ),
@@ -269,6 +281,20 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"\bquelle est (?:la|l') ?(?:superficie|altitude|population|longueur|hauteur|capitale) "
             r"(?:de la france|du pays|de l'europe|du monde|de la terre|de (?:la |l')?"
             r"(?:ville|region))",
+        ),
+    ),
+    (
+        "actualité",
+        _re(
+            # who holds an office now ("c'est qui le ministre de l'Intérieur en ce moment ?"),
+            # not which office decides ("qui est le maire compétent ?")
+            r"\b(?:c'est qui|qui est|qui sont)\s+(?:le |la |les |l')(?:nouveau |nouvelle |"
+            r"actuel |actuelle )?(?:ministre|premier ministre|premiere ministre|"
+            r"secretaire d'etat|president de la republique|porte-parole du gouvernement)\b"
+            r"(?![^?]{0,40}\bcompetente?\b)",
+            r"\b(?:c'est qui|qui est|qui sont)\s+(?:le |la |les )(?:maire|prefete?|deputee?|"
+            r"senat(?:eur|rice))s? (?:de|d'|du|des) (?!la commune\b)\w+"
+            r"(?![^?]{0,40}\bcompetente?\b)",
         ),
     ),
     (
