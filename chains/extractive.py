@@ -54,7 +54,8 @@ from chains.prompts import (
     SourceContext,
     format_service,
 )
-from chains.text import content_stems, fold, split_sentences, stem_set
+from chains.text import content_stems, fold, is_content_word, split_sentences, stem_set
+from chains.text import words as word_tokens
 from knowledge.text import CUT_MARK, abroad_words, side_of_18, span_fit, stated_spans
 
 NAME = "extractive"
@@ -293,6 +294,9 @@ class Profile:
     # the kinds of special place it names ("en Guyane", "à l'étranger", "hors de France", "au
     # Canada": "abroad"): their cases are its own
     elsewhere: frozenset[str] = frozenset()
+    # each content word of what is asked, with the stems of the fiches' words for it ("fils":
+    # fil, mineur, enfant); the units of the ages and durations it states set aside
+    words: tuple[frozenset[str], ...] = ()
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -312,6 +316,17 @@ def _stems_with_synonyms(text: str) -> frozenset[str]:
     return stem_set(f"{text} {extra}")
 
 
+def _asked_words(text: str, spans: tuple[tuple[float, str], ...]) -> tuple[frozenset[str], ...]:
+    units = {u for _, u in spans}
+    out = []
+    for w in word_tokens(text):
+        key = fold(w).lower()
+        if key in units or not is_content_word(w):
+            continue
+        out.append(stem_set(f"{w} {_SYNONYMS.get(key, '')}"))
+    return tuple(out)
+
+
 def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = False) -> Profile:
     """The profile of a question, or of a message and its requests (`one_request`: of the
     one request given, the rest of the message being its context)."""
@@ -328,6 +343,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         for m in _COMBIEN_RE.finditer(folded)
     ]
     negated = _negated_stems(question)
+    spans = stated_spans(question)
     if "temps" in counted:
         # "combien de temps" asks for a duration: the fiches say "durée", and "temps" alone
         # would match "en même temps"
@@ -348,7 +364,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or bool(_WHO_RE.search(folded)),
         yes_no=bool(_YES_NO_RE.search(asked_folded)),
         context=every - stems,
-        spans=stated_spans(question),
+        spans=spans,
         negated=negated,
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
@@ -359,6 +375,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or bool(_COUNT_RE.search(folded)),
         elsewhere=_special_places(stems | every, fold(question))
         | (frozenset({"abroad"}) if abroad_words(question) is not None else frozenset()),
+        words=_asked_words(asked, spans),
     )
 
 
@@ -1066,7 +1083,14 @@ def _overview(p: Profile, title: str) -> bool:
     kinds = (
         p.amount or p.delay or p.listing or p.where or p.yes_no or p.penalty or p.silence or p.count
     )
-    return bool(p.stems) and not kinds and p.stems <= stem_set(title)
+    if not p.stems or kinds:
+        return False
+    if p.stems <= stem_set(title):
+        return True
+    # the person told of in the title's words: "mon fils a 15 ans, il lui faut quoi pour son
+    # premier passeport ?" of "Passeport d'un mineur : première demande"
+    title_stems = stem_set(title)
+    return bool(p.words) and all(w & title_stems for w in p.words)
 
 
 def _summary(u: Unit) -> bool:

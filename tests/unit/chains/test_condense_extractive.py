@@ -2005,6 +2005,37 @@ def test_a_question_naming_only_the_fiches_matter_opens_on_its_summary(settings)
     assert _quoted(text)[0].startswith("Pour demander le passeport d'un mineur")
 
 
+def test_a_question_telling_of_the_person_the_title_names_opens_on_the_summary(settings):
+    # "mon fils a 15 ans" is the title's "mineur": the question names nothing else but the
+    # matter, and opened on the signing rule of the case "À partir de 13 ans"
+    minor = _context(
+        "F14930",
+        "Passeport d'un mineur : première demande",
+        [
+            (
+                "En France",
+                "Pour demander le passeport d'un mineur, l'enfant et son représentant se "
+                "rendent dans une mairie équipée avec les pièces justificatives.",
+            ),
+            (
+                "En France › Retrait du passeport › À partir de 13 ans",
+                "Si son responsable est d'accord, l'enfant peut signer le passeport. Le "
+                "responsable doit se présenter au guichet avec son enfant pour récupérer le "
+                "passeport.",
+            ),
+        ],
+    )
+    question = "mon fils a 15 ans, il lui faut quoi pour son premier passeport ?"
+    for mode in ("question", "brouillon"):
+        text = compose(question, mode, [minor], settings)
+        assert _quoted(text)[0].startswith("Pour demander le passeport d'un mineur"), text
+    # a word the title does not hold is asked about: the case answers it
+    text = compose(
+        "mon fils a 15 ans, il peut signer son passeport ?", "question", [minor], settings
+    )
+    assert _quoted(text)[0].startswith("Si son responsable est d'accord")
+
+
 def test_a_list_with_no_lead_in_is_quoted_under_its_sections_title(settings):
     # "- 115,99 € par mois …" alone reads as a loose statement; under its section's title it
     # says what it lists, in a reply to a citizen too (which otherwise names no section)
