@@ -231,9 +231,20 @@ class CheckResult:
     checks: dict[str, int] = field(default_factory=dict)
 
 
+_NESTED_ITEM_RE = re.compile(r"^( +)(?=(?:[-*+]|\d{1,2}[.)]) )")
+
+
 def _tidy(text: str) -> str:
     text = re.sub(r"[ \t]+([.,])(?=\s|$)", r"\1", text)
-    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = text.replace("\t", "  ")
+    # runs of spaces inside a line only; a nested list item keeps its indentation, which is
+    # what nests it (collapsed, the items of a lead-in rendered as its siblings in Tchap);
+    # any other line's is cut to one space (four would open a code block)
+    text = re.sub(r"(?<=\S) {2,}", " ", text)
+    text = "\n".join(
+        line if _NESTED_ITEM_RE.match(line) else re.sub(r"^ {2,}", " ", line)
+        for line in text.splitlines()
+    )
     text = re.sub(r"\(\s*\)", "", text)
     return "\n".join(line.rstrip() for line in text.splitlines()).strip()
 

@@ -195,3 +195,28 @@ def test_a_cited_source_names_the_section_its_quote_comes_from():
     # a paraphrase keeps the retriever's section
     said = postcheck("Le passeport coûte 86 € en mairie pour un adulte. [1]", [ctx])
     assert said.sources[0].section == "À l'étranger › Coût"
+
+
+def test_a_nested_list_keeps_its_indentation_and_renders_nested(passport):
+    # the list a lead-in announces is nested under it: with its indentation collapsed to one
+    # space its items rendered in Tchap as siblings of the lead-in and of the next bullet
+    from bot.render import markdown_to_html
+
+    draft = (
+        "- *Pièces à fournir* :\n"
+        "  - Il faut présenter les documents suivants :\n"
+        "    - Photo d'identité\n"
+        "    - Justificatif de domicile [1]\n"
+        "  - Le passeport coûte 86 € [1]\n"
+        "- Le  passeport est valable  10 ans [1]\n"
+        "      un texte indenté  de six espaces"
+    )
+    result = postcheck(draft, passport)
+    assert "    - Photo d'identité\n" in result.text
+    assert "  - Le passeport coûte 86 € [1]" in result.text
+    # inside a line, and before a line that is no list item, runs of spaces are cut
+    assert "- Le passeport est valable 10 ans [1]\n un texte indenté de six espaces" in result.text
+    html = markdown_to_html(result.text)
+    assert html.count("<ul>") == 3
+    assert "<pre>" not in html
+    assert "<code>" not in html
