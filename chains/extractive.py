@@ -1559,22 +1559,25 @@ def _runs(labelled: list[tuple[str, Unit]]) -> list[tuple[str, list[Unit]]]:
 
 def _group(group: list[Unit], n: int, label: str) -> list[str]:
     """Units under one label: consecutive sentences side by side in one bullet, a list in
-    its own; bare units (no label) one bullet each."""
+    its own; bare units (no label) one bullet each. Two bullets or more are nested under
+    the label, said once (not "- *Après un délai de 6 mois* : …" twice in a row)."""
     if not label:
         return [line for u in group for line in _bullet(_line(u, n), _bare_label(u))]
-    lines: list[str] = []
+    texts: list[str] = []
     said: list[str] = []
     for u in group:
         if not u.is_list:
             said.append(u.text)
             continue
         if said:
-            lines += _bullet(f"{' '.join(said)} [{n}]", label)
+            texts.append(f"{' '.join(said)} [{n}]")
             said = []
-        lines += _bullet(_line(u, n), label)
+        texts.append(_line(u, n))
     if said:
-        lines += _bullet(f"{' '.join(said)} [{n}]", label)
-    return lines
+        texts.append(f"{' '.join(said)} [{n}]")
+    if len(texts) == 1:
+        return _bullet(texts[0], label)
+    return [f"- {label.rstrip()}", *(f"  {line}" for text in texts for line in _bullet(text))]
 
 
 def _bare_label(u: Unit) -> str:

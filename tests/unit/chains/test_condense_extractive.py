@@ -654,6 +654,34 @@ def test_a_list_quoted_after_the_direct_answer_keeps_its_items_under_its_lead_in
     assert lines[lead + 2].startswith("  - un décompte des sommes dues")
 
 
+def test_a_section_quoted_in_two_bullets_is_named_once_above_them(settings):
+    # a sentence and a list of one case after the lead: "- *Après un délai de 6 mois* : …"
+    # twice in a row read as two cases; the label is said once, the two bullets under it
+    ctx = _context(
+        "F2741",
+        "Demandeur d'asile : peut-il travailler ?",
+        [
+            ("Pendant les 6 premiers mois", "Vous ne pouvez pas travailler pendant 6 mois."),
+            (
+                "Après un délai de 6 mois",
+                "Vous pouvez solliciter une autorisation de travail aux 2 conditions suivantes :\n"
+                "- Vous êtes titulaire de l'attestation de demande d'asile\n"
+                "- Votre demande est en cours d'examen depuis plus de 6 mois\n"
+                "Une promesse d'embauche doit accompagner la demande.",
+            ),
+        ],
+    )
+    lead, listing, promise = fiche_units(ctx)
+    lines = _body(Picked(ctx, [lead, listing, promise], 2.0), brouillon=False)
+    label = [i for i, line in enumerate(lines) if "Après un délai de 6 mois" in line]
+    assert len(label) == 1
+    i = label[0]
+    assert lines[i] == "- *Après un délai de 6 mois* :"
+    assert lines[i + 1].startswith("  - Vous pouvez solliciter une autorisation")
+    assert lines[i + 2] == "    - Vous êtes titulaire de l'attestation de demande d'asile"
+    assert lines[i + 4] == "  - Une promesse d'embauche doit accompagner la demande. [1]"
+
+
 def test_the_case_a_packed_chunk_titles_decides_which_sentences_answer(settings):
     """A chunk packing several cases keeps their titles as heading lines: the case the
     question names wins, and its sentences come with their case, not another case's."""
