@@ -297,6 +297,7 @@ class Profile:
     # each content word of what is asked, with the stems of the fiches' words for it ("fils":
     # fil, mineur, enfant); the units of the ages and durations it states set aside
     words: tuple[frozenset[str], ...] = ()
+    side: str | None = None  # the side of 18 of the person told of (`_side_told`)
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -376,6 +377,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         elsewhere=_special_places(stems | every, fold(question))
         | (frozenset({"abroad"}) if abroad_words(question) is not None else frozenset()),
         words=_asked_words(asked, spans),
+        side=_side_told(question),
     )
 
 
@@ -416,14 +418,38 @@ def _case_fits(section: str, p: Profile) -> bool | None:
     signé avant le 9 mars 2015" for a lease signed in 2018): the year a question names is
     often the current one ("montant 2020"), which many dated cases hold ("Cadeau perçu en
     2020", "Jusqu'au 31 décembre 2020")."""
-    if not p.spans or not section:
+    if not section:
         return None
     title = " › ".join(section.split(" › ")[-2:])
     years = tuple(s for s in p.spans if s[1] == "année")
     fits = span_fit(title, tuple(s for s in p.spans if s[1] != "année"))
     if fits is None and span_fit(title, years) is False:
         return False
+    if fits is None:
+        # a case for one side of 18 ("Si l'auteur est majeur") and a person of the other
+        side = side_of_18(title)
+        if side and p.side:
+            return side == p.side
     return fits
+
+
+# A person's age as told ("un gamin de 16 ans", "mon fils a 15 ans", "âgée de 20 ans"), not a
+# duration ("en CDI depuis 3 ans", "il y a 2 ans", "elle a 3 ans d'ancienneté")
+_AGE_TOLD_RE = re.compile(
+    r"(?:\b(?:fils|fille|enfant|jeune|ado|adolescente?|gamine?|garcon|mineure?|bebe|homme|"
+    r"femme|monsieur|dame|personne|usagere?|frere|soeur|neveu|niece|eleve|etudiante?|"
+    r"apprentie?)s? (?:de |d')|(?<!\by )\ba |\bj'ai |\bagee?s? de )(\d{1,3}) ?ans\b"
+    r"(?! ?(?:de|d')\b)"
+)
+
+
+def _side_told(question: str) -> str | None:
+    """The side of 18 of the person the question tells of: their age ("un gamin de 16 ans"),
+    else its own words ("mineur", "majeur"; not "enfant", which a parent of any age says)."""
+    ages = {int(a) < 18 for a in _AGE_TOLD_RE.findall(fold(question.replace("’", "'")))}
+    if len(ages) == 1:
+        return "mineur" if ages.pop() else "majeur"
+    return side_of_18(question)
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,6 +616,16 @@ _FOLLOWING_RE = re.compile(
     r"|simulateurs?|services? en ligne|modeles?|documents?|liens?|sites?)\b"
 )
 _TABLE_ROW_RE = re.compile(r" : [^;]*; [^;:]+ : ")  # "Type : A ; Tarif : 46 €" (a table row)
+# A row of a table without column headers ("Vol simple ; 3 ans de prison 45 000 € d'amende"),
+# read as one only after the table's title line or another such row.
+_BARE_ROW_RE = re.compile(r"^[^:;]{1,200} ; [^:]+$")
+
+
+def _row_after(piece: str, nxt: str) -> bool:
+    """Whether `nxt` is the first row of a table whose title line is `piece`."""
+    return piece.rstrip().endswith(":") and bool(
+        _TABLE_ROW_RE.search(nxt) or _BARE_ROW_RE.match(nxt)
+    )
 
 
 def _heading_lines(text: str) -> set[str]:
@@ -604,6 +640,7 @@ def _heading_lines(text: str) -> set[str]:
             and nxt
             and not _is_item(nxt)
             and not _TABLE_ROW_RE.search(nxt)
+            and not _BARE_ROW_RE.match(nxt)
             and not _FOLLOWING_RE.search(fold(line))  # "le téléservice suivant :" introduces
             and not line.startswith(("- ", "• "))
         ):
@@ -647,15 +684,16 @@ def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
             i += 1
             continue
         if _TABLE_ROW_RE.search(piece) or (
-            piece.rstrip().endswith(":")
-            and i + 1 < len(pieces)
-            and _TABLE_ROW_RE.search(pieces[i + 1])
+            i + 1 < len(pieces) and _row_after(piece, pieces[i + 1])
         ):
             # a table: its title line and its rows, one unit (a row alone lacks its header)
             lead = "" if _TABLE_ROW_RE.search(piece) else piece
             j = i + (1 if lead else 0)
+            row_re = _TABLE_ROW_RE
+            if lead and not _TABLE_ROW_RE.search(pieces[j]):
+                row_re = _BARE_ROW_RE
             items = []
-            while j < len(pieces) and _TABLE_ROW_RE.search(pieces[j]):
+            while j < len(pieces) and row_re.search(pieces[j]):
                 items.append("- " + pieces[j].strip())
                 j += 1
             out.append(_list_unit(lead, items, current, order))

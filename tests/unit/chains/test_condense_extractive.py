@@ -897,6 +897,95 @@ def test_a_table_is_quoted_with_its_title_never_a_row_alone(settings):
     assert "- Type de dépôt : Complet ; Par courrier : 92,74 € ; En ligne : 95,28 € [1]" in text
 
 
+def test_a_table_without_column_headers_is_one_unit_under_its_case(settings):
+    # "Peines maximales encourues :" then rows "Vol simple ; 3 ans de prison …", under each
+    # age's case: read as headings, the title line took the case's place and the rows of
+    # two cases ran together under one label
+    ctx = _context(
+        "F20283",
+        "Mineur victime de vol ou de racket",
+        [
+            (
+                "Sanctions",
+                "Les peines encourues dépendent des faits et de l'âge de l'auteur.\n"
+                "Si l'auteur est majeur :\n"
+                "Peines maximales encourues :\n"
+                "Vol simple ; 3 ans de prison 45 000 € d'amende\n"
+                "Vol avec violences ; 5 ans de prison 75 000 € d'amende\n"
+                "S'il a entre 13 et 17 ans :\n"
+                "Peines maximales encourues :\n"
+                "Vol avec violences ; 2 ans et demi de prison 7 500 € d'amende\n"
+                "Extorsion avec violences (racket) ; 5 ans de prison 7 500 € d'amende\n"
+                "S'il a moins de 13 ans :\n"
+                "Des sanctions spécifiques s'appliquent. Il ne pourra pas aller en prison.",
+            )
+        ],
+    )
+    units = fiche_units(ctx)
+    tables = [u for u in units if "Vol avec violences" in u.text]
+    assert [u.section for u in tables] == [
+        "Sanctions › Si l'auteur est majeur",
+        "Sanctions › S'il a entre 13 et 17 ans",
+    ]
+    assert tables[0].is_list
+    assert tables[0].text == (
+        "Peines maximales encourues :\n"
+        "- Vol simple ; 3 ans de prison 45 000 € d'amende\n"
+        "- Vol avec violences ; 5 ans de prison 75 000 € d'amende"
+    )
+    text = compose(
+        "mineur de 15 ans, vol avec violences, quelle peine ?", "question", [ctx], settings
+    )
+    # the case of the age told leads, under its own title; the adult's table is not its
+    assert "_Sanctions › S'il a entre 13 et 17 ans_\nPeines maximales encourues :" in text
+    assert "75 000 €" not in text
+
+
+def test_the_case_for_the_side_of_18_of_the_person_told_of_leads(settings):
+    # "un gamin de 16 ans" is a minor: the case "Interdiction de vente aux mineurs" answers,
+    # not the smokers' fine that the words "amende" and "cigarette" favour (and the
+    # retriever's best chunks, whose sentences gain)
+    ctx = _context(
+        "F33736",
+        "Cigarette électronique",
+        [
+            (
+                "Les sanctions › A l'égard des fumeurs",
+                "Le fait de vapoter dans les endroits interdits est puni d'une amende de 68 €.\n"
+                "Si la procédure de l'amende forfaitaire n'est pas utilisée, l'amende maximale "
+                "encourue pour les contraventions de la 3e classe est de 450 €.",
+            ),
+            (
+                "Les sanctions › A l'égard du responsable des lieux",
+                "Sont punis d'une amende de 68 €, pouvant être majorée à 450 €, les "
+                "responsables des lieux qui ne signalent pas l'interdiction.\n"
+                "L'amende maximale encourue pour les contraventions de la quatrième classe est "
+                "de 750 €.",
+            ),
+            (
+                "Interdiction de vente aux mineurs",
+                "Il est interdit de vendre ou d'offrir gratuitement, dans les débits de tabac, "
+                "des produits du vapotage à des mineurs de moins de 18 ans, sous peine d'une "
+                "contravention de 750 € (pour une personne physique).\n"
+                "La personne qui délivre l'un de ces produits est tenue d'obtenir la preuve "
+                "que le client est majeur.",
+            ),
+        ],
+    )
+    question = (
+        "buraliste a vendu une cigarette electronique a un gamin de 16 ans, c'est combien "
+        "l'amende ?"
+    )
+    text = compose(question, "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("Il est interdit de vendre"), text
+    # an age told, not a duration: "depuis 3 ans", "il y a 2 ans", "3 ans d'ancienneté"
+    assert profile(question).side == "mineur"
+    assert profile("mon fils a 15 ans, il peut signer ?").side == "mineur"
+    assert profile("j'ai 24 ans et je voudrais passer le concours").side == "majeur"
+    assert profile("en CDI depuis 3 ans, elle a 3 ans d'ancienneté").side is None
+    assert profile("démission il y a 2 ans, et mon enfant ?").side is None
+
+
 @pytest.mark.parametrize(
     ("question", "parts"),
     [
