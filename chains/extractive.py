@@ -264,6 +264,7 @@ MAX_WORDS = 110  # about 20 seconds of reading, lists apart
 MORE_WORDS = 30
 BEYOND_FOUR_SHARE = 0.5
 MAX_LIST_ITEMS = 14
+BRIEF_LIST_ITEMS = 6  # a list of a fiche quoted beside the first, or not asked for
 # A unit scoring under this share of the fiche's best is not quoted. At 0.45, four answers
 # in ten stopped at one or two sentences while the next one held an expected fact (the
 # 1 month a provisional registration certificate allows, the 22 days of carer's leave
@@ -1022,6 +1023,7 @@ def pick(
     shown: Shown,
     asked_places_only: bool = False,
     floor_share: float = 0.0,
+    brief: bool = False,
 ) -> Picked | None:
     """The units of one source that answer the question: the best one, then those scoring
     close to it, within a reading budget; lists whole (capped when no list was asked for);
@@ -1052,7 +1054,9 @@ def pick(
         ),
         key=lambda t: (-t[0], t[1].order),
     )
-    max_items = MAX_LIST_ITEMS if p.listing else 6
+    # a fiche quoted beside the first ("Voir aussi", `brief`) gives one list, of 6 items
+    max_items = MAX_LIST_ITEMS if p.listing and not brief else BRIEF_LIST_ITEMS
+    max_lists = 2 if p.listing and not brief else 1
     mine = Shown(set(shown.keys), list(shown.sigs))
     chosen: list[Unit] = []
     best_score = scored[0][0]
@@ -1064,7 +1068,7 @@ def pick(
         if len(chosen) >= 4 and s < best_score * BEYOND_FOUR_SHARE:
             break
         if u.is_list:
-            if lists >= (2 if p.listing else 1):
+            if lists >= max_lists:
                 continue
             trimmed = _trim_list(u, mine.keys, max_items)
             if trimmed is None:
@@ -1382,6 +1386,7 @@ def _select(
                 max_units=min(2, left),
                 shown=shown,
                 asked_places_only=True,
+                brief=True,
                 floor_share=QR_SECOND_UNIT_SHARE
                 if runner_up and ctx.source.title.rstrip().endswith("?")
                 else SECOND_UNIT_SHARE,

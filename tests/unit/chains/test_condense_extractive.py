@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from langchain_core.documents import Document
@@ -2271,3 +2272,50 @@ def test_a_forms_record_is_quoted_without_its_catalogue_lines(settings):
     for line in ("Numéro cerfa", "Fiches liées", "Lien :", "- Formulaire ["):
         assert line not in text
     assert "Permet aux futurs partenaires de déclarer leur Pacs. [1]" in text
+
+
+def test_a_fiche_quoted_beside_the_first_gives_one_short_list(settings):
+    # "quelles obligations ?" asks for lists; the fiche beside the first answered it with two
+    # lists of 14 and 9 bodies bound to name an auditor: a draft of 600 words
+    first = _context(
+        "F1001",
+        "Association : obligations comptables",
+        [
+            (
+                "Comptes annuels",
+                "Une association doit établir des comptes annuels si elle reçoit plus de "
+                "153 000 € de subventions. Elle doit alors nommer un commissaire aux comptes "
+                "et publier ses comptes.",
+            )
+        ],
+    )
+    bodies = [f"- Associations de la catégorie {i} soumises à obligations" for i in range(1, 11)]
+    others = [f"- Organismes du groupe {i} soumis à obligations" for i in range(1, 9)]
+    second = replace(
+        _context(
+            "F1002",
+            "Dans quels cas une association doit-elle nommer un commissaire aux comptes ?",
+            [
+                (
+                    "Associations",
+                    "Les associations suivantes ont l'obligation de nommer un commissaire aux "
+                    "comptes dès 153 000 € de subventions :\n" + "\n".join(bodies),
+                ),
+                (
+                    "Autres organismes",
+                    "Les obligations comptables s'appliquent aussi aux organismes suivants :\n"
+                    + "\n".join(others),
+                ),
+            ],
+            n=2,
+        ),
+        rank=1,
+    )
+    question = "asso qui reçoit plus de 153 000 € de subventions, quelles obligations ?"
+    text = compose(question, "question", [first, second], settings)
+    beside = text.split("Voir aussi")[1].split("\n", 1)[1]
+    assert beside.count(":\n") == 1, text  # one list
+    assert "catégorie 6 " in beside
+    assert "catégorie 7 " not in beside
+    assert "- …" in beside
+    assert "groupe" not in beside
