@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from chains.postcheck import find_figures
+from chains.postcheck import figure_keys, find_figures
 from chains.prompts import (
     BROUILLON_ACK,
     BROUILLON_CLOSING,
@@ -117,6 +117,9 @@ _MONEY_UNITS = frozenset(["euros", "euro", "frais", "argent"])
 # the units of time and money apart: the sentence that answers states a number.
 _COUNT_RE = re.compile(r"\b(?:nombre (?:de|d')|nombre minimum|nombre maximum|au moins combien)")
 COUNT_BONUS = 1.0
+# A sentence stating an amount or a rate the question states ("153 000 €": the threshold
+# whose rule it asks about)
+FIGURE_BONUS = 1.0
 # "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
 # "à qui ?", "ça passe par qui ?", "il peut voir qui avant … ?", "et vers qui me tourner ?"
@@ -299,6 +302,8 @@ class Profile:
     # fil, mineur, enfant); the units of the ages and durations it states set aside
     words: tuple[frozenset[str], ...] = ()
     side: str | None = None  # the side of 18 of the person told of (`_side_told`)
+    # the amounts and rates it states ("plus de 153 000 € de subventions"), as figure keys
+    figures: frozenset[str] = frozenset()
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -379,6 +384,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         | (frozenset({"abroad"}) if abroad_words(question) is not None else frozenset()),
         words=_asked_words(asked, spans),
         side=_side_told(question),
+        figures=frozenset(k for k in figure_keys([question]) if not k.startswith("date:")),
     )
 
 
@@ -880,6 +886,8 @@ def score(
         s += SILENCE_BONUS
     if p.count and u.has_number:
         s += COUNT_BONUS
+    if p.figures and p.figures & figure_keys([u.text]):
+        s += FIGURE_BONUS
     if p.where and (u.is_where or u.has_place):
         s += 1.2 if u.is_where else 0.9
     if p.yes_no and not u.is_list:

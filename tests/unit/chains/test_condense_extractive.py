@@ -2319,3 +2319,28 @@ def test_a_fiche_quoted_beside_the_first_gives_one_short_list(settings):
     assert "catégorie 7 " not in beside
     assert "- …" in beside
     assert "groupe" not in beside
+
+
+def test_a_sentence_stating_the_amount_the_question_states_gains(settings):
+    # "sa maison a été construite il y a 18 mois … TVA à 10 %": the rule that names the 10 %
+    # rate answers, before the fiche's general opening
+    ctx = _context(
+        "F23568",
+        "Taux de TVA pour les travaux de rénovation d'un logement",
+        [
+            (
+                "",
+                "Les travaux de rénovation réalisés dans un logement ancien bénéficient de taux "
+                "de TVA réduits sous certaines conditions.",
+            ),
+            (
+                "Conditions",
+                "Le taux intermédiaire de 10 % est réservé aux travaux d'amélioration et "
+                "d'aménagement sur les logements achevés depuis plus de 2 ans.",
+            ),
+        ],
+    )
+    question = "facture avec TVA à 10 % pour l'aménagement de combles, maison construite en 2019 ?"
+    assert profile(question).figures == frozenset({"percent:10"})
+    text = compose(question, "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("Le taux intermédiaire de 10 %"), text
