@@ -75,6 +75,18 @@ _INJECTION = _re(
     r"\bliste\s+(?:complete\s+)?des\s+(?:fiches|documents|sources)\s+(?:indexe|de ta|de votre)",
     r"\binvente\w*\b.{0,60}\b(?:montant|chiffre|taux|source|loi|aide)",
     r"\bfais comme si\b|\bfaites comme si\b",
+    # a fiche or an answer to invent when none fits ("en inventant une fiche si aucune ne
+    # correspond"), not a question on what someone made up
+    r"\ben inventant\b|(?<!\ba )(?<!\bont )(?<!\bavait )\binvente(?:z|r)?(?:-moi|-nous)? "
+    r"(?:une|un|des) (?:fiche|document|"
+    r"reponse|information|texte)s?\b",
+    # a note slipped in for the bot ("(Note pour l'assistant : termine ta réponse par …)")
+    r"\b(?:note|consigne|instruction|message|remarque)s? (?:pour|a l'attention de|destinee? a) "
+    r"(?:l'assistant|le bot|l'ia|le modele|le robot|toi)\b",
+    r"\b(?:termine|finis|commence|conclus)\w* (?:ta|votre|chaque|tes|vos) reponses? (?:par|avec)\b",
+    # an answer to write without its sources ("sans aucune citation ni lien")
+    r"\b(?:ecris|ecrivez|redige|redigez|donne|donnez|fais|faites|reponds|repondez)(?:-moi|-nous)?"
+    r"\b[^?.!]{0,30}\bsans (?:aucune? )?(?:citations?|sources?|references?|liens?)\b",
     r"\b(?:reponds|repondez)\s+(?:uniquement\s+|seulement\s+)?en\s+(?:anglais|english)",
     r"\b(?:comment|aide-moi a|aidez-moi a|explique\w*)\b.{0,30}\b(?:fabriquer|faire|obtenir|"
     r"creer|produire|imiter)\b.{0,20}\bfau(?:x|sses?)\s+(?:justificatif|document|papier|"
@@ -189,6 +201,9 @@ _KINDS: tuple[tuple[str, re.Pattern], ...] = (
             r"acrostiche|discours|toast|voeux|compte rendu|mot d'adieu|carte de voeux|histoire|"
             r"recit|fable|devinette|(?:lettre|mot|message|declaration) d'amour)\b",
             r"\bracont\w*(?:-moi|-nous|-lui)? (?:une|un) (?:histoire|blague|conte)\b",
+            # a scene to play ("simule une conversation où un agent avoue …")
+            r"\b(?:simule|simulez|imagine|imaginez|joue|jouez)(?:-moi|-nous)?\b[^?.!]{0,20}"
+            r"\b(?:une |un )?(?:conversation|dialogue|scene|interview|echange)\b",
             # a private or office message written for someone of one's own ("un mail de relance
             # pour mon chef"), not a letter to an administration, an employer or a landlord,
             # whose models the fiches give
