@@ -393,6 +393,10 @@ class AnswerChain:
             logger.warning("generated text quotes the system prompt: replaced")
             state.checks["prompt_leak"] = 1
             text = prompts.PROMPT_LEAK_REPLACEMENT
+        text, copied = prompts.drop_format_example(text, state.contexts)
+        if copied:
+            logger.warning("generated text copies the prompt's example sentence: dropped")
+            state.checks["prompt_example_dropped"] = copied
         if reason := says_nothing(text, state.standalone):
             # a draft that says nothing: the agent gets the embedded generator's instead,
             # labelled as such (its first line says no language model wrote it)

@@ -324,6 +324,8 @@ def _stems_with_synonyms(text: str) -> frozenset[str]:
 
 
 def _asked_words(text: str, spans: tuple[tuple[float, str], ...]) -> tuple[frozenset[str], ...]:
+    """Each content word of `text` with the stems of the fiches' words for it (`Profile.words`),
+    the units of the ages and durations it states ("15 ans") set aside."""
     units = {u for _, u in spans}
     out = []
     for w in word_tokens(text):
@@ -1135,12 +1137,11 @@ def _overview(p: Profile, title: str) -> bool:
     )
     if not p.stems or kinds:
         return False
-    if p.stems <= stem_set(title):
-        return True
-    # the person told of in the title's words: "mon fils a 15 ans, il lui faut quoi pour son
-    # premier passeport ?" of "Passeport d'un mineur : première demande"
     title_stems = stem_set(title)
-    return bool(p.words) and all(w & title_stems for w in p.words)
+    # every word in the title, or the person told of in the title's words: "mon fils a 15
+    # ans, il lui faut quoi pour son premier passeport ?" of "Passeport d'un mineur :
+    # première demande" ("fils": mineur; the age's "ans" set aside)
+    return p.stems <= title_stems or (bool(p.words) and all(w & title_stems for w in p.words))
 
 
 def _summary(u: Unit) -> bool:

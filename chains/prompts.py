@@ -113,20 +113,41 @@ _USER = """\
 </{tag}>
 
 {instruction} en phrases complètes, chacune suivie du numéro de la fiche qui la justifie \
-(par exemple : « La demande se fait en mairie [1]. »).{extra}"""
+(par exemple : « FORMAT_EXAMPLE »).{extra}""".replace("FORMAT_EXAMPLE", "{format_example}")
 
+# The sentence the user prompt shows as an example of a cited sentence. A small model copies
+# it into its draft as if a fiche said it ("La demande se fait en mairie [1]." in an answer
+# on a driving licence): `drop_format_example` takes it out again.
+FORMAT_EXAMPLE = "La demande se fait en mairie [1]."
 USER_QUESTION = _USER.format(
     label="Question de l'agent",
     tag="message_agent",
     instruction="Réponds à la question de l'agent",
     extra="",
+    format_example=FORMAT_EXAMPLE,
 )
 USER_BROUILLON = _USER.format(
     label="Message de l'usager transmis par l'agent",
     tag="message_usager",
     instruction="Rédige le projet de réponse à l'usager",
     extra=" Ne recopie pas le message de l'usager.",
+    format_example=FORMAT_EXAMPLE,
 )
+_EXAMPLE_RE = re.compile(
+    r"[ \t]*" + re.escape(FORMAT_EXAMPLE.split(" [")[0]) + r"[ \t]*(?:\[\d{1,3}\])?[ \t]*\.?",
+    re.IGNORECASE,
+)
+
+
+def drop_format_example(text: str, contexts: Sequence[SourceContext]) -> tuple[str, int]:
+    """The draft without the prompt's example sentence, unless a source says it too; and how
+    many times it was there."""
+    said = FORMAT_EXAMPLE.split(" [")[0].lower()
+    if any(said in c.text.lower() for ctx in contexts for c in ctx.all_chunks):
+        return text, 0
+    out, n = _EXAMPLE_RE.subn("", text)
+    out = "\n".join(line for line in out.splitlines() if line.strip() not in ("-", "*"))
+    return re.sub(r"\n{3,}", "\n\n", out).strip(), n
 
 
 def answer_prompt(mode: str) -> ChatPromptTemplate:

@@ -34,6 +34,7 @@ from chains.postcheck import (
 )
 from chains.prompts import (
     FLAG_MARK,
+    FORMAT_EXAMPLE,
     SYSTEM_BROUILLON,
     SYSTEM_CONDENSE,
     SYSTEM_QUESTION,
@@ -170,6 +171,9 @@ def assert_answered_safely(answer: Answer) -> None:
     assert_urls_traceable(answer)
     assert_figures_traceable_or_flagged(answer.text, _contexts(answer))
     assert leaked_passage(answer.text) is None
+    # nor the user prompt's example sentence, which the small model copies as if a fiche
+    # said it
+    assert _norm(FORMAT_EXAMPLE.split(" [")[0]) not in _norm(answer.text)
 
 
 # ------------------------------------------------------------------ the tests

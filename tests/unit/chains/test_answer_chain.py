@@ -436,6 +436,26 @@ async def test_a_draft_quoting_the_system_prompt_is_replaced(memory_retriever, s
     assert answer.checks["prompt_leak"] == 1
 
 
+async def test_the_prompts_example_sentence_copied_into_a_draft_is_dropped(
+    memory_retriever, settings
+):
+    """The small real model copied the user prompt's example of a cited sentence ("La
+    demande se fait en mairie [1].") into its answers, as if the fiche said it."""
+    draft = (
+        "Le passeport d'un majeur coûte 86 € [1].\n\n"
+        f"{prompts.FORMAT_EXAMPLE}\n\n"
+        "- La demande se fait en mairie [2]\n"
+        "- Il est valable 10 ans [1]."
+    )
+    llm = GenericFakeChatModel(messages=iter([AIMessage(content=draft)]))
+    chain = build_answer_chain(memory_retriever, llm, settings)
+    answer = await chain.ainvoke(AnswerRequest(question="Combien coûte un passeport majeur ?"))
+    assert "en mairie" not in answer.text
+    assert "86 € [1]" in answer.text
+    assert "- Il est valable 10 ans [1]." in answer.text
+    assert answer.checks["prompt_example_dropped"] == 2
+
+
 @pytest.mark.parametrize(
     ("draft", "reason"),
     [

@@ -2076,6 +2076,17 @@ def test_the_subsections_of_another_section_are_told_apart(settings):
     assert "- *Régime agricole (MSA) › 2* : Plafond de ressources : 30 884 € [1]" in answer
 
 
+def _minor_passport(*parts: tuple[str, str]):
+    """A minor's first passport: its summary, at the head of "En France", then `parts`."""
+    summary = (
+        "Pour demander le passeport d'un mineur, l'enfant et son représentant se rendent dans "
+        "une mairie équipée avec les pièces justificatives."
+    )
+    return _context(
+        "F14930", "Passeport d'un mineur : première demande", [("En France", summary), *parts]
+    )
+
+
 def test_a_question_naming_only_the_fiches_matter_opens_on_its_summary(settings):
     # "renouveler un passeport": every sentence of the fiche holds "passeport", and the
     # shortest of them ("L'ancien passeport doit être restitué.") outscored the summary that
@@ -2107,17 +2118,8 @@ def test_a_question_naming_only_the_fiches_matter_opens_on_its_summary(settings)
     text = compose("retrait du passeport renouvelé délai ?", "question", [ctx], settings)
     assert "3 mois" in _quoted(text)[0]
     # a fiche written for France and abroad opens on its first situation's head
-    minor = _context(
-        "F14930",
-        "Passeport d'un mineur : première demande",
-        [
-            (
-                "En France",
-                "Pour demander le passeport d'un mineur, l'enfant et son représentant se "
-                "rendent dans une mairie équipée avec les pièces justificatives.",
-            ),
-            ("En France › Durée de validité", "Le passeport d'un mineur est valable 5 ans."),
-        ],
+    minor = _minor_passport(
+        ("En France › Durée de validité", "Le passeport d'un mineur est valable 5 ans.")
     )
     text = compose("passeport mineur", "question", [minor], settings)
     assert _quoted(text)[0].startswith("Pour demander le passeport d'un mineur")
@@ -2126,22 +2128,13 @@ def test_a_question_naming_only_the_fiches_matter_opens_on_its_summary(settings)
 def test_a_question_telling_of_the_person_the_title_names_opens_on_the_summary(settings):
     # "mon fils a 15 ans" is the title's "mineur": the question names nothing else but the
     # matter, and opened on the signing rule of the case "À partir de 13 ans"
-    minor = _context(
-        "F14930",
-        "Passeport d'un mineur : première demande",
-        [
-            (
-                "En France",
-                "Pour demander le passeport d'un mineur, l'enfant et son représentant se "
-                "rendent dans une mairie équipée avec les pièces justificatives.",
-            ),
-            (
-                "En France › Retrait du passeport › À partir de 13 ans",
-                "Si son responsable est d'accord, l'enfant peut signer le passeport. Le "
-                "responsable doit se présenter au guichet avec son enfant pour récupérer le "
-                "passeport.",
-            ),
-        ],
+    minor = _minor_passport(
+        (
+            "En France › Retrait du passeport › À partir de 13 ans",
+            "Si son responsable est d'accord, l'enfant peut signer le passeport. Le "
+            "responsable doit se présenter au guichet avec son enfant pour récupérer le "
+            "passeport.",
+        )
     )
     question = "mon fils a 15 ans, il lui faut quoi pour son premier passeport ?"
     for mode in ("question", "brouillon"):

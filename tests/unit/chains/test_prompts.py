@@ -116,3 +116,19 @@ def test_fast_messages_equal_the_template(fiches, mode):
         context=format_context(ctxs), question="Quel coût ?"
     )
     assert [(m.type, m.content) for m in fast] == [(m.type, m.content) for m in slow]
+
+
+def test_the_format_example_is_dropped_unless_a_source_says_it():
+    from chains.models import Source, UsedChunk
+
+    draft = f"Il coûte 86 € [1]. {prompts.FORMAT_EXAMPLE} Il est valable 10 ans [1]."
+    assert prompts.FORMAT_EXAMPLE in prompts.USER_QUESTION
+    assert prompts.FORMAT_EXAMPLE in prompts.USER_BROUILLON
+    text, n = prompts.drop_format_example(draft, [])
+    assert (text, n) == ("Il coûte 86 € [1]. Il est valable 10 ans [1].", 1)
+    # a fiche that says it: the sentence is the fiche's, kept
+    chunk = UsedChunk(
+        id="F1#0", fiche_id="F1", section="", text="La demande se fait en mairie.", score=1.0
+    )
+    ctx = SourceContext(Source(n=1, fiche_id="F1", title="CNI", url="https://x/F1"), [chunk])
+    assert prompts.drop_format_example(draft, [ctx]) == (draft, 0)
