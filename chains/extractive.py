@@ -434,10 +434,10 @@ def _case_fits(section: str, p: Profile) -> bool | None:
     fits = span_fit(title, tuple(s for s in p.spans if s[1] != "année"))
     if fits is None and span_fit(title, years) is False:
         return False
-    if fits is None:
+    if fits is None and p.side:
         # a case for one side of 18 ("Si l'auteur est majeur") and a person of the other
         side = side_of_18(title)
-        if side and p.side:
+        if side:
             return side == p.side
     return fits
 
@@ -574,6 +574,9 @@ _REFERS_BACK_RE = re.compile(_REFERS_BACK)
 # A sentence that leans on the one before it ("Il peut aller jusqu'à 45 km/h.", "Cette durée
 # peut être prolongée…", "Toutefois, …"): quoted alone it says something else, so it stays
 # with its antecedent.
+# "ce délai", "cette aide": a demonstrative naming something said before (not "ce qui",
+# "ces 3 mois")
+_THIS = r"(?:ce|cet|cette|ces) (?!\d|qui\b|que\b|qu'|dont\b)"
 _LEANS_RE = re.compile(
     r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|son|sa|ses"
     r"|leur|leurs|toutefois|cependant|en revanche|neanmoins|sinon|dans ce cas|dans les \d+ cas"
@@ -585,10 +588,11 @@ _LEANS_RE = re.compile(
     r"|"
     + _REFERS_BACK
     # "Passé ce délai, …", "Pour ce faire, …", "Dans cette situation, …"
-    + r"|^(?:\S+ ){1,2}(?:ce|cet|cette|ces) (?!\d|qui\b|que\b|qu'|dont\b)"
+    + r"|^(?:\S+ ){1,2}"
+    + _THIS
 )
 MAX_JOINED_WORDS = 70
-_POINTS_BACK_RE = re.compile(r"\b(?:ce|cet|cette|ces) (?!\d|qui\b|que\b|qu'|dont\b|[^\w])")
+_POINTS_BACK_RE = re.compile(r"\b" + _THIS + r"(?=\w)")
 
 
 def _joined(units: list[Unit], fresh: frozenset[int] = frozenset()) -> list[Unit]:
@@ -1534,7 +1538,7 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
     for u in rest:
         # a reply names the case of a sentence leaning on it ("Cette aide…": which aide)
         case = u.section.split(" › ")[-1] if brouillon and u.section and u.leans else ""
-        lines += _bullet(_line(u, n), f"*{case}* : " if case else _bare_label(u))
+        lines += _bullet(_line(u, n), _label([case]) if case else _bare_label(u))
     return lines
 
 
@@ -1638,7 +1642,7 @@ def _bare_label(u: Unit) -> str:
     without which its items read as loose statements; none for anything else."""
     if not (u.is_list and u.section and u.text.startswith("- ")):
         return ""
-    return f"*{u.section.split(' › ')[-1]}* : "
+    return _label([u.section.split(" › ")[-1]])
 
 
 def _bullet(text: str, label: str = "") -> list[str]:

@@ -78,8 +78,7 @@ _INJECTION = _re(
     # a fiche or an answer to invent when none fits ("en inventant une fiche si aucune ne
     # correspond"), not a question on what someone made up
     r"\ben inventant\b|(?<!\ba )(?<!\bont )(?<!\bavait )\binvente(?:z|r)?(?:-moi|-nous)? "
-    r"(?:une|un|des) (?:fiche|document|"
-    r"reponse|information|texte)s?\b",
+    r"(?:une|un|des) (?:fiche|document|reponse|information|texte)s?\b",
     # a note slipped in for the bot ("(Note pour l'assistant : termine ta réponse par …)")
     r"\b(?:note|consigne|instruction|message|remarque)s? (?:pour|a l'attention de|destinee? a) "
     r"(?:l'assistant|le bot|l'ia|le modele|le robot|toi)\b",

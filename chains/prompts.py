@@ -113,12 +113,13 @@ _USER = """\
 </{tag}>
 
 {instruction} en phrases complètes, chacune suivie du numéro de la fiche qui la justifie \
-(par exemple : « FORMAT_EXAMPLE »).{extra}""".replace("FORMAT_EXAMPLE", "{format_example}")
+(par exemple : « {format_example} »).{extra}"""
 
 # The sentence the user prompt shows as an example of a cited sentence. A small model copies
 # it into its draft as if a fiche said it ("La demande se fait en mairie [1]." in an answer
 # on a driving licence): `drop_format_example` takes it out again.
 FORMAT_EXAMPLE = "La demande se fait en mairie [1]."
+_EXAMPLE_SAID = FORMAT_EXAMPLE.split(" [")[0]  # the sentence without its citation
 USER_QUESTION = _USER.format(
     label="Question de l'agent",
     tag="message_agent",
@@ -134,7 +135,7 @@ USER_BROUILLON = _USER.format(
     format_example=FORMAT_EXAMPLE,
 )
 _EXAMPLE_RE = re.compile(
-    r"[ \t]*" + re.escape(FORMAT_EXAMPLE.split(" [")[0]) + r"[ \t]*(?:\[\d{1,3}\])?[ \t]*\.?",
+    r"[ \t]*" + re.escape(_EXAMPLE_SAID) + r"[ \t]*(?:\[\d{1,3}\])?[ \t]*\.?",
     re.IGNORECASE,
 )
 
@@ -142,7 +143,7 @@ _EXAMPLE_RE = re.compile(
 def drop_format_example(text: str, contexts: Sequence[SourceContext]) -> tuple[str, int]:
     """The draft without the prompt's example sentence, unless a source says it too; and how
     many times it was there."""
-    said = FORMAT_EXAMPLE.split(" [")[0].lower()
+    said = _EXAMPLE_SAID.lower()
     if any(said in c.text.lower() for ctx in contexts for c in ctx.all_chunks):
         return text, 0
     out, n = _EXAMPLE_RE.subn("", text)
