@@ -44,6 +44,9 @@ class State:
     checks: dict[str, int] = field(default_factory=dict)  # counts the answer reports
     final: Answer | None = None  # set by the step that ends the answer; later steps skip
     standalone: str = ""  # the question to search (a follow-up rewritten)
+    # the question as the gate and the composer read it: the standalone question, and the
+    # corpus words the retriever read its typos as ("succession" for "succesion")
+    asked: str = ""
     docs: list[Document] = field(default_factory=list)  # retrieved, first k
     relevant: list[Document] = field(default_factory=list)  # those the gate let through
     gate_figures: list[Any] = field(default_factory=list)  # the gate's measures, per doc
@@ -146,6 +149,15 @@ def _requests(docs: list[Document]) -> list[str]:
         if isinstance(found, list):
             return [str(r) for r in found]
     return []
+
+
+def _with_corrections(question: str, docs: list[Document]) -> str:
+    """The question, and the corpus words the retriever read its typos as, if any."""
+    for doc in docs:
+        found = doc.metadata.get("corrections")
+        if isinstance(found, list) and found:
+            return f"{question} ({' '.join(str(w) for w in found)})"
+    return question
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
@@ -321,11 +333,12 @@ class AnswerChain:
             state.final = self._error(req, state, "retrieval")
             return state
         state.docs = list(docs)[: self.settings.retrieval_k]
+        state.asked = _with_corrections(state.standalone, state.docs)
         return state
 
     async def _gate(self, state: State) -> State:
         docs: list[Document] = state.docs
-        relevant, figures = gate.relevant(docs, query_terms(state.standalone), self.settings)
+        relevant, figures = gate.relevant(docs, query_terms(state.asked), self.settings)
         state.gate_figures.extend(figures)
         state.checks["gate_passed"] = len(relevant)
         state.checks["gate_rejected"] = len(docs) - len(relevant)
@@ -360,7 +373,7 @@ class AnswerChain:
                 self.settings.context_max_chars,
                 requests=state.requests,
                 key_passages=extractive.key_passages(
-                    state.standalone, contexts, self.settings, state.requests
+                    state.asked, contexts, self.settings, state.requests
                 ),
             )
         return state
@@ -368,7 +381,7 @@ class AnswerChain:
     async def _generate(self, state: State) -> State:
         req: AnswerRequest = state.request
         if self.llm is None:
-            query = state.standalone
+            query = state.asked
             state.draft = extractive.compose(
                 query, req.mode, state.contexts, self.settings, state.requests
             )

@@ -51,13 +51,15 @@ from threadpoolctl import ThreadpoolController
 
 from knowledge.lexical import FrenchAnalyzer, LexicalIndex, PairIndex
 from knowledge.models import SECTION_SEP
+from knowledge.spelling import Speller
 from knowledge.text import FRENCH_STOP_WORDS, QUESTION_WORDS, fold
 
 log = logging.getLogger(__name__)
 
-FICHE_INDEX_VERSION = 7  # bump when what the index holds changes: the next ingest rebuilds it
+FICHE_INDEX_VERSION = 8  # bump when what the index holds changes: the next ingest rebuilds it
 # (3: one accent folding for the whole project, "œ" read as "oe"; 4: abbreviations defined
-# in the running text; 5: the body field; 6: the body's word pairs; 7: the titles' acronyms)
+# in the running text; 5: the body field; 6: the body's word pairs; 7: the titles' acronyms;
+# 8: the corpus's words, which typos are read as)
 MAX_ANCHORS = 40  # distinct inbound anchor texts kept per fiche
 E5_MAX_CHARS = 160  # characters of title + description embedded by e5 (ingest time)
 
@@ -236,11 +238,15 @@ def build_cards(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Card]:
 
 class Vocabulary:
     """Abbreviations learned from the corpus, for query expansion: those the DILA marks up
-    (`Abreviation` blocks), then those its text defines in passing ("… (Tascom)")."""
+    (`Abreviation` blocks), then those its text defines in passing ("… (Tascom)"); and the
+    corpus's words, which a typo is read as (`knowledge.spelling`)."""
 
-    def __init__(self, entries: dict[str, str], case_sensitive: set[str]) -> None:
+    def __init__(
+        self, entries: dict[str, str], case_sensitive: set[str], speller: Speller | None = None
+    ) -> None:
         self.entries = entries  # folded short form -> long form
         self.case_sensitive = case_sensitive  # short forms expanded only when typed in capitals
+        self.speller = speller
         pattern = "|".join(re.escape(k) for k in sorted(entries, key=len, reverse=True))
         self._re = (
             re.compile(rf"(?<![\w-])({pattern})(?![\w-])", re.IGNORECASE) if entries else None
@@ -253,11 +259,13 @@ class Vocabulary:
         word_counts: Counter,
         defined: dict[str, Counter] | None = None,
         acronyms: dict[str, str] | None = None,
+        spelling: dict[str, int] | None = None,
     ) -> Vocabulary:
         """From every fiche's abbreviations, then the short forms the text defines
         (`defined_abbreviations`, DEFINED_MIN times at least), then the acronyms of the
         titles' phrases (`title_acronyms`) that are neither of these nor a word of the
-        corpus; `word_counts` counts lower-case corpus words."""
+        corpus; `word_counts` counts lower-case corpus words, `spelling` the words a typo
+        may be read as (`corpus_word_counts`)."""
         found: dict[str, Counter] = {}
         for _, meta in rows:
             for short, long in meta.get("abbreviations", ()):
@@ -285,14 +293,29 @@ class Vocabulary:
             if key not in entries and not word_counts.get(key):
                 entries[key] = long
                 case_sensitive.add(key)  # "RUP" typed as an acronym, not "rup"
-        return cls(entries, case_sensitive)
+        return cls(entries, case_sensitive, Speller(spelling) if spelling is not None else None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"entries": self.entries, "case_sensitive": sorted(self.case_sensitive)}
+        out: dict[str, Any] = {
+            "entries": self.entries,
+            "case_sensitive": sorted(self.case_sensitive),
+        }
+        if self.speller is not None:
+            out["spelling"] = self.speller.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Vocabulary:
-        return cls(dict(data.get("entries", {})), set(data.get("case_sensitive", ())))
+        spelling = data.get("spelling")
+        return cls(
+            dict(data.get("entries", {})),
+            set(data.get("case_sensitive", ())),
+            Speller.from_json(spelling) if spelling is not None else None,
+        )
+
+    def corrections(self, query: str) -> list[str]:
+        """The corpus words the query's typos stand for ("succession" for "succesion")."""
+        return self.speller.corrections(query) if self.speller is not None else []
 
     def expansions(self, query: str) -> list[str]:
         """Long forms of the abbreviations the query contains (not already spelt out)."""
@@ -367,6 +390,7 @@ class FicheIndex:
         defined: dict[str, Counter] | None = None,
         bodies: dict[str, str] | None = None,
         acronyms: dict[str, str] | None = None,
+        spelling: dict[str, int] | None = None,
     ) -> FicheIndex:
         """Build from `(id, metadata)` rows and each fiche's whole text (`bodies`);
         `embed(texts) -> array` is the store's model, `e5` a
@@ -392,7 +416,7 @@ class FicheIndex:
             if e5 is not None
             else None
         )
-        vocabulary = Vocabulary.learn(rows, word_counts, defined, acronyms)
+        vocabulary = Vocabulary.learn(rows, word_counts, defined, acronyms, spelling)
         types = [str(meta.get("type", "")) for _, meta in rows]
         titles = [str(meta.get("title", "")) for _, meta in rows]
         return cls(

@@ -124,6 +124,7 @@ def expand_query(query: str, vocabulary: Any = None) -> str:
             extra.append(long)
     if vocabulary is not None:
         extra.extend(x for x in vocabulary.expansions(query) if x not in extra)
+        extra.extend(x for x in vocabulary.corrections(query) if x not in extra)
     place = abroad_words(query)
     if place is not None:
         extra.append(place)
@@ -535,7 +536,12 @@ class HybridRetriever(BaseRetriever):
                 fused.dense_best[c.fiche_id] = (
                     c.cos_chunk_dense if "chunk_dense" in c.ranks else c.cos_card_dense
                 )
-            out.append(_Staged(a, fused, rows, [pool[t] for t in order], x[order], best_search))
+            corrections = tuple(vocabulary.corrections(a.main)) if vocabulary is not None else ()
+            out.append(
+                _Staged(
+                    a, fused, rows, [pool[t] for t in order], x[order], best_search, corrections
+                )
+            )
         return out
 
     def _rerank(
@@ -580,6 +586,7 @@ class _Staged:
     candidates: list[Candidate]
     features: np.ndarray
     best_search: dict[str, int]
+    corrections: tuple[str, ...] = ()  # the corpus words its typos were read as
 
 
 def _fuse(
@@ -638,6 +645,7 @@ def _documents(
     for fid in missing:
         by_fiche[fid] = in_order.get(fid, [])
     requests = list(staged.analysis.requests) if staged is not None else []
+    corrections = list(staged.corrections) if staged is not None else []
     docs = []
     for fid, score in fused.top:
         fiche = fiches.get(fid)
@@ -681,6 +689,8 @@ def _documents(
                     # The requests found in the question (a citizen's message may hold
                     # several) and the one this fiche answers best (-1: the whole text).
                     "requests": requests,
+                    # the corpus words the typos of the question were read as
+                    "corrections": corrections,
                     "request": (staged.best_search.get(fid, 0) - 1) if staged else -1,
                     # The first fiches' whole text, chunk by chunk in reading order: what
                     # the extractive generator composes from (the fiche's structure).

@@ -50,6 +50,7 @@ from knowledge.models import AUDIENCES, SECTION_SEP
 from knowledge.rerank import RemoteReranker
 from knowledge.retriever import HybridRetriever
 from knowledge.settings import KnowledgeSettings
+from knowledge.spelling import corpus_word_counts
 
 log = logging.getLogger(__name__)
 
@@ -667,6 +668,7 @@ class KnowledgeBase:
             defined=defined_abbreviations(r[2] for r in rows),
             bodies=whole_texts(rows),
             acronyms=title_acronyms(t for r in rows for t in r[1].split(SECTION_SEP)),
+            spelling=corpus_word_counts(t for r in rows for t in r[1:]),
         )
         index.save(self.lexical_dir)
         self._dense_generation = max(self._dense_generation, generation)  # our writes: seen

@@ -62,6 +62,12 @@ async def test_brouillon_mode(chain):
     assert _traceable(a)
 
 
+async def test_a_typo_is_read_as_the_word_of_the_fiches(chain):
+    a = await chain.ainvoke(AnswerRequest(question="procurration pour voter, elle se fait où ?"))
+    assert a.status == "answered"
+    assert next(s.fiche_id for s in a.sources if s.cited) == "F1604", a.text
+
+
 async def test_followup_on_the_real_store(chain):
     history = [Turn(question="Combien coûte un passeport pour un majeur ?", answer="86 € [1]")]
     a = await chain.ainvoke(AnswerRequest(question="et pour un mineur ?", history=history))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.retriever import HybridRetriever, SearchRequest
+from knowledge.retriever import HybridRetriever, SearchRequest, expand_query
 from knowledge.store import KnowledgeBase
 from tests.support.kb import make_settings
 
@@ -72,6 +72,20 @@ def test_an_acronym_the_titles_spell_out_is_learned_from_their_initials(sample_k
     assert vocabulary.expansions("ecj") == []  # only typed as an acronym
     docs = sample_kb.retriever(k=5).invoke("ECJ pour un nouvel emploi, il le demande où ?")
     assert ids(docs)[0] == "F1420", ids(docs)
+
+
+def test_a_typo_is_searched_as_the_corpus_word_it_stands_for(sample_kb):
+    fiches = sample_kb.lexical().fiches
+    query = "procurration pour voter"
+    assert fiches.vocabulary.corrections(query) == ["procuration"]
+    # as typed, the titles' BM25 finds a form first; with the word read, the fiche
+    assert fiches.bm25("title", query, 1, None)[0][0] != "F1604"
+    expanded = expand_query(query, fiches.vocabulary)
+    assert fiches.bm25("title", expanded, 1, None)[0][0] == "F1604"
+    docs = sample_kb.retriever(k=5).invoke(query)
+    assert ids(docs)[0] == "F1604", ids(docs)
+    # the chain's gate and composer read the word too
+    assert docs[0].metadata["corrections"] == ["procuration"]
 
 
 def test_the_body_field_finds_a_fiche_by_words_of_several_sections(sample_kb):
