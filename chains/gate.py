@@ -500,9 +500,22 @@ class QueryTerms:
     numbers: frozenset[str] = frozenset()  # cerfa and other identifiers: "13750", "12100"
 
 
+# When the question's story happens ("aucune suite depuis 5 semaines", "il y a 3 mois",
+# "maintenant"): every fiche's words match these or none do, whatever its topic; the share of
+# a question's terms a fiche holds is counted without them (a citizen's message keeps them:
+# its length is what lets the rules for messages apply).
+_TOLD_TIME_RE = re.compile(
+    r"\b\d+\s*(?:jours?|semaines?|mois|ans?|années?|heures?)\b"
+    r"|\b(?:depuis|maintenant|aujourd'hui|actuellement|hier)\b",
+    re.IGNORECASE,
+)
+
+
 def query_terms(query: str) -> QueryTerms:
     acronyms = frozenset(stem_set(" ".join(_ACRONYM_RE.findall(query))))
     main = frozenset(stem_set(_ACRONYM_RE.sub(" ", query))) - acronyms
+    if len(main) <= MESSAGE_TERMS:
+        main = frozenset(stem_set(_TOLD_TIME_RE.sub(" ", _ACRONYM_RE.sub(" ", query)))) - acronyms
     numbers = frozenset(n for n in _NUMBER_RE.findall(query) if not 1900 <= int(n) <= 2100)
     return QueryTerms(main, acronyms, numbers)
 

@@ -252,6 +252,24 @@ def test_the_first_fiche_holding_four_of_the_question_s_words_making_half_passes
     assert not is_relevant(first, query_terms(longer), settings, first=True)[0]
 
 
+def test_when_a_question_s_story_happens_counts_for_no_fiche(settings):
+    question = (
+        "salarié qui a signalé à son patron un rejet toxique de l'usine, aucune suite depuis "
+        "5 semaines, il peut alerter qui maintenant ?"
+    )
+    terms = query_terms(question)
+    assert not terms.main & {"depuis", "semain", "mainten"}
+    first = _fiche(
+        "Lanceur d'alerte dans l'entreprise",
+        "Le salarié qui signale un danger à son employeur peut, sans suite, alerter le préfet.",
+        dense=0.29,
+    )
+    assert is_relevant(first, terms, settings, first=True)[0]
+    # a citizen's message keeps them: its length lets the message rules apply
+    message = question + " " + "Je suis vraiment inquiet pour mes enfants et mes voisins. " * 3
+    assert {"depuis", "semain"} <= query_terms(message).main
+
+
 def test_the_first_fiche_holding_five_of_the_question_s_words_passes(settings):
     question = (
         "petite entreprise de travaux publics qui doit creuser une tranchée le long d'une rue : "
