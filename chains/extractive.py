@@ -1652,6 +1652,9 @@ def _bullet(text: str, label: str = "") -> list[str]:
         if label:  # … nested under the label, which would read as the first item's only
             return [f"- {label.rstrip()}", *(f"  {item}" for item in [head, *items])]
         return [head, *items]
+    if label and fold(head.rstrip(" :")) == fold(label.strip(" *:").split(" › ")[-1]):
+        # a lead-in that only repeats its section's title ("Identité et famille :")
+        return [f"- {label.rstrip()}", *(f"  {item}" for item in items)]
     return [f"- {label}{head}", *(f"  {item}" for item in items)]
 
 

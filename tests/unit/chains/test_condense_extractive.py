@@ -2055,6 +2055,12 @@ def test_a_labelled_list_with_no_lead_in_is_nested_under_its_label():
         "  - Justificatif de domicile [1]",
     ]
     assert _bullet(items) == ["- Carte d'identité", "- Justificatif de domicile [1]"]
+    # a lead-in that only repeats the label is said once
+    table = "Identité et famille :\n- Avoir des papiers personnels ; À tout âge [1]"
+    assert _bullet(table, "*Identité et famille* : ") == [
+        "- *Identité et famille* :",
+        "  - Avoir des papiers personnels ; À tout âge [1]",
+    ]
 
 
 def test_the_subsections_of_another_section_are_told_apart(settings):
