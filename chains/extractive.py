@@ -302,6 +302,7 @@ class Profile:
     # fil, mineur, enfant); the units of the ages and durations it states set aside
     words: tuple[frozenset[str], ...] = ()
     side: str | None = None  # the side of 18 of the person told of (`_side_told`)
+    ages: tuple[tuple[float, str], ...] = ()  # the person's age as told (`_AGE_TOLD_RE`)
     # the amounts and rates it states ("plus de 153 000 € de subventions"), as figure keys
     figures: frozenset[str] = frozenset()
 
@@ -386,6 +387,9 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         | (frozenset({"abroad"}) if abroad_words(question) is not None else frozenset()),
         words=_asked_words(asked, spans),
         side=_side_told(question),
+        ages=tuple(
+            (float(a), "ans") for a in _AGE_TOLD_RE.findall(fold(question.replace("’", "'")))
+        ),
         figures=frozenset(k for k in figure_keys([question]) if not k.startswith("date:")),
     )
 
@@ -450,6 +454,26 @@ _AGE_TOLD_RE = re.compile(
     r"apprentie?)s? (?:de |d')|(?<!\by )\ba |\bj'ai |\bagee?s? de )(\d{1,3}) ?ans\b"
     r"(?! ?(?:de|d')\b)"
 )
+
+
+# A table row as the fiches render it: its first cell, a dash, then the other cells with
+# their headers ("De 60 à 76 ans – Durée de validité : 2 ans ou jusqu'à…")
+_ROW_CELL_RE = re.compile(r"^([^–:\n]{1,80}) – [^:\n]{1,80} : ")
+
+
+def _age_fit(text: str, ages: tuple[tuple[float, str], ...]) -> bool | None:
+    """Whether the row (its first cell) or the sentence (its first words) is for the person's
+    age: "Moins de 55 ans – Durée de validité : 5 ans" is not for a 62-year-old, "Un mineur
+    de moins de 16 ans ne peut pas…" is for a 15-year-old. None when it names no age range.
+    A row for another age is another case (False); a sentence's range may be the condition
+    the person fails ("Vous devez avoir moins de 26 ans"), which answers too (None)."""
+    row = _ROW_CELL_RE.match(text)
+    if row is not None:
+        return span_fit(row.group(1), ages)
+    return span_fit(" ".join(text.split()[:AGE_OPENING_WORDS]), ages) or None
+
+
+AGE_OPENING_WORDS = 12
 
 
 def _side_told(question: str) -> str | None:
@@ -909,6 +933,14 @@ def score(
     fits = _case_fits(u.section, p)
     if fits is not None:
         s += 1.0 if fits else -0.5
+    elif p.ages and not u.is_list:
+        # a row or a sentence for the person's age range leads; a row for another age is left
+        # out ("Moins de 55 ans – Durée de validité : 5 ans" for a 62-year-old)
+        for_age = _age_fit(u.text, p.ages)
+        if for_age is False:
+            return -1.0
+        if for_age:
+            s += 1.0
     if u.example:
         s -= 0.8  # an illustration, not the rule
     if u.places and not u.places & p.elsewhere:

@@ -880,6 +880,33 @@ def test_the_case_whose_age_range_holds_the_persons_age_is_the_answer(settings):
     assert text.splitlines()[2] == "_À partir de 16 ans_"
 
 
+def test_the_row_for_the_persons_age_leads_and_rows_for_other_ages_are_left_out(settings):
+    ctx = _context(
+        "F9034",
+        "Permis CE",
+        [
+            (
+                "Validité du permis › Durée de validité du permis en fonction de l'âge",
+                "Moins de 55 ans – Durée de validité : 5 ans\n"
+                "De 55 à 60 ans – Durée de validité : 5 ans ou jusqu'aux 60 ans\n"
+                "De 60 à 76 ans – Durée de validité : 2 ans ou jusqu'aux 76 ans\n"
+                "Plus de 76 ans – Durée de validité : 1 an",
+            ),
+            (
+                "Mineur",
+                "Par contre, un mineur de moins de 16 ans ne peut pas conduire de poids lourd.",
+            ),
+        ],
+    )
+    question = "un monsieur de 62 ans, son permis CE est valable combien de temps ?"
+    quoted = _quoted(compose(question, "question", [ctx], settings))
+    assert quoted[0] == "De 60 à 76 ans – Durée de validité : 2 ans ou jusqu'aux 76 ans [1]"
+    assert not [q for q in quoted if "Moins de 55 ans" in q or "Plus de 76 ans" in q], quoted
+    # a sentence for the person's age range, its first words saying it, gains
+    young = "un jeune de 15 ans peut conduire un poids lourd ?"
+    assert "moins de 16 ans" in _quoted(compose(young, "question", [ctx], settings))[0]
+
+
 def test_a_table_is_quoted_with_its_title_never_a_row_alone(settings):
     ctx = _context(
         "F9004",
