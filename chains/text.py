@@ -39,7 +39,13 @@ def _key(word: str) -> str | None:
     w = fold(word)
     if len(w) <= 1 or w in STOP_WORDS or w.isdigit():
         return None
+    if w in _FIRST:
+        return "premi"  # "son 1er bon" and "pour la 1re fois", "première demande"
     return fold(_STEMMER.stemWord(word.lower()))
+
+
+# "premier", "première" written with a digit
+_FIRST = frozenset({"1er", "1ers", "1re", "1res", "1ere", "1eres"})
 
 
 def is_content_word(word: str) -> bool:

@@ -907,6 +907,25 @@ def test_the_row_for_the_persons_age_leads_and_rows_for_other_ages_are_left_out(
     assert "moins de 16 ans" in _quoted(compose(young, "question", [ctx], settings))[0]
 
 
+def test_a_first_time_written_with_a_digit_meets_the_case_for_the_first_time(settings):
+    ctx = _context(
+        "F9035",
+        "Vaccination contre la grippe",
+        [
+            (
+                "Comment se faire vacciner ?",
+                "Si vous avez déjà bénéficié d'un bon de vaccination :\n"
+                "Vous allez directement chez votre pharmacien avec le bon.\n"
+                "Si vous bénéficiez d'un bon de vaccination pour la 1re fois :\n"
+                "Vous devez consulter votre médecin traitant, muni du bon.",
+            )
+        ],
+    )
+    question = "dame qui a reçu son 1er bon pour le vaccin grippe, elle va où ?"
+    text = compose(question, "question", [ctx], settings)
+    assert _quoted(text)[0] == "Vous devez consulter votre médecin traitant, muni du bon. [1]"
+
+
 def test_a_table_is_quoted_with_its_title_never_a_row_alone(settings):
     ctx = _context(
         "F9004",
