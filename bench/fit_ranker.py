@@ -8,8 +8,9 @@ Data: every development question with its expected fiches —
 - bench/questions-paraphrased.jsonl (65 paraphrases),
 - 600 items of ../shared/data/questions/dev-related-questions.jsonl (fixed sample), so that
   title-like questions keep working;
-- bench/questions-agents-extra.jsonl (questions and messages on 150 other fiches), reported
-  but weighing nothing in the fit: a check of how the weights do on fiches never seen.
+- bench/questions-agents-extra.jsonl (questions and messages on 150 other fiches) and
+  bench/questions-agents-extra2.jsonl (on 80 more, written fresh), reported but weighing
+  nothing in the fit: a check of how the weights do on fiches never seen.
 
 For each question, the first stage's candidates (`HybridRetriever.candidates_many`) and
 their features (`knowledge.ranking.FEATURES`) are computed once; the model is a linear score
@@ -52,6 +53,8 @@ SET_WEIGHTS = {
     # that the cross-validated figures on them are those of a set the weights never saw
     "extra questions": 0.0,
     "extra messages": 0.0,
+    "extra2 questions": 0.0,
+    "extra2 messages": 0.0,
     "labour short": 1.0,
     "paraphrased": 1.0,
     "related (600)": 1.0,
@@ -72,11 +75,14 @@ def load_sets() -> dict[str, list[dict]]:
     related = load_questions(DATA / "questions" / "dev-related-questions.jsonl")
     random.Random(7).shuffle(related)
     extra = by_kind(load_questions(HERE / "questions-agents-extra.jsonl"))
+    extra2 = by_kind(load_questions(HERE / "questions-agents-extra2.jsonl"))
     return {
         "agents questions": agents["question"],
         "agents messages": agents["draft_reply"],
         "extra questions": extra["question"],
         "extra messages": extra["draft_reply"],
+        "extra2 questions": extra2["question"],
+        "extra2 messages": extra2["draft_reply"],
         "labour short": load_questions(HERE / "questions-labour-short.jsonl"),
         "paraphrased": load_questions(HERE / "questions-paraphrased.jsonl"),
         "related (600)": related[:600],
