@@ -11,8 +11,9 @@ Measures, in one run on one corpus:
   whole fiches, dense only (Chroma + USE over chunks), plain RRF of the two (equal weights,
   k=60), and Guichet, on: agents-dev questions and citizens' messages (separately), the
   two sets written the same way on other fiches (bench/questions-agents-extra.jsonl,
-  bench/questions-agents-extra2.jsonl), the short labour-law queries (bench/questions-labour-short.jsonl), the related-questions
-  regression set and the 65 paraphrases (bench/questions-paraphrased.jsonl);
+  bench/questions-agents-extra2.jsonl), the short labour-law queries
+  (bench/questions-labour-short.jsonl), the related-questions regression set and the 65
+  paraphrases (bench/questions-paraphrased.jsonl);
 - peak RSS of the process (store open, every model loaded).
 
 Writes bench/results/knowledge.json and bench/results/knowledge.md. The machine is shared
