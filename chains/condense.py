@@ -39,6 +39,12 @@ _CONTRASTS = [
 _CONTRAST_STEMS = [{stem(w) for w in group} for group in _CONTRASTS]
 
 
+# "procuration pour voter, ça se fait où ?": the pronoun takes up the topic named before
+# the comma, not the previous question's
+_REPLIES = frozenset(("oui", "ok", "okay", "accord", "super", "parfait", "entendu", "bien"))
+_TOPIC_FIRST_RE = re.compile(r"^([^,;:]+),\s*(?:ca|cela|il|elle|ils|elles)\b")
+
+
 def looks_like_followup(question: str) -> bool:
     toks = words(question)
     content = [w for w in toks if is_content_word(w)]
@@ -46,6 +52,11 @@ def looks_like_followup(question: str) -> bool:
         return True
     if len(content) <= 1:
         return True
+    topic_first = _TOPIC_FIRST_RE.match(fold(question.strip()))
+    if topic_first and any(
+        is_content_word(w) and fold(w) not in _REPLIES for w in words(topic_first.group(1))
+    ):
+        return False
     return len(content) <= 3 and any(fold(w) in _ANAPHORA for w in toks)
 
 

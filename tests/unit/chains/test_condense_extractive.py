@@ -40,6 +40,10 @@ PASSPORT = [Turn(question="Quelles pièces pour un passeport d'un majeur ?", ans
         ("Mais si elle est périmée ?", True),
         ("Comment renouveler une carte d'identité périmée ?", False),
         ("Quel est le montant du Smic horaire ?", False),
+        # the pronoun takes up the topic named before the comma
+        ("procuration pour voter, ça se fait où ?", False),
+        ("le passeport, ça coûte combien ?", False),
+        ("oui, ça coûte combien ?", True),
     ],
 )
 def test_followup_detection(question, followup):
