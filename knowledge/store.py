@@ -50,7 +50,7 @@ from knowledge.models import AUDIENCES, SECTION_SEP
 from knowledge.rerank import RemoteReranker
 from knowledge.retriever import HybridRetriever
 from knowledge.settings import KnowledgeSettings
-from knowledge.spelling import corpus_word_counts
+from knowledge.spelling import corpus_word_counts, french_words
 
 log = logging.getLogger(__name__)
 
@@ -441,6 +441,7 @@ class KnowledgeBase:
         if self.e5 is not None:
             self.e5.warmup()
         self.lexical()
+        french_words()  # the typos' dictionary (~0.25 s, read once)
 
     def lexical(self) -> LexicalIndex | None:
         index = self._lexical.get()
