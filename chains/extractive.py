@@ -354,6 +354,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
     ]
     negated = _negated_stems(question)
     spans = stated_spans(question)
+    ages = _ages_told(question)
     if "temps" in counted:
         # "combien de temps" asks for a duration: the fiches say "durée", and "temps" alone
         # would match "en même temps"
@@ -386,10 +387,8 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         elsewhere=_special_places(stems | every, fold(question))
         | (frozenset({"abroad"}) if abroad_words(question) is not None else frozenset()),
         words=_asked_words(asked, spans),
-        side=_side_told(question),
-        ages=tuple(
-            (float(a), "ans") for a in _AGE_TOLD_RE.findall(fold(question.replace("’", "'")))
-        ),
+        side=_side_told(question, ages),
+        ages=ages,
         figures=frozenset(k for k in figure_keys([question]) if not k.startswith("date:")),
     )
 
@@ -459,6 +458,7 @@ _AGE_TOLD_RE = re.compile(
 # A table row as the fiches render it: its first cell, a dash, then the other cells with
 # their headers ("De 60 à 76 ans – Durée de validité : 2 ans ou jusqu'à…")
 _ROW_CELL_RE = re.compile(r"^([^–:\n]{1,80}) – [^:\n]{1,80} : ")
+AGE_OPENING_WORDS = 12  # a sentence's first words, where it says whom it is for
 
 
 def _age_fit(text: str, ages: tuple[tuple[float, str], ...]) -> bool | None:
@@ -473,15 +473,18 @@ def _age_fit(text: str, ages: tuple[tuple[float, str], ...]) -> bool | None:
     return span_fit(" ".join(text.split()[:AGE_OPENING_WORDS]), ages) or None
 
 
-AGE_OPENING_WORDS = 12
+def _ages_told(question: str) -> tuple[tuple[float, str], ...]:
+    """The ages of the persons the question tells of (`_AGE_TOLD_RE`), as spans (15, "ans")."""
+    return tuple((float(a), "ans") for a in _AGE_TOLD_RE.findall(fold(question.replace("’", "'"))))
 
 
-def _side_told(question: str) -> str | None:
-    """The side of 18 of the person the question tells of: their age ("un gamin de 16 ans"),
-    else its own words ("mineur", "majeur"; not "enfant", which a parent of any age says)."""
-    ages = {int(a) < 18 for a in _AGE_TOLD_RE.findall(fold(question.replace("’", "'")))}
-    if len(ages) == 1:
-        return "mineur" if ages.pop() else "majeur"
+def _side_told(question: str, ages: tuple[tuple[float, str], ...]) -> str | None:
+    """The side of 18 of the person the question tells of: their age as told (`ages`: "un
+    gamin de 16 ans"), else its own words ("mineur", "majeur"; not "enfant", which a parent
+    of any age says)."""
+    sides = {a < 18 for a, _ in ages}
+    if len(sides) == 1:
+        return "mineur" if sides.pop() else "majeur"
     return side_of_18(question)
 
 

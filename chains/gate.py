@@ -513,9 +513,10 @@ _TOLD_TIME_RE = re.compile(
 
 def query_terms(query: str) -> QueryTerms:
     acronyms = frozenset(stem_set(" ".join(_ACRONYM_RE.findall(query))))
-    main = frozenset(stem_set(_ACRONYM_RE.sub(" ", query))) - acronyms
+    words = _ACRONYM_RE.sub(" ", query)
+    main = stem_set(words) - acronyms
     if len(main) <= MESSAGE_TERMS:
-        main = frozenset(stem_set(_TOLD_TIME_RE.sub(" ", _ACRONYM_RE.sub(" ", query)))) - acronyms
+        main = stem_set(_TOLD_TIME_RE.sub(" ", words)) - acronyms
     numbers = frozenset(n for n in _NUMBER_RE.findall(query) if not 1900 <= int(n) <= 2100)
     return QueryTerms(main, acronyms, numbers)
 

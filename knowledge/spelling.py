@@ -73,8 +73,10 @@ class Speller:
 
     def __init__(self, counts: dict[str, int]) -> None:
         self.counts = counts
+        # a message's words come back in each of its searches, and the analysis's
+        self.correct = lru_cache(maxsize=4096)(self._correct)
 
-    def correct(self, word: str) -> str | None:
+    def _correct(self, word: str) -> str | None:
         """The corpus word a typed word stands for, None when it is no typo (or no guess)."""
         word = fold(word)
         if len(word) < MIN_LENGTH or word in self.counts or not word.isalpha():
