@@ -56,10 +56,10 @@ from knowledge.text import FRENCH_STOP_WORDS, QUESTION_WORDS, fold
 
 log = logging.getLogger(__name__)
 
-FICHE_INDEX_VERSION = 8  # bump when what the index holds changes: the next ingest rebuilds it
+FICHE_INDEX_VERSION = 9  # bump when what the index holds changes: the next ingest rebuilds it
 # (3: one accent folding for the whole project, "œ" read as "oe"; 4: abbreviations defined
 # in the running text; 5: the body field; 6: the body's word pairs; 7: the titles' acronyms;
-# 8: the corpus's words, which typos are read as)
+# 8: the corpus's words, which typos are read as; 9: their accented spellings)
 MAX_ANCHORS = 40  # distinct inbound anchor texts kept per fiche
 E5_MAX_CHARS = 160  # characters of title + description embedded by e5 (ingest time)
 
@@ -260,12 +260,14 @@ class Vocabulary:
         defined: dict[str, Counter] | None = None,
         acronyms: dict[str, str] | None = None,
         spelling: dict[str, int] | None = None,
+        accents: dict[str, str] | None = None,
     ) -> Vocabulary:
         """From every fiche's abbreviations, then the short forms the text defines
         (`defined_abbreviations`, DEFINED_MIN times at least), then the acronyms of the
         titles' phrases (`title_acronyms`) that are neither of these nor a word of the
         corpus; `word_counts` counts lower-case corpus words, `spelling` the words a typo
-        may be read as (`corpus_word_counts`)."""
+        may be read as (`corpus_word_counts`), `accents` the spelling of the words the corpus
+        writes with accents (`corpus_accented_forms`)."""
         found: dict[str, Counter] = {}
         for _, meta in rows:
             for short, long in meta.get("abbreviations", ()):
@@ -293,7 +295,8 @@ class Vocabulary:
             if key not in entries and not word_counts.get(key):
                 entries[key] = long
                 case_sensitive.add(key)  # "RUP" typed as an acronym, not "rup"
-        return cls(entries, case_sensitive, Speller(spelling) if spelling is not None else None)
+        speller = Speller(spelling, accents) if spelling is not None else None
+        return cls(entries, case_sensitive, speller)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -302,6 +305,7 @@ class Vocabulary:
         }
         if self.speller is not None:
             out["spelling"] = self.speller.to_json()
+            out["accents"] = self.speller.accents
         return out
 
     @classmethod
@@ -310,12 +314,16 @@ class Vocabulary:
         return cls(
             dict(data.get("entries", {})),
             set(data.get("case_sensitive", ())),
-            Speller.from_json(spelling) if spelling is not None else None,
+            Speller.from_json(spelling, data.get("accents")) if spelling is not None else None,
         )
 
     def corrections(self, query: str) -> list[str]:
         """The corpus words the query's typos stand for ("succession" for "succesion")."""
         return self.speller.corrections(query) if self.speller is not None else []
+
+    def accented(self, text: str) -> str:
+        """The text with the accents an agent left out, as the fiches write the words."""
+        return self.speller.accented(text) if self.speller is not None else text
 
     def expansions(self, query: str) -> list[str]:
         """Long forms of the abbreviations the query contains (not already spelt out)."""
@@ -391,6 +399,7 @@ class FicheIndex:
         bodies: dict[str, str] | None = None,
         acronyms: dict[str, str] | None = None,
         spelling: dict[str, int] | None = None,
+        accents: dict[str, str] | None = None,
     ) -> FicheIndex:
         """Build from `(id, metadata)` rows and each fiche's whole text (`bodies`);
         `embed(texts) -> array` is the store's model, `e5` a
@@ -416,7 +425,7 @@ class FicheIndex:
             if e5 is not None
             else None
         )
-        vocabulary = Vocabulary.learn(rows, word_counts, defined, acronyms, spelling)
+        vocabulary = Vocabulary.learn(rows, word_counts, defined, acronyms, spelling, accents)
         types = [str(meta.get("type", "")) for _, meta in rows]
         titles = [str(meta.get("title", "")) for _, meta in rows]
         return cls(

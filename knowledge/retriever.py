@@ -347,6 +347,8 @@ class HybridRetriever(BaseRetriever):
             if a is None:
                 continue
             for q in a.queries:
+                # the embedders read the accents an agent left out ("decede"); BM25 folds them
+                q = vocabulary.accented(q) if vocabulary is not None else q
                 searches.append(
                     (i, expand_query(q, vocabulary) if self.expand_abbreviations else q)
                 )

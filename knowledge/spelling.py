@@ -9,9 +9,15 @@ read as that word: the search looks for both. Words no fiche uses but French has
 "galère", "gamin", "arnaque") are in the dictionary and left alone: without it, "franchement"
 read as "branchement". A shorter word has too many neighbours to guess from.
 
+Agents also type without accents ("mari decede", "visite medicale apres un arret"). The
+lexical search folds accents anyway; the embedders read the text as typed, and read it better
+with them: a word typed without accents that French does not write so ("decede"; not
+"salarie", a verb, nor "cote") is given the spelling the fiches use for it, when they use
+one far more than any other (`corpus_accented_forms`).
+
 The dictionary is pyspellchecker's French word list, read from its package data (no model,
-no network); the corpus's words are counted at ingest (`corpus_word_counts`) and kept with
-the fiche index.
+no network); the corpus's words are counted at ingest (`corpus_word_counts`,
+`corpus_accented_forms`) and kept with the fiche index.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from knowledge.text import fold
 MIN_LENGTH = 7  # letters of a typed word that may be a typo
 MIN_COUNT = 5  # uses in the corpus of the word it is read as
 DOMINANCE = 3  # the best neighbour used this many times as often as the next one
+# (also: an accented spelling used this many times as often as the word's other spellings)
 
 _WORD_RE = re.compile(r"[a-z]+")
 _TYPED_RE = re.compile(r"[^\W\d_]+")
+_LOWER_RE = re.compile(r"(?<![^\W\d_])[a-zà-ÿœæ]+(?![^\W\d_])")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -44,11 +52,35 @@ def corpus_word_counts(texts: Iterable[str]) -> dict[str, int]:
     return dict(counts)
 
 
+def corpus_accented_forms(texts: Iterable[str]) -> dict[str, str]:
+    """Accent-folded word -> the accented spelling the texts give it, for the words written
+    in lower case with accents DOMINANCE times as often as with any other spelling, twice
+    at least ("decede" -> "décédé"; not "eleve": "élève" and "élevé" are both common)."""
+    by_fold: dict[str, Counter] = {}
+    for text in texts:
+        for w in _LOWER_RE.findall(text):
+            by_fold.setdefault(fold(w), Counter())[w] += 1
+    out: dict[str, str] = {}
+    for key, spellings in by_fold.items():
+        (best, n), *rest = spellings.most_common(2)
+        if best != key and n >= 2 and n >= DOMINANCE * (rest[0][1] if rest else 0):
+            out[key] = best
+    return out
+
+
 @lru_cache(maxsize=1)
+def _dictionary() -> tuple[frozenset[str], frozenset[str]]:
+    """The French dictionary's words accent-folded (~134,000), and those it writes with no
+    accent ("salarie", "cote"); read once, ~0.3 s."""
+    data = json.loads(
+        gzip.decompress((files("spellchecker") / "resources" / "fr.json.gz").read_bytes())
+    )
+    return frozenset(fold(w) for w in data), frozenset(w for w in data if fold(w) == w)
+
+
 def french_words() -> frozenset[str]:
-    """The French dictionary's words, accent-folded (~134,000; read once, ~0.25 s)."""
-    data = (files("spellchecker") / "resources" / "fr.json.gz").read_bytes()
-    return frozenset(fold(w) for w in json.loads(gzip.decompress(data)))
+    """The French dictionary's words, accent-folded."""
+    return _dictionary()[0]
 
 
 def _edits(word: str) -> list[set[str]]:
@@ -71,8 +103,9 @@ def _edits(word: str) -> list[set[str]]:
 class Speller:
     """Reads the typos of a text as the corpus's words (see the module docstring)."""
 
-    def __init__(self, counts: dict[str, int]) -> None:
+    def __init__(self, counts: dict[str, int], accents: dict[str, str] | None = None) -> None:
         self.counts = counts
+        self.accents = accents or {}  # folded word -> the corpus's accented spelling
         # a message's words come back in each of its searches, and the analysis's
         self.correct = lru_cache(maxsize=4096)(self._correct)
 
@@ -107,9 +140,27 @@ class Speller:
                 out.append(fixed)
         return out
 
+    def accented(self, text: str) -> str:
+        """`text` with its words typed without accents spelt as the fiches spell them, when
+        French does not write them so ("mari decede" -> "mari décédé"; "salarie" is left)."""
+        if not self.accents:
+            return text
+
+        def spelt(m: re.Match) -> str:
+            typed = m.group()
+            word = typed.lower()
+            form = self.accents.get(word)
+            if form is None or fold(word) != word or word in _dictionary()[1]:
+                return typed
+            return form.capitalize() if typed[0].isupper() else form
+
+        return _TYPED_RE.sub(spelt, text)
+
     def to_json(self) -> dict[str, int]:
         return self.counts
 
     @classmethod
-    def from_json(cls, data: dict[str, int] | None) -> Speller:
-        return cls(dict(data or {}))
+    def from_json(
+        cls, data: dict[str, int] | None, accents: dict[str, str] | None = None
+    ) -> Speller:
+        return cls(dict(data or {}), dict(accents or {}))

@@ -50,7 +50,7 @@ from knowledge.models import AUDIENCES, SECTION_SEP
 from knowledge.rerank import RemoteReranker
 from knowledge.retriever import HybridRetriever
 from knowledge.settings import KnowledgeSettings
-from knowledge.spelling import corpus_word_counts, french_words
+from knowledge.spelling import corpus_accented_forms, corpus_word_counts, french_words
 
 log = logging.getLogger(__name__)
 
@@ -670,6 +670,7 @@ class KnowledgeBase:
             bodies=whole_texts(rows),
             acronyms=title_acronyms(t for r in rows for t in r[1].split(SECTION_SEP)),
             spelling=corpus_word_counts(t for r in rows for t in r[1:]),
+            accents=corpus_accented_forms(t for r in rows for t in r[1:]),
         )
         index.save(self.lexical_dir)
         self._dense_generation = max(self._dense_generation, generation)  # our writes: seen

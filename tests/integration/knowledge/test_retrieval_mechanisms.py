@@ -215,3 +215,19 @@ def test_a_failing_reranker_falls_back_to_the_local_ranking(
     assert got == local
     assert any("local ranking kept" in r.getMessage() for r in caplog.records)
     assert openai_server.count(path="/v1/rerank", mode=mode) >= 1
+
+
+def test_a_question_typed_without_accents_reaches_the_embedders_with_them(sample_kb, monkeypatch):
+    typed = "carte d'identite perimee, quel delai ?"
+    spelt = "carte d'identité périmée, quel délai ?"
+    assert sample_kb.lexical().fiches.vocabulary.accented(typed) == spelt
+    read = []
+    e5_queries = sample_kb.e5.embed_queries
+    monkeypatch.setattr(sample_kb.e5, "embed_queries", lambda t: read.extend(t) or e5_queries(t))
+    use_queries = sample_kb.embeddings.embed_queries_array
+    monkeypatch.setattr(
+        sample_kb.embeddings, "embed_queries_array", lambda t: read.extend(t) or use_queries(t)
+    )
+    docs = sample_kb.retriever(k=5).invoke(typed)
+    assert read == [spelt, spelt]  # e5, then USE (BM25 folds accents anyway)
+    assert docs

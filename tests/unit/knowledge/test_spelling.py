@@ -6,7 +6,7 @@ from collections import Counter
 
 from knowledge.fiche_index import Vocabulary
 from knowledge.retriever import expand_query
-from knowledge.spelling import Speller, corpus_word_counts
+from knowledge.spelling import Speller, corpus_accented_forms, corpus_word_counts
 
 COUNTS = {
     "succession": 40,
@@ -56,3 +56,28 @@ def test_the_corpus_words_travel_with_the_vocabulary_and_expand_the_query():
     assert expand_query("droits de succesion ?", again) == "droits de succesion ? (succession)"
     # a vocabulary saved before the corpus's words were kept corrects nothing
     assert Vocabulary.from_json({"entries": {}}).corrections("succesion") == []
+
+
+def test_words_typed_without_accents_are_spelt_as_the_fiches_spell_them():
+    accents = corpus_accented_forms(
+        [
+            "Un conjoint décédé, un parent décédé. Après le décès, un délai. Un délai de 2 mois.",
+            "Le salarié est salarié. Le salarie ne compte pas. L'élève est élevé, élève, élevé.",
+            "À la côte, la cote.",
+        ]
+    )
+    assert accents["decede"] == "décédé"
+    assert accents["delai"] == "délai"
+    assert "apres" not in accents  # written once only: no evidence
+    assert "eleve" not in accents  # "élève" and "élevé" both written: no guess
+    speller = Speller(COUNTS, accents)
+    assert speller.accented("mari decede, quel delai ?") == "mari décédé, quel délai ?"
+    assert speller.accented("Delai ?") == "Délai ?"  # capitalised as typed
+    # French writes "salarie" (a verb) and "cote" so: left as typed; an accented word is kept
+    assert speller.accented("salarie a la cote, décède") == "salarie a la cote, décède"
+    # the spellings travel with the vocabulary; one saved before them changes nothing
+    vocab = Vocabulary.from_json(
+        Vocabulary.learn([], Counter(), spelling=COUNTS, accents=accents).to_json()
+    )
+    assert vocab.accented("quel delai") == "quel délai"
+    assert Vocabulary.from_json({"entries": {}, "spelling": COUNTS}).accented("delai") == "delai"
