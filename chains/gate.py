@@ -505,8 +505,8 @@ class QueryTerms:
 # a question's terms a fiche holds is counted without them (a citizen's message keeps them:
 # its length is what lets the rules for messages apply).
 _TOLD_TIME_RE = re.compile(
-    r"\b\d+\s*(?:jours?|semaines?|mois|ans?|années?|heures?)\b"
-    r"|\b(?:depuis|maintenant|aujourd'hui|actuellement|hier)\b",
+    r"\b\d+\s*(?:jours?|semaines?|mois|ans?|ann[ée]es?|heures?)\b"
+    r"|\b(?:depuis|maintenant|aujourd['’]hui|actuellement|hier)\b",
     re.IGNORECASE,
 )
 

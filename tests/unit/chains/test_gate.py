@@ -259,6 +259,12 @@ def test_when_a_question_s_story_happens_counts_for_no_fiche(settings):
     )
     terms = query_terms(question)
     assert not terms.main & {"depuis", "semain", "mainten"}
+    # typed without accents, or with a typographic apostrophe, as well
+    assert not query_terms("locataire depuis 3 annees, aujourd’hui ?").main & {
+        "anne",
+        "aujourd",
+        "hui",
+    }
     first = _fiche(
         "Lanceur d'alerte dans l'entreprise",
         "Le salarié qui signale un danger à son employeur peut, sans suite, alerter le préfet.",
