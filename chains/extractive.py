@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -303,6 +303,7 @@ class Profile:
     words: tuple[frozenset[str], ...] = ()
     side: str | None = None  # the side of 18 of the person told of (`_side_told`)
     ages: tuple[tuple[float, str], ...] = ()  # the person's age as told (`_AGE_TOLD_RE`)
+    kin: frozenset[str] = frozenset()  # the relatives it names (`kin_named`)
     # the amounts and rates it states ("plus de 153 000 € de subventions"), as figure keys
     figures: frozenset[str] = frozenset()
 
@@ -389,6 +390,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         words=_asked_words(asked, spans),
         side=_side_told(question, ages),
         ages=ages,
+        kin=kin_named(question),
         figures=frozenset(k for k in figure_keys([question]) if not k.startswith("date:")),
     )
 
@@ -424,6 +426,11 @@ _EXAMPLE_LEAD_RE = re.compile(r"(?:par exemple\b|exemples?\b[^:]{0,40}:)")
 _ASIDE_RE = re.compile(r"(?:a savoir|a noter|attention|rappel|important)\s*:")
 
 
+def _case_title(section: str) -> str:
+    """The last two levels of a unit's section: its case and what the case is of."""
+    return " › ".join(section.split(" › ")[-2:])
+
+
 def _case_fits(section: str, p: Profile) -> bool | None:
     """Whether the case (its age or duration range) holds what the question states; None
     when either says nothing of it. A year only sets a case aside ("Contrat de location
@@ -432,7 +439,7 @@ def _case_fits(section: str, p: Profile) -> bool | None:
     2020", "Jusqu'au 31 décembre 2020")."""
     if not section:
         return None
-    title = " › ".join(section.split(" › ")[-2:])
+    title = _case_title(section)
     years = tuple(s for s in p.spans if s[1] == "année")
     fits = span_fit(title, tuple(s for s in p.spans if s[1] != "année"))
     if fits is None and span_fit(title, years) is False:
@@ -443,6 +450,71 @@ def _case_fits(section: str, p: Profile) -> bool | None:
         if side:
             return side == p.side
     return fits
+
+
+# Kinship, as the cases of inheritance, gift, survivor's pension or civil-status fiches name
+# it ("Vous êtes l'enfant du défunt", "Neveu ou nièce", "Vous êtes un autre bénéficiaire"):
+# each group of relatives and the words for it (accent-folded, lower case). "petit-fils" is
+# read before "fils"; a wife is "sa femme", not any "femme"; "veuve" is left out, a status
+# as often as a relation ("dame veuve qui hérite de sa sœur").
+_KIN_GROUPS = (
+    ("petit-enfant", r"(?:arriere[- ])?petite?s?[- ](?:enfants?|fils|filles?)"),
+    ("enfant", r"enfants?|fils|filles?|orphelins?"),
+    (
+        "conjoint",
+        r"conjointe?s?|epoux|epouses?|mari|(?:sa|ma|votre|leur|son ex[- ]?) femme"
+        r"|partenaires? (?:de|d'un|du) pacs|pacses?",
+    ),
+    ("frere-soeur", r"freres?|soeurs?|demi-freres?|demi-soeurs?"),
+    ("neveu-niece", r"neveux?|nieces?"),
+    ("ascendant", r"ascendants?|parents?|peres?|meres?|grands?[- ](?:parents?|peres?|meres?)"),
+)
+_KIN_RES = tuple((g, re.compile(rf"(?<![\w-])(?:{w})(?![\w-])")) for g, w in _KIN_GROUPS)
+# the case of the relatives no other case names ("Vous êtes un autre bénéficiaire", "Autres
+# héritiers", "Personne sans lien de parenté")
+_OTHER_KIN_RE = re.compile(
+    r"\bautres? (?:beneficiaires?|heritiers?|personnes?|membres?|parents?)\b"
+    r"|\b(?:sans|aucun|pas de) lien de parente\b|\btiers\b"
+)
+
+
+def kin_named(text: str) -> frozenset[str]:
+    """The groups of relatives a text names (`_KIN_GROUPS`): "un neveu hérite de sa tante"
+    names {"neveu-niece"}; "grand-mère … à sa petite-fille", the ascendant and the
+    grandchild."""
+    folded = fold(text.lower()).replace("’", "'")
+    found = set()
+    for group, pattern in _KIN_RES:
+        if pattern.search(folded):
+            found.add(group)
+            folded = pattern.sub(" ", folded)  # "petit-fils" is no "fils"
+    return frozenset(found)
+
+
+def kin_cases(sections: Iterable[str]) -> frozenset[str] | None:
+    """The groups of relatives a fiche's cases are for, when its cases are by kinship: three
+    groups, or two and the other relatives' case ("Vous êtes l'enfant du défunt", "… le
+    conjoint", "… un autre bénéficiaire"); None otherwise ("Vous habitez chez vos parents"
+    beside "Vous êtes hébergé par un tiers" is a matter of lodging, "Enfants concerné" of age)."""
+    titles = {_case_title(s) for s in sections if s}
+    groups = frozenset().union(*(kin_named(t) for t in titles))
+    others = any(_OTHER_KIN_RE.search(fold(t.lower())) for t in titles)
+    return groups if len(groups) >= 3 or (len(groups) >= 2 and others) else None
+
+
+def _kin_fits(title: str, kin: frozenset[str], fiche_kin: frozenset[str] | None) -> bool | None:
+    """Whether a case titled for relatives (`title`, its last two levels) of a fiche whose
+    cases are by kinship (`fiche_kin`, `kin_cases`; None: they are not) is the person's, of
+    kin `kin`: a case naming other relatives is not; the other relatives' case is, unless a
+    case names the person's. None when either says nothing of kinship."""
+    if not kin or fiche_kin is None:
+        return None
+    named = kin_named(title)
+    if named:
+        return bool(named & kin)
+    if _OTHER_KIN_RE.search(fold(title.lower())):
+        return not fiche_kin & kin
+    return None
 
 
 # A person's age as told ("un gamin de 16 ans", "mon fils a 15 ans", "âgée de 20 ans"), not a
@@ -889,10 +961,12 @@ def score(
     *,
     qr: bool = False,
     weights: dict[str, float] | None = None,
+    fiche_kin: frozenset[str] | None = None,
 ) -> float:
     """How well a unit answers the question (`qr`: the fiche is a question-answer one,
     whose first sentences answer its title's question; `weights`: each word's
-    `specificity` in the fiche, else every word counts 1)."""
+    `specificity` in the fiche, else every word counts 1; `fiche_kin`: the relatives the
+    fiche's case titles name, `_kin_fits`)."""
     if not u.stems and not (u.has_amount or u.has_delay):  # "138 €" under its case title
         return -1.0
     # a case that states what the question says the person lacks is the other case ("Vous
@@ -934,6 +1008,8 @@ def score(
     if denied:
         s -= NEGATED_CASE
     fits = _case_fits(u.section, p)
+    if fits is None and u.section and p.kin:
+        fits = _kin_fits(_case_title(u.section), p.kin, fiche_kin)
     if fits is not None:
         s += 1.0 if fits else -0.5
     elif p.ages and not u.is_list:
@@ -1092,10 +1168,11 @@ def pick(
     qr = ctx.source.title.rstrip().endswith("?")
     weights = specificity(every)
     overview = _overview(p, ctx.source.title)
+    fiche_kin = kin_cases(u.section for u in every) if p.kin else None
     scored = sorted(
         (
             (
-                score(u, p, u.section_stems, qr=qr, weights=weights)
+                score(u, p, u.section_stems, qr=qr, weights=weights, fiche_kin=fiche_kin)
                 + (OVERVIEW_BONUS if overview and _summary(u) else 0.0),
                 u,
             )

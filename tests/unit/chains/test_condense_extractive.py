@@ -20,6 +20,7 @@ from chains.extractive import (
     _with_antecedents,
     compose,
     fiche_units,
+    kin_named,
     pick,
     profile,
 )
@@ -2393,3 +2394,59 @@ def test_a_sentence_stating_the_amount_the_question_states_gains(settings):
     assert profile(question).figures == frozenset({"percent:10"})
     text = compose(question, "question", [ctx], settings)
     assert _quoted(text)[0].startswith("Le taux intermédiaire de 10 %"), text
+
+
+def _succession_declaration():
+    return _context(
+        "F9036",
+        "Droits de succession : déclaration",
+        [
+            (
+                "Qui doit faire une déclaration ? › Vous êtes l'enfant du défunt",
+                "Vous devez faire une déclaration de succession seulement si l'actif brut "
+                "successoral est supérieur ou égal à 50 000 €.",
+            ),
+            (
+                "Qui doit faire une déclaration ? › Vous êtes le conjoint du défunt",
+                "Vous devez faire une déclaration de succession seulement si l'actif brut "
+                "successoral est supérieur ou égal à 50 000 € et si vous n'avez pas reçu de "
+                "donation.",
+            ),
+            (
+                "Qui doit faire une déclaration ? › Vous êtes un autre bénéficiaire",
+                "Vous devez faire une déclaration de succession si l'actif brut successoral est "
+                "supérieur ou égal à 3 000 €.",
+            ),
+        ],
+        cases=frozenset(
+            {
+                "Vous êtes l'enfant du défunt",
+                "Vous êtes le conjoint du défunt",
+                "Vous êtes un autre bénéficiaire",
+            }
+        ),
+    )
+
+
+def test_the_case_for_the_relative_told_of_leads_and_others_are_the_other_beneficiaries(
+    settings,
+):
+    ctx = _succession_declaration()
+    # no case names a nephew: he is one of the other beneficiaries
+    nephew = "un neveu hérite de 10 000 € de sa tante, il doit faire une déclaration ?"
+    assert "3 000 €" in _quoted(compose(nephew, "question", [ctx], settings))[0]
+    # a son's is his own case
+    son = "un fils hérite de 10 000 € de sa mère, il doit faire une déclaration ?"
+    quoted = _quoted(compose(son, "question", [ctx], settings))
+    assert "50 000 €." in quoted[0]
+    assert not [q for q in quoted if "3 000 €" in q], quoted
+    # a question naming no relative leaves every case as it was
+    assert profile("il hérite de 10 000 €, déclaration ?").kin == frozenset()
+
+
+def test_kinship_words_are_read_as_groups_of_relatives():
+    assert kin_named("grand mère qui donne à sa petite-fille") == {"ascendant", "petit-enfant"}
+    assert kin_named("un neveu hérite de sa tante") == {"neveu-niece"}
+    assert kin_named("sa femme est décédée") == {"conjoint"}
+    assert kin_named("une femme de 32 ans") == frozenset()  # a woman, not a wife
+    assert kin_named("Vous êtes un autre bénéficiaire") == frozenset()
