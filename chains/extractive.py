@@ -1686,7 +1686,9 @@ def _labelled(units: list[Unit], n: int, *, cases: bool) -> list[str]:
     """The units after the lead when they come from several sections: first those of the
     lead's own section (its heading is above it) and of none, labelled only by the
     subsection where they part from the lead's; then each other section's under its title,
-    once ("- *Titularisé avant 2013* : …"), its sentences side by side."""
+    once ("- *Titularisé avant 2013* : …"), its sentences side by side, and the case it is
+    for when deeper ("- *Exonérations liées au bénéficiaire › Frère ou sœur* : …": whom the
+    conditions are for)."""
     lead_path = units[0].section.split(" › ") if units[0].section else []
     lead = lead_path[0] if lead_path else ""
     own: list[tuple[str, Unit]] = []
@@ -1706,9 +1708,8 @@ def _labelled(units: list[Unit], n: int, *, cases: bool) -> list[str]:
         if cases:
             lines.append(EXTRACTIVE_CASES)
     for group in others.values():
-        # each other section under its title, its subsections apart ("› 1", "› 2")
-        one_section = len({u.section for u in group}) == 1
-        titled = [(_label(u.section.split(" › ")[: 1 if one_section else None]), u) for u in group]
+        # each other section under its title and case, its subsections apart ("› 1", "› 2")
+        titled = [(_label(u.section.split(" › ")), u) for u in group]
         for label, run in _runs(titled):
             lines += _group(run, n, label)
     return lines

@@ -2450,3 +2450,28 @@ def test_kinship_words_are_read_as_groups_of_relatives():
     assert kin_named("sa femme est décédée") == {"conjoint"}
     assert kin_named("une femme de 32 ans") == frozenset()  # a woman, not a wife
     assert kin_named("Vous êtes un autre bénéficiaire") == frozenset()
+
+
+def test_a_sentence_from_another_section_is_labelled_with_the_case_it_is_for(settings):
+    ctx = _context(
+        "F9037",
+        "Droits de succession : qui est exonéré ?",
+        [
+            (
+                "Qui paie les droits ?",
+                "Les droits de succession sont payés par chaque héritier sur sa part, sauf "
+                "exonération.",
+            ),
+            (
+                "Exonérations liées au bénéficiaire › Frère ou sœur",
+                "Vous êtes exonéré des droits de succession si vous avez constamment vécu avec "
+                "le défunt durant les 5 années ayant précédé son décès.",
+            ),
+        ],
+    )
+    question = "qui paie les droits de succession ? le frère qui vivait avec le défunt aussi ?"
+    quoted = _quoted(compose(question, "question", [ctx], settings))
+    # whom the exemption is for, not only the chapter it is in
+    assert quoted[-1].startswith("- *Exonérations liées au bénéficiaire › Frère ou sœur* : "), (
+        quoted
+    )
