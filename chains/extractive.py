@@ -930,22 +930,30 @@ def _spelt_out(units: list[Unit], abbreviations: Sequence[tuple[str, str]]) -> l
 CHUNK_BONUS = (0.5, 0.25, 0.1)
 
 
-def specificity(units: Sequence[Unit]) -> dict[str, float]:
+def specificity(units: Sequence[Unit], title: str = "") -> dict[str, float]:
     """Each word's weight in one fiche: a word most of its sentences share (its matter:
     "taxe", "bureaux") says little about which sentence answers; a word few of them hold
     ("samedi", "vacants") points at the one. From IDF_FLOOR (in every unit) to IDF_FLOOR +
-    IDF_SPAN (in one)."""
+    IDF_SPAN (in one). A word of the fiche's `title` weighs TITLE_WORD_SHARE of that: it
+    says which fiche, and the fiche's summary repeats it ("fin de vie" in "Directives
+    anticipées : … en fin de vie"), not which sentence ("sous tutelle")."""
     n = len(units)
     df: dict[str, int] = {}
     for u in units:
         for s in u.stems:
             df[s] = df.get(s, 0) + 1
     top = math.log(n + 1)
-    return {s: IDF_FLOOR + IDF_SPAN * math.log((n + 1) / k) / top for s, k in df.items()}
+    in_title = stem_set(title) if title else frozenset()
+    return {
+        s: (IDF_FLOOR + IDF_SPAN * math.log((n + 1) / k) / top)
+        * (TITLE_WORD_SHARE if s in in_title else 1.0)
+        for s, k in df.items()
+    }
 
 
 IDF_FLOOR = 0.3
 IDF_SPAN = 1.4
+TITLE_WORD_SHARE = 0.6
 
 
 def _weighted(stems: frozenset[str], weights: dict[str, float] | None) -> float:
@@ -1166,7 +1174,7 @@ def pick(
     if not units:
         return None
     qr = ctx.source.title.rstrip().endswith("?")
-    weights = specificity(every)
+    weights = specificity(every, title=ctx.source.title)
     overview = _overview(p, ctx.source.title)
     fiche_kin = kin_cases(u.section for u in every) if p.kin else None
     scored = sorted(

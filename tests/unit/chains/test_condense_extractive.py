@@ -23,6 +23,8 @@ from chains.extractive import (
     kin_named,
     pick,
     profile,
+    score,
+    specificity,
 )
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
 from chains.prompts import SourceContext
@@ -2475,3 +2477,53 @@ def test_a_sentence_from_another_section_is_labelled_with_the_case_it_is_for(set
     assert quoted[-1].startswith("- *Exonérations liées au bénéficiaire › Frère ou sœur* : "), (
         quoted
     )
+
+
+def test_the_sentence_naming_the_persons_situation_beats_the_summary_repeating_the_title(
+    settings,
+):
+    ctx = _context(
+        "F9038",
+        "Directives anticipées : dernières volontés sur les soins en fin de vie",
+        [
+            (
+                "",
+                "Toute personne majeure peut rédiger des directives anticipées pour exprimer "
+                "ses souhaits concernant sa fin de vie.",
+            ),
+            (
+                "De quoi s'agit-il ?",
+                "Les directives anticipées vous permettent de faire connaître vos souhaits sur "
+                "votre fin de vie.",
+            ),
+            (
+                "Formalités › Qui peut rédiger des directives anticipées ?",
+                "La personne majeure sous tutelle peut rédiger des directives anticipées avec "
+                "l'autorisation du juge ou du conseil de famille.",
+            ),
+            (
+                "Formalités › Comment les rédiger ?",
+                "Elles doivent prendre la forme d'un document écrit, daté et signé. Le document "
+                "est manuscrit ou dactylographié. Il se fait sur papier libre.",
+            ),
+            (
+                "Faire connaître leur existence",
+                "Vous devez informer votre médecin de leur existence. Ainsi le médecin qui vous "
+                "accompagnera lors de votre fin de vie saura où trouver vos directives.",
+            ),
+            (
+                "Durée de validité",
+                "Les directives anticipées ont une durée illimitée. Elles peuvent être "
+                "modifiées ou annulées à tout moment.",
+            ),
+        ],
+    )
+    question = "monsieur sous tutelle veut écrire ce qu'il veut pour sa fin de vie, il a le droit ?"
+    p = profile(question)
+    every = fiche_units(ctx)
+    weights = specificity(every, title=ctx.source.title)
+    by_text = {u.text[:40]: score(u, p, u.section_stems, weights=weights) for u in every}
+    # "fin de vie" says which fiche (its title words weigh less), "sous tutelle" which sentence
+    tutelle = by_text["La personne majeure sous tutelle peut ré"]
+    assert tutelle > by_text["Vous devez informer votre médecin de leu"], by_text
+    assert specificity(every, title=ctx.source.title)["vi"] < specificity(every)["vi"]
