@@ -303,7 +303,7 @@ async def test_extractive_both_modes(memory_retriever, settings, fiches, mode):
     # every quoted line is real fiche text
     texts = [c["text"] for f in fiches for c in f["chunks"]]
     for line in answer.text.splitlines():
-        m = re.match(r"^(?:- )?(.*) \[\d+\]$", line)
+        m = re.match(r"^\s*(?:- )?(.*) \[\d+\]$", line)  # a list's items indented
         if m and not m.group(1).startswith(("En ligne", "Fiche")) and "http" not in line:
             assert any(m.group(1) in t for t in texts), line
     if mode == "brouillon":
