@@ -55,32 +55,37 @@ def corpus_word_counts(texts: Iterable[str]) -> dict[str, int]:
 def corpus_accented_forms(texts: Iterable[str]) -> dict[str, str]:
     """Accent-folded word -> the accented spelling the texts give it, for the words written
     in lower case with accents DOMINANCE times as often as with any other spelling, twice
-    at least ("decede" -> "décédé"; not "eleve": "élève" and "élevé" are both common)."""
+    at least ("decede" -> "décédé"; not "eleve": "élève" and "élevé" are both common), and
+    that French does not also write without accents ("salarie", a verb; "cote")."""
     by_fold: dict[str, Counter] = {}
     for text in texts:
         for w in _LOWER_RE.findall(text):
             by_fold.setdefault(fold(w), Counter())[w] += 1
+    plain = _dictionary_words(accented=False)
     out: dict[str, str] = {}
     for key, spellings in by_fold.items():
         (best, n), *rest = spellings.most_common(2)
-        if best != key and n >= 2 and n >= DOMINANCE * (rest[0][1] if rest else 0):
+        dominant = n >= 2 and n >= DOMINANCE * (rest[0][1] if rest else 0)
+        if best != key and dominant and key not in plain:
             out[key] = best
     return out
 
 
-@lru_cache(maxsize=1)
-def _dictionary() -> tuple[frozenset[str], frozenset[str]]:
-    """The French dictionary's words accent-folded (~134,000), and those it writes with no
-    accent ("salarie", "cote"); read once, ~0.3 s."""
+def _dictionary_words(*, accented: bool) -> frozenset[str]:
+    """The French dictionary's words, accent-folded (`accented`: all ~134,000), or those it
+    writes with no accent at all ("salarie", "cote"; only read at ingest). ~0.3 s."""
     data = json.loads(
         gzip.decompress((files("spellchecker") / "resources" / "fr.json.gz").read_bytes())
     )
-    return frozenset(fold(w) for w in data), frozenset(w for w in data if fold(w) == w)
+    if accented:
+        return frozenset(fold(w) for w in data)
+    return frozenset(w for w in data if fold(w) == w)
 
 
+@lru_cache(maxsize=1)
 def french_words() -> frozenset[str]:
-    """The French dictionary's words, accent-folded."""
-    return _dictionary()[0]
+    """The French dictionary's words, accent-folded (read once)."""
+    return _dictionary_words(accented=True)
 
 
 def _edits(word: str) -> list[set[str]]:
@@ -141,8 +146,9 @@ class Speller:
         return out
 
     def accented(self, text: str) -> str:
-        """`text` with its words typed without accents spelt as the fiches spell them, when
-        French does not write them so ("mari decede" -> "mari décédé"; "salarie" is left)."""
+        """`text` with its words typed without accents spelt as the fiches spell them ("mari
+        decede" -> "mari décédé"); the words French also writes so ("salarie") were left out
+        of the spellings at ingest (`corpus_accented_forms`)."""
         if not self.accents:
             return text
 
@@ -150,7 +156,7 @@ class Speller:
             typed = m.group()
             word = typed.lower()
             form = self.accents.get(word)
-            if form is None or fold(word) != word or word in _dictionary()[1]:
+            if form is None or fold(word) != word:
                 return typed
             return form.capitalize() if typed[0].isupper() else form
 

@@ -62,7 +62,7 @@ def test_words_typed_without_accents_are_spelt_as_the_fiches_spell_them():
     accents = corpus_accented_forms(
         [
             "Un conjoint décédé, un parent décédé. Après le décès, un délai. Un délai de 2 mois.",
-            "Le salarié est salarié. Le salarie ne compte pas. L'élève est élevé, élève, élevé.",
+            "Le salarié est salarié, salarié. L'élève est élevé, élève, élevé.",
             "À la côte, la cote.",
         ]
     )
@@ -70,6 +70,7 @@ def test_words_typed_without_accents_are_spelt_as_the_fiches_spell_them():
     assert accents["delai"] == "délai"
     assert "apres" not in accents  # written once only: no evidence
     assert "eleve" not in accents  # "élève" and "élevé" both written: no guess
+    assert "salarie" not in accents  # French writes "salarie" (a verb) too
     speller = Speller(COUNTS, accents)
     assert speller.accented("mari decede, quel delai ?") == "mari décédé, quel délai ?"
     assert speller.accented("Delai ?") == "Délai ?"  # capitalised as typed
