@@ -495,7 +495,7 @@ def kin_cases(sections: Iterable[str]) -> frozenset[str] | None:
     """The groups of relatives a fiche's cases are for, when its cases are by kinship: three
     groups, or two and the other relatives' case ("Vous êtes l'enfant du défunt", "… le
     conjoint", "… un autre bénéficiaire"); None otherwise ("Vous habitez chez vos parents"
-    beside "Vous êtes hébergé par un tiers" is a matter of lodging, "Enfants concerné" of age)."""
+    beside "Vous êtes hébergé par un tiers" is a matter of lodging, "Enfants concernés" of age)."""
     titles = {_case_title(s) for s in sections if s}
     groups = frozenset().union(*(kin_named(t) for t in titles))
     others = any(_OTHER_KIN_RE.search(fold(t.lower())) for t in titles)
