@@ -502,12 +502,12 @@ def kin_cases(sections: Iterable[str]) -> frozenset[str] | None:
     return groups if len(groups) >= 3 or (len(groups) >= 2 and others) else None
 
 
-def _kin_fits(title: str, kin: frozenset[str], fiche_kin: frozenset[str] | None) -> bool | None:
+def _kin_fits(title: str, kin: frozenset[str], fiche_kin: frozenset[str]) -> bool | None:
     """Whether a case titled for relatives (`title`, its last two levels) of a fiche whose
-    cases are by kinship (`fiche_kin`, `kin_cases`; None: they are not) is the person's, of
-    kin `kin`: a case naming other relatives is not; the other relatives' case is, unless a
-    case names the person's. None when either says nothing of kinship."""
-    if not kin or fiche_kin is None:
+    cases are by kinship (`fiche_kin`, `kin_cases`) is the person's, of kin `kin`: a case
+    naming other relatives is not; the other relatives' case is, unless a case names the
+    person's. None when either says nothing of kinship."""
+    if not kin:
         return None
     named = kin_named(title)
     if named:
@@ -974,7 +974,7 @@ def score(
     """How well a unit answers the question (`qr`: the fiche is a question-answer one,
     whose first sentences answer its title's question; `weights`: each word's
     `specificity` in the fiche, else every word counts 1; `fiche_kin`: the relatives the
-    fiche's case titles name, `_kin_fits`)."""
+    fiche's cases are for when they are by kinship, `kin_cases`, else None)."""
     if not u.stems and not (u.has_amount or u.has_delay):  # "138 €" under its case title
         return -1.0
     # a case that states what the question says the person lacks is the other case ("Vous
@@ -1016,7 +1016,7 @@ def score(
     if denied:
         s -= NEGATED_CASE
     fits = _case_fits(u.section, p)
-    if fits is None and u.section and p.kin:
+    if fits is None and fiche_kin is not None:
         fits = _kin_fits(_case_title(u.section), p.kin, fiche_kin)
     if fits is not None:
         s += 1.0 if fits else -0.5
