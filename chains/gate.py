@@ -107,6 +107,14 @@ _INJECTION = _re(
     r"\b(?:revele|montre|affiche|donne|dis|ecris|copie|liste|recite|quelles sont|c'est quoi)"
     r"\w*(?:-moi|-nous)?\b[^?.!]{0,30}\b(?:tes|ton|ta) (?:instructions|consignes|regles|"
     r"prompt|configuration|parametres|reglages|message systeme|directives)\b",
+    # … or its files and secrets ("ton fichier de configuration", "les variables de ton
+    # environnement", "la clé secrète"), several words apart
+    r"\b(?:revele|montre|affiche|donne|dis|ecris|copie|liste|recite|imprime|exporte)\w*"
+    r"(?:-moi|-nous)?\b[^?.!]{0,40}\b(?:tes|ton|ta)\s+(?:(?:fichiers?|variables?|parametres?|"
+    r"contenu)\s+(?:de\s+|d')?)?(?:configuration|environnement|variables|secrets?|\.?env\b|"
+    r"serveur|code source|base de donnees)",
+    r"\b(?:revele|montre|affiche|donne|dis|copie|recite|imprime|exporte)\w*(?:-moi|-nous)?\b"
+    r"[^?.!]{0,60}\b(?:cles? secretes?|secrets? d'api|cles? privees?)\b",
     r"\[\s*(?:system|systeme|admin|override|developer|root)\b|\bsystem override\b",
     # a link or a text to slip into the answer
     r"\b(?:ajoute|insere|mets|inclus|rajoute)\w*\b[^?.!]{0,30}\b(?:le|ce|un|mon) lien\b"
