@@ -193,7 +193,7 @@ def crossval(data: dict[str, list[dict]], cols: np.ndarray) -> dict:
 
 def main() -> int:
     sys.path.insert(0, str(HERE.parent))
-    from knowledge.ranking import FEATURES
+    from knowledge.ranking import E5_FEATURES, FEATURES, WITHOUT_E5
     from knowledge.settings import KnowledgeSettings
     from knowledge.store import KnowledgeBase
 
@@ -227,11 +227,23 @@ def main() -> int:
         flat = [d for lists in data.values() for d in lists]
         set_w = [SET_WEIGHTS[name] / len(lists) for name, lists in data.items() for _ in lists]
         theta, mean, scale = fit(flat, set_w, all_cols)
+        # the weights for a search without e5 (the second embedder off, or a store without its
+        # vectors): fitted without its features, zero on them
+        no_e5 = np.asarray([i for i, f in enumerate(FEATURES) if f not in E5_FEATURES])
+        theta_n, mean_n, scale_n = fit(flat, set_w, no_e5)
+        full = np.zeros((3, len(FEATURES)))
+        full[2] = 1.0
+        full[0, no_e5], full[1, no_e5], full[2, no_e5] = theta_n, mean_n, scale_n
         out = {
             "features": list(FEATURES),
             "weights": [round(float(x), 5) for x in theta],
             "mean": [round(float(x), 6) for x in mean],
             "scale": [round(float(x), 6) for x in scale],
+            WITHOUT_E5: {
+                "weights": [round(float(x), 5) for x in full[0]],
+                "mean": [round(float(x), 6) for x in full[1]],
+                "scale": [round(float(x), 6) for x in full[2]],
+            },
             "fitted": f"bench/fit_ranker.py --write (listwise softmax, L2 {L2:g})",
             "data": {k: len(v) for k, v in sets.items()},
             "cross_validation": report,

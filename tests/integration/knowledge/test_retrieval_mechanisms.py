@@ -4,6 +4,7 @@ and a remote reranker (a real HTTP server speaking the rerank protocol) with its
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from knowledge.retriever import HybridRetriever, SearchRequest, expand_query
@@ -162,6 +163,36 @@ def test_switching_the_second_stage_off_changes_the_ranking_path(sample_kb):
     )
     assert "F14930" in ids(on)[:3]
     assert "F14930" in ids(off)[:5]
+
+
+def test_without_e5_the_weights_fitted_without_it_score(sample_kb, monkeypatch):
+    """A configuration without the second embedder is scored by weights fitted without its
+    features: the weights fitted with them rank the child's identity card above the
+    child's passport for "Comment faire un passeport pour un enfant mineur ?" once e5 is
+    gone."""
+    import knowledge.retriever as retriever_module
+    from knowledge.ranking import E5_FEATURES, FEATURES, default_ranker
+
+    plain = default_ranker(e5=False)
+    assert all(plain.weights[FEATURES.index(f)] == 0.0 for f in E5_FEATURES)
+    assert not np.array_equal(plain.weights, default_ranker().weights)
+
+    asked: list[bool] = []
+
+    def recording(e5: bool = True):
+        asked.append(e5)
+        return default_ranker(e5)
+
+    monkeypatch.setattr(retriever_module, "default_ranker", recording)
+    kb = KnowledgeBase.open(make_settings(sample_kb.store_dir, e5_second_stage=False))
+    try:
+        found = ids(kb.retriever(k=5).invoke("Comment faire un passeport pour un enfant mineur ?"))
+    finally:
+        kb.close()
+    assert asked == [False]
+    assert found[0] == "F14930", found
+    sample_kb.retriever(k=5).invoke("passeport enfant premiere demande")
+    assert asked == [False, True]
 
 
 @pytest.fixture
