@@ -152,6 +152,18 @@ def fit(lists: list[dict], weights: list[float], cols: np.ndarray, iters: int = 
     return theta, mean, scale
 
 
+def model_entry(theta, mean, scale, cols: np.ndarray, n: int) -> dict:
+    """A fitted model as ranker.json keeps it: one weight, mean and scale per feature, the
+    features left out (not in `cols`) weighing nothing."""
+    weights, means, scales = np.zeros(n), np.zeros(n), np.ones(n)
+    weights[cols], means[cols], scales[cols] = theta, mean, scale
+    return {
+        "weights": [round(float(x), 5) for x in weights],
+        "mean": [round(float(x), 6) for x in means],
+        "scale": [round(float(x), 6) for x in scales],
+    }
+
+
 def ranks(d: dict, scores: np.ndarray) -> int | None:
     order = np.lexsort((np.asarray(d["ids"]), -scores))
     for r, i in enumerate(order, 1):
@@ -226,24 +238,13 @@ def main() -> int:
     if args.write:
         flat = [d for lists in data.values() for d in lists]
         set_w = [SET_WEIGHTS[name] / len(lists) for name, lists in data.items() for _ in lists]
-        theta, mean, scale = fit(flat, set_w, all_cols)
         # the weights for a search without e5 (the second embedder off, or a store without its
         # vectors): fitted without its features, zero on them
         no_e5 = np.asarray([i for i, f in enumerate(FEATURES) if f not in E5_FEATURES])
-        theta_n, mean_n, scale_n = fit(flat, set_w, no_e5)
-        full = np.zeros((3, len(FEATURES)))
-        full[2] = 1.0
-        full[0, no_e5], full[1, no_e5], full[2, no_e5] = theta_n, mean_n, scale_n
         out = {
             "features": list(FEATURES),
-            "weights": [round(float(x), 5) for x in theta],
-            "mean": [round(float(x), 6) for x in mean],
-            "scale": [round(float(x), 6) for x in scale],
-            WITHOUT_E5: {
-                "weights": [round(float(x), 5) for x in full[0]],
-                "mean": [round(float(x), 6) for x in full[1]],
-                "scale": [round(float(x), 6) for x in full[2]],
-            },
+            **model_entry(*fit(flat, set_w, all_cols), all_cols, len(FEATURES)),
+            WITHOUT_E5: model_entry(*fit(flat, set_w, no_e5), no_e5, len(FEATURES)),
             "fitted": f"bench/fit_ranker.py --write (listwise softmax, L2 {L2:g})",
             "data": {k: len(v) for k, v in sets.items()},
             "cross_validation": report,

@@ -103,16 +103,14 @@ _INJECTION = _re(
     r"\bne (?:tiens?|tenez) (?:plus |pas )?compte (?:de ce qui precede|des? (?:instructions|"
     r"consignes|regles|messages? precedents?))",
     r"\b(?:ignore|disregard|forget)\s+(?:the above|all|everything|previous|your|prior)\b",
-    # the bot's own set-up asked for (said to the bot: "tes", "ton", "ta")
-    r"\b(?:revele|montre|affiche|donne|dis|ecris|copie|liste|recite|quelles sont|c'est quoi)"
-    r"\w*(?:-moi|-nous)?\b[^?.!]{0,30}\b(?:tes|ton|ta) (?:instructions|consignes|regles|"
-    r"prompt|configuration|parametres|reglages|message systeme|directives)\b",
-    # … or its files and secrets ("ton fichier de configuration", "les variables de ton
-    # environnement", "la clé secrète"), several words apart
-    r"\b(?:revele|montre|affiche|donne|dis|ecris|copie|liste|recite|imprime|exporte)\w*"
-    r"(?:-moi|-nous)?\b[^?.!]{0,40}\b(?:tes|ton|ta)\s+(?:(?:fichiers?|variables?|parametres?|"
-    r"contenu)\s+(?:de\s+|d')?)?(?:configuration|environnement|variables|secrets?|\.?env\b|"
-    r"serveur|code source|base de donnees)",
+    # the bot's own set-up, files or secrets asked for (said to the bot: "tes", "ton", "ta";
+    # "ton fichier de configuration", "les variables de ton environnement")
+    r"\b(?:revele|montre|affiche|donne|dis|ecris|copie|liste|recite|imprime|exporte"
+    r"|quelles sont|c'est quoi)\w*(?:-moi|-nous)?\b[^?.!]{0,40}\b(?:tes|ton|ta)\s+"
+    r"(?:(?:fichiers?|variables?|parametres?|contenu)\s+(?:de\s+|d')?)?(?:instructions|"
+    r"consignes|regles|prompt|configuration|parametres|reglages|message systeme|directives|"
+    r"environnement|variables|secrets?|\.?env|serveur|code source|base de donnees)\b",
+    # … its keys, whoever's they are said to be ("la clé secrète", "la clé privée du robot")
     r"\b(?:revele|montre|affiche|donne|dis|copie|recite|imprime|exporte)\w*(?:-moi|-nous)?\b"
     r"[^?.!]{0,60}\b(?:cles? secretes?|secrets? d'api|cles? privees?)\b",
     r"\[\s*(?:system|systeme|admin|override|developer|root)\b|\bsystem override\b",
