@@ -145,6 +145,14 @@ _LIST_Q_RE = re.compile(
 )
 # "quelles obligations ?" asks for a list; "obligé", "obligatoire" (the same stem) ask yes or no
 _OBLIGATIONS_RE = re.compile(r"\bobligations\b")
+# "il lui faut quoi ?", "qu'est-ce qu'il faut ?", "que faut-il ?", "apporter quoi ?", "besoin
+# de quoi ?" ask for what is needed: a list the fiche heads as one of pièces, conditions or
+# steps ("Pièces à fournir", "Vous devez respecter les conditions suivantes :"), when it has
+# one; its other lists are not asked for (folded text)
+_NEEDED_RE = re.compile(
+    r"\bfaut(?:-il| il)? quoi\b|\bqu'est[- ]ce qu'il (?:(?:me|te|lui|nous|vous|leur) )?faut\b"
+    r"|\bque faut[- ]il\b|\b(?:fournir|apporter|presenter|ramener) quoi\b|\bbesoin de quoi\b"
+)
 _WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service contacter")
 # the words that say the kind of answer wanted, not what it is about
 _KIND_WORDS = _AMOUNT_Q | _DELAY_Q | _LIST_Q | _WHERE_Q
@@ -288,6 +296,7 @@ class Profile:
     listing: bool
     where: bool
     yes_no: bool = False
+    needed: bool = False  # "il lui faut quoi ?": the list of what is needed, when the fiche has one
     context: frozenset[str] = frozenset()
     spans: tuple[tuple[float, str], ...] = ()  # the ages and durations it states (16, "ans")
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
@@ -371,6 +380,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or any(u in _TIME_UNITS for u in counted)
         or "tous les combien" in folded,
         listing=bool(_LIST_Q_RE.search(asked_folded)) or bool(_OBLIGATIONS_RE.search(asked_folded)),
+        needed=bool(_NEEDED_RE.search(asked_folded)),
         where=bool(kinds & _WHERE_Q)
         or bool(_WHERE_RE.search(told.lower()))
         or bool(_WHO_RE.search(folded)),
@@ -441,7 +451,13 @@ def _case_fits(section: str, p: Profile) -> bool | None:
         return None
     title = _case_title(section)
     years = tuple(s for s in p.spans if s[1] == "année")
-    fits = span_fit(title, tuple(s for s in p.spans if s[1] != "année"))
+    spans = tuple(s for s in p.spans if s[1] != "année")
+    label = title.split(" : ", 1)[0] if " : " in title else ""
+    if label and "age" not in fold(label).split():
+        # the range of what the label measures, not the person's age ("Date d'expiration :
+        # + de 5 ans" is no case for a 15-year-old)
+        spans = tuple(s for s in spans if s not in p.ages)
+    fits = span_fit(title, spans)
     if fits is None and span_fit(title, years) is False:
         return False
     if fits is None and p.side:
@@ -740,13 +756,16 @@ def _row_after(piece: str, nxt: str) -> bool:
     )
 
 
-def _heading_lines(text: str) -> set[str]:
+def _heading_lines(text: str, cases: frozenset[str] = frozenset()) -> set[str]:
     """The lines of a packed chunk that title the paragraphs after them (a case, a
-    sub-chapter: "Vélo avec assistance électrique :"), rather than introduce a list."""
+    sub-chapter: "Vélo avec assistance électrique :"), rather than introduce a list; a line
+    naming only case titles of the fiche titles them even when a list follows ("L'enfant a
+    une carte d'identité valide :" above the pièces for that case)."""
     lines = [x.strip() for x in text.splitlines() if x.strip()]
     out = set()
     for line, nxt in zip(lines, [*lines[1:], ""], strict=True):
-        if (
+        titles_cases = bool(cases) and all(t in cases for t in line.rstrip(" :").split(" › "))
+        if (nxt and titles_cases) or (
             line.endswith((":", "?"))
             and len(line.split()) <= 14
             and nxt
@@ -777,11 +796,13 @@ def _is_item(piece: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _units_of(section: str, text: str, start: int) -> tuple[Unit, ...]:
+def _units_of(
+    section: str, text: str, start: int, cases: frozenset[str] = frozenset()
+) -> tuple[Unit, ...]:
     """The units of one chunk: sentences, and lists kept whole with their lead-in; the
     heading lines of a packed chunk extend the section path of what follows them."""
     out: list[Unit] = []
-    headings = _heading_lines(text)
+    headings = _heading_lines(text, cases)
     current = section
     pieces = split_sentences(text)
     i = 0
@@ -890,7 +911,7 @@ def fiche_units(ctx: SourceContext) -> list[Unit]:
             runs.append((c.section, [c.text], rank))
     units: list[Unit] = []
     for section, texts, rank in runs:
-        run = _units_of(section, "\n".join(texts), len(units))
+        run = _units_of(section, "\n".join(texts), len(units), frozenset(ctx.cases))
         units.extend([replace(u, chunk_rank=rank) for u in run] if rank >= 0 else run)
     if not units and ctx.source.excerpt:
         units.extend(_units_of(ctx.source.section, ctx.source.excerpt, 0))
@@ -995,7 +1016,7 @@ def score(
         s += 1.6
     if p.delay and u.has_delay and kind_fits:
         s += 1.0
-    if p.listing and u.is_list:
+    if u.is_list and (p.listing or (p.needed and section_overlap and _lists_needs(u))):
         s += 1.2 + 0.8 * section_overlap
     if p.silence and u.on_silence:
         s += SILENCE_BONUS
@@ -1175,7 +1196,11 @@ def pick(
         return None
     qr = ctx.source.title.rstrip().endswith("?")
     weights = specificity(every, title=ctx.source.title)
-    overview = _overview(p, ctx.source.title)
+    # "il lui faut quoi ?" asks for the fiche's list of pièces or conditions, when it has one,
+    # rather than its summary
+    overview = _overview(p, ctx.source.title) and not (
+        p.needed and any(u.is_list and _lists_needs(u) for u in units)
+    )
     fiche_kin = kin_cases(u.section for u in every) if p.kin else None
     scored = sorted(
         (
@@ -1189,7 +1214,7 @@ def pick(
         key=lambda t: (-t[0], t[1].order),
     )
     # a fiche quoted beside the first ("Voir aussi", `brief`) gives one list, of 6 items
-    max_items = MAX_LIST_ITEMS if p.listing and not brief else BRIEF_LIST_ITEMS
+    max_items = MAX_LIST_ITEMS if (p.listing or p.needed) and not brief else BRIEF_LIST_ITEMS
     max_lists = 2 if p.listing and not brief else 1
     mine = Shown(set(shown.keys), list(shown.sigs))
     chosen: list[Unit] = []
@@ -1229,7 +1254,7 @@ def pick(
     lead = leads[0] if leads else chosen[0]
     if overview and (summary := [u for u in leads if _summary(u)]):
         lead = min(summary, key=lambda u: u.order)  # the fiche's summary first, in its order
-    if lead.is_list and not p.listing:
+    if lead.is_list and not (p.listing or (p.needed and _lists_needs(lead))):
         close = [(s, u) for s, u in scored[:8] if u in leads and not u.is_list]
         close = [(s, u) for s, u in close if s >= 0.7 * best_score]
         # unless its lead-in says the answer as well on its own ("La saisine de la CDC est
@@ -1244,6 +1269,13 @@ def pick(
     # says nothing)
     top = scored[0][1]
     return Picked(ctx, [lead, *rest], score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top))
+
+
+def _lists_needs(u: Unit) -> bool:
+    """A list headed as one of what is needed: its section's titles or its lead-in name
+    pièces, documents, conditions, steps… ("Pièces à fournir › L'enfant a une carte
+    d'identité valide", "Vous devez respecter les conditions suivantes :")."""
+    return bool(_LIST_Q_RE.search(fold(f"{u.section} {u.text.split(chr(10), 1)[0]}")))
 
 
 # What the fiche's summary gains when the question asks about the fiche's whole matter.
@@ -1263,8 +1295,9 @@ def _overview(p: Profile, title: str) -> bool:
         return False
     title_stems = stem_set(title)
     # every word in the title, or the person told of in the title's words: "mon fils a 15
-    # ans, il lui faut quoi pour son premier passeport ?" of "Passeport d'un mineur :
-    # première demande" ("fils": mineur; the age's "ans" set aside)
+    # ans, il veut un premier passeport" of "Passeport d'un mineur : première demande"
+    # ("fils": mineur; the age's "ans" set aside); "il lui faut quoi ?" too, when the fiche
+    # lists no pièces or conditions (see `pick`)
     return p.stems <= title_stems or (bool(p.words) and all(w & title_stems for w in p.words))
 
 
@@ -1631,7 +1664,7 @@ def compose(
     return _compose_question(question, picked)
 
 
-def _body(pk: Picked, *, brouillon: bool) -> list[str]:
+def _body(pk: Picked, *, brouillon: bool, asks_list: bool = False) -> list[str]:
     n = pk.ctx.source.n
     units = pk.units
     lines = []
@@ -1646,6 +1679,15 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
         # the case the direct answer belongs to (what a list with no lead-in lists)
         lines.append(f"_{units[0].section}_")
     lines.append(_line(units[0], n))
+    if (
+        not brouillon
+        and units[0].is_list
+        and asks_list
+        and (others := _other_cases(units[0], pk.ctx))
+    ):
+        # the list asked for, given for one case: the agent sees which others the fiche
+        # lists, the question that decides which list applies
+        lines.append(f"{OTHER_CASES} {' ; '.join(others)}. [{n}]")
     rest = units[1:]
     # units from several sections are labelled with their section's title; "Selon le cas :"
     # heads them only when those sections are cases (a reply to a citizen otherwise names no
@@ -1660,6 +1702,41 @@ def _body(pk: Picked, *, brouillon: bool) -> list[str]:
         case = u.section.split(" › ")[-1] if brouillon and u.section and u.leans else ""
         lines += _bullet(_line(u, n), _label([case]) if case else _bare_label(u))
     return lines
+
+
+OTHER_CASES = "Autres cas de la fiche :"
+MAX_OTHER_CASES = 4
+
+
+def _other_cases(u: Unit, ctx: SourceContext) -> list[str]:
+    """The cases beside a list's own, for the same chapter ("Pièces à fournir": "L'enfant a
+    une carte d'identité valide", "L'enfant n'a pas de carte d'identité" beside "L'enfant a
+    une carte d'identité périmée › Date d'expiration : + de 5 ans"), in reading order: each
+    named down to where it parts from the list's own ("L'enfant a une carte d'identité
+    périmée › Date d'expiration : moins de 5 ans", not its subcases); none when the list's
+    section is no case of a chapter (its last title before the cases)."""
+    path = u.section.split(" › ") if u.section else []
+    chapter = max((i for i, t in enumerate(path) if t not in ctx.cases), default=-1)
+    if chapter < 0 or chapter == len(path) - 1:
+        return []
+    head, own = path[: chapter + 1], path[chapter + 1 :]
+    others: list[str] = []
+    for section in dict.fromkeys(x.section for x in fiche_units(ctx)):
+        p = section.split(" › ") if section else []
+        if len(p) <= len(head) or p[: len(head)] != head or p[len(head)] not in ctx.cases:
+            continue
+        below = p[len(head) :]
+        common = 0
+        while common < min(len(below), len(own)) and below[common] == own[common]:
+            common += 1
+        if common == len(below) or not all(t in ctx.cases for t in below[: common + 1]):
+            continue  # the list's own case, or one above it
+        named = " › ".join(below[: common + 1])
+        if named not in others:
+            others.append(named)
+    if len(others) > MAX_OTHER_CASES:
+        return [*others[:MAX_OTHER_CASES], f"et {len(others) - MAX_OTHER_CASES} autres"]
+    return others
 
 
 def _case_path(u: Unit, case_titles: frozenset[str]) -> tuple[str, ...]:
@@ -1805,10 +1882,13 @@ def _covered(request: str, picked: list[Picked]) -> bool:
 
 def _compose_question(question: str, picked: list[Picked]) -> str:
     lines = [EXTRACTIVE_LABEL_QUESTION, ""]
+    asked = profile(question)
     for i, pk in enumerate(picked):
         if i:
             lines += ["", f"Voir aussi « {pk.ctx.source.title} » :"]
-        lines += _body(pk, brouillon=False)
+        # the other cases of a list asked for are named for the first fiche only (a fiche
+        # quoted beside it gives one list, its cases unnamed)
+        lines += _body(pk, brouillon=False, asks_list=not i and (asked.listing or asked.needed))
     links = []
     seen_urls: set[str] = set()
     for pk in picked:

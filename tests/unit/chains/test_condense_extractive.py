@@ -2531,3 +2531,54 @@ def test_the_sentence_naming_the_persons_situation_beats_the_summary_repeating_t
     tutelle = by_text["La personne majeure sous tutelle peut ré"]
     assert tutelle > by_text["Vous devez informer votre médecin de leu"], by_text
     assert specificity(every, title=ctx.source.title)["vi"] < specificity(every)["vi"]
+
+
+def test_what_is_needed_gives_the_list_of_pieces_with_the_other_cases_named(settings):
+    # a packed chunk as the chunker writes it: the case titles as heading lines, each right
+    # above its list (read as the list's case, not as its lead-in)
+    pieces = "\n".join(
+        [
+            "Il faut présenter les documents originaux.",
+            "L'enfant a une carte d'identité valide :",
+            "- Carte d'identité de l'enfant",
+            "- Photo d'identité de moins de 6 mois",
+            "- Justificatif de domicile",
+            "L'enfant n'a pas de carte d'identité :",
+            "- Photo d'identité de moins de 6 mois",
+            "- Acte de naissance de moins de 3 mois",
+            "- Justificatif de domicile",
+        ]
+    )
+    ctx = _context(
+        "F9040",
+        "Passeport d'un mineur : première demande",
+        [
+            ("", "Le passeport d'un mineur se demande en mairie, avec l'enfant."),
+            ("En France › Pièces à fournir", pieces),
+            ("En France › Retrait", "Le passeport doit être retiré dans les 3 mois."),
+        ],
+        cases=frozenset(
+            {
+                "En France",
+                "L'enfant a une carte d'identité valide",
+                "L'enfant n'a pas de carte d'identité",
+            }
+        ),
+    )
+    text = compose(
+        "mon fils a 15 ans, il lui faut quoi pour son premier passeport ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    lines = text.splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("_En France › Pièces"))
+    case = lines[heading].strip("_").split(" › ")[-1]
+    assert case in ctx.cases  # the list's own case heads it
+    assert lines[heading + 1].startswith("- ")
+    other = next(line for line in lines if line.startswith("Autres cas de la fiche :"))
+    (other_case,) = set(ctx.cases) - {case, "En France"}
+    assert other == f"Autres cas de la fiche : {other_case}. [1]"
+    # asked for nothing of the kind, no list leads and no other case is named
+    text = compose("passeport d'un mineur : où le retirer ?", "question", [ctx], settings)
+    assert "Autres cas" not in text
