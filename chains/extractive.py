@@ -56,7 +56,7 @@ from chains.prompts import (
 )
 from chains.text import content_stems, fold, is_content_word, split_sentences, stem_set
 from chains.text import words as word_tokens
-from knowledge.text import CUT_MARK, abroad_words, side_of_18, span_fit, stated_spans
+from knowledge.text import CUT_MARK, abroad_words, sector, side_of_18, span_fit, stated_spans
 
 NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
@@ -297,6 +297,7 @@ class Profile:
     where: bool
     yes_no: bool = False
     needed: bool = False  # "il lui faut quoi ?": the list of what is needed, when the fiche has one
+    employed: str | None = None  # the sector of employment told ("agente de la mairie": public)
     context: frozenset[str] = frozenset()
     spans: tuple[tuple[float, str], ...] = ()  # the ages and durations it states (16, "ans")
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
@@ -381,6 +382,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or "tous les combien" in folded,
         listing=bool(_LIST_Q_RE.search(asked_folded)) or bool(_OBLIGATIONS_RE.search(asked_folded)),
         needed=bool(_NEEDED_RE.search(asked_folded)),
+        employed=sector(question),
         where=bool(kinds & _WHERE_Q)
         or bool(_WHERE_RE.search(told.lower()))
         or bool(_WHO_RE.search(folded)),
@@ -1581,8 +1583,12 @@ def _matter_words(ctx: SourceContext) -> frozenset[str]:
 
 def _other_side(p: Profile, title: str) -> bool:
     """The fiche is titled for the side of 18 the question does not ask about ("Passeport
-    d'un mineur" beside an adult's question): it is not added. The question's side is read
-    on its stems, everyday words included ("adulte", "enfant": `_SYNONYMS`)."""
+    d'un mineur" beside an adult's question), or for the other sector of employment ("Don
+    de jours de repos à un salarié…" beside "agente de la mairie…"): it is not added. The
+    question's side is read on its stems, everyday words included ("adulte", "enfant":
+    `_SYNONYMS`)."""
+    if p.employed and sector(title) not in (None, p.employed):
+        return True
     asked = side_of_18(" ".join(p.stems | p.context))
     return asked is not None and side_of_18(title) not in (None, asked)
 

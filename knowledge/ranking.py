@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.text import side_of_18, span_fit, stated_spans
+from knowledge.text import sector, side_of_18, span_fit, stated_spans
 
 RRF_K = 5.0
 LISTS = ("chunk_dense", "chunk_lex", "title_lex", "card_lex", "card_dense", "body_lex")
@@ -164,19 +164,22 @@ def default_ranker(e5: bool = True) -> LinearRanker:
     return LinearRanker.from_file(WEIGHTS_FILE, "" if e5 else WITHOUT_E5)
 
 
-AGE_FIT_WINDOW = 3  # how far down a fiche for the person's age is looked for
+PERSON_FIT_WINDOW = 3  # how far down a fiche for the question's person is looked for
 
 
-def age_fit_first(order: list[int], ids: list[str], fiche_index, question: str) -> list[int]:
-    """The order, with the first fiche moved down when its title is for another age than the
-    question's and one of the next AGE_FIT_WINDOW - 1 fiches' is not: a title's age range that
-    excludes the age the question states ("RSA pour un jeune de 23 ans": not "RSA demandeur
-    de 25 ans et plus" first), or a title for the other side of 18 ("passeport mineur": not
-    "Renouvellement du passeport d'un majeur" first). Only ages in years count, and only
-    stated ones ("moins de 25 ans", "-26 ans" are bounds, no age)."""
+def person_fit_first(order: list[int], ids: list[str], fiche_index, question: str) -> list[int]:
+    """The order, with the first fiche moved down when its title is for another person than
+    the question's and one of the next PERSON_FIT_WINDOW - 1 fiches' is not: a title's age
+    range that excludes the age the question states ("RSA pour un jeune de 23 ans": not "RSA
+    demandeur de 25 ans et plus" first), a title for the other side of 18 ("passeport
+    mineur": not "Renouvellement du passeport d'un majeur" first), or for the other sector
+    of employment ("agente de la mairie veut donner des jours": not "Don de jours de repos à
+    un salarié…" first). Only ages in years count, and only stated ones ("moins de 25 ans",
+    "-26 ans" are bounds, no age)."""
     ages = tuple(span for span in stated_spans(question) if span[1] == "ans")
     side = side_of_18(question)
-    if not (ages or side) or not order:
+    employed = sector(question)
+    if not (ages or side or employed) or not order:
         return order
 
     def misfits(t: int) -> bool:
@@ -186,12 +189,14 @@ def age_fit_first(order: list[int], ids: list[str], fiche_index, question: str) 
         title = fiche_index.titles[pos]
         if ages and span_fit(title, ages) is False:
             return True
+        if employed and sector(title) not in (None, employed):
+            return True
         titled = side_of_18(title) if side else None
         return titled is not None and titled != side
 
     if not misfits(order[0]):
         return order
-    for j in range(1, min(len(order), AGE_FIT_WINDOW)):
+    for j in range(1, min(len(order), PERSON_FIT_WINDOW)):
         if not misfits(order[j]):
             return [order[j], *order[:j], *order[j + 1 :]]
     return order

@@ -37,9 +37,9 @@ from knowledge.ranking import (
     RRF_K,
     Candidate,
     LinearRanker,
-    age_fit_first,
     default_ranker,
     features,
+    person_fit_first,
 )
 from knowledge.text import abroad_words
 
@@ -525,7 +525,7 @@ class HybridRetriever(BaseRetriever):
             )
             order = sorted(range(len(pool)), key=lambda t: (-scores[t], pool[t].fiche_id))
             if fiche_index is not None:
-                order = age_fit_first(order, [c.fiche_id for c in pool], fiche_index, a.main)
+                order = person_fit_first(order, [c.fiche_id for c in pool], fiche_index, a.main)
             if self.kb.reranker is not None:
                 order = self._rerank(a.main, pool, order, chunk_scores.get(i, {}), rows)
             k = requests[i].k or self.k

@@ -203,6 +203,39 @@ def side_of_18(text: str) -> str | None:
     return "mineur" if minor and not major else "majeur" if major and not minor else None
 
 
+# The public sector and the private one: labour law's fiches come in pairs ("Don de jours de
+# repos à un salarié…" / "… à un agent public…", "Arrêt maladie d'un agent contractuel de
+# la fonction publique"), and agents tell the employer rather than the status ("agente de la
+# mairie", "contractuel en mairie", "un ministère veut prendre un contractuel"). "non
+# salarié" is self-employed, neither.
+_EMPLOYERS = (
+    r"(?:mairies?|communes?|departements?|conseil (?:departemental|regional)|regions?"
+    r"|ministeres?|prefectures?|collectivites?(?: territoriales?)?|hopital public"
+    r"|hopitaux publics|rectorat|education nationale)"
+)
+_STATUSES = r"(?:agente?s?|contractuel(?:le)?s?|titulaires?|stagiaires?|vacataires?)"
+_PUBLIC_RE = re.compile(
+    r"\bfonctionnaires?\b|fonction publique|secteur public|\bfp[eth]\b"
+    r"|\bagente?s? (?:public|publique|publics|territoria\w*|hospitali\w*|titulaires?)\b"
+    r"|\bagents? (?:contractuels?|non titulaires?)\b|\bterritoriale?s?\b|\btitularis\w*"
+    rf"|\b{_STATUSES}\b(?:\W+\w+){{0,4}}?\W+(?:en|a la|au|a l'|de la|du|dans une?|d'une?)\W*"
+    rf"{_EMPLOYERS}\b"
+    rf"|\b{_EMPLOYERS}\b(?:\W+\w+){{0,4}}?\W+(?:un|une|des|le|la|ses|son|sa)\s+{_STATUSES}\b"
+)
+_PRIVATE_RE = re.compile(
+    r"(?<!non )\bsalariee?s?\b|\bpatron(?:ne)?s?\b|secteur prive|convention collective"
+    r"|\bprud'?hom\w*"
+)
+
+
+def sector(text: str) -> str | None:
+    """ "public" or "privé" when the text tells that sector of employment and not the other
+    (a fiche's title, a question)."""
+    folded = fold(text)
+    public, private = bool(_PUBLIC_RE.search(folded)), bool(_PRIVATE_RE.search(folded))
+    return "public" if public and not private else "privé" if private and not public else None
+
+
 def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
     """Whether a range the title states holds an age or duration of `spans`; None when the
     title states none or `spans` is empty."""

@@ -2582,3 +2582,25 @@ def test_what_is_needed_gives_the_list_of_pieces_with_the_other_cases_named(sett
     # asked for nothing of the kind, no list leads and no other case is named
     text = compose("passeport d'un mineur : où le retirer ?", "question", [ctx], settings)
     assert "Autres cas" not in text
+
+
+def test_a_fiche_for_the_other_sector_of_employment_is_not_quoted_beside(settings):
+    public = _context(
+        "F9041",
+        "Don de jours de repos à un agent public aidant familial",
+        [("", "Tout agent public peut donner des jours de repos non pris à un collègue.")],
+    )
+    private = _context(
+        "F9042",
+        "Don de jours de repos à un salarié parent d'enfant gravement malade",
+        [("", "Un salarié peut donner des jours de repos à un collègue parent d'enfant malade.")],
+        n=2,
+    )
+    private.rank = 1
+    asked = "agente de la mairie, elle peut donner des jours de repos à un collègue ?"
+    assert "[2]" not in compose(asked, "question", [public, private], settings)
+    # no sector told: the retriever's second fiche is quoted beside the first
+    asked = "don de jours de repos à un collègue : possible ?"
+    assert "Voir aussi « Don de jours de repos à un salarié" in compose(
+        asked, "question", [public, private], settings
+    )

@@ -6,6 +6,7 @@ from knowledge.text import (
     QUESTION_WORDS,
     abroad_words,
     fold,
+    sector,
     span_fit,
     stated_spans,
 )
@@ -75,14 +76,14 @@ def test_the_year_a_question_states_is_matched_to_periods(question, title, fits)
 
 
 def _ordered(titles: list[str], question: str) -> list[int]:
-    """`age_fit_first` over fiches F0, F1… in this order, titled `titles`."""
+    """`person_fit_first` over fiches F0, F1… in this order, titled `titles`."""
     from types import SimpleNamespace
 
-    from knowledge.ranking import age_fit_first
+    from knowledge.ranking import person_fit_first
 
     ids = [f"F{i}" for i in range(len(titles))]
     index = SimpleNamespace(position={f: i for i, f in enumerate(ids)}, titles=titles)
-    return age_fit_first(list(range(len(titles))), ids, index, question)
+    return person_fit_first(list(range(len(titles))), ids, index, question)
 
 
 def test_a_first_fiche_titled_for_another_age_gives_way_to_the_next_that_fits():
@@ -109,6 +110,38 @@ def test_a_first_fiche_for_the_other_side_of_18_gives_way():
     assert _ordered(titles, "passeport pièces ?") == [0, 1, 2]
     # the sides are read from the words "mineur" and "majeur" only
     assert _ordered(titles, "passeport d'un enfant") == [0, 1, 2]
+
+
+def test_a_first_fiche_for_the_other_sector_of_employment_gives_way():
+    titles = [
+        "Don de jours de repos à un salarié parent d'enfant gravement malade",
+        "Don de jours de repos à un agent public aidant familial ou avec un enfant malade",
+        "Congé de présence parentale",
+    ]
+    question = "agente de la mairie veut donner des jours a une collegue, combien ?"
+    assert _ordered(titles, question) == [1, 0, 2]
+    assert _ordered(titles, "un salarié peut donner combien de jours ?") == [0, 1, 2]
+    assert _ordered(titles, "don de jours de repos : combien ?") == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("agente de la mairie veut donner des jours", "public"),
+        ("contractuel en mairie en cdd depuis 18 mois", "public"),
+        ("un ministère veut prendre un contractuel pour un surcroit de travail", "public"),
+        ("fonctionnaire territoriale inapte", "public"),
+        ("Arrêt maladie d'un agent contractuel de la fonction publique", "public"),
+        ("son patron veut lui changer ses horaires", "privé"),
+        ("Don de jours de repos à un salarié", "privé"),
+        # self-employed, both sectors, or neither told
+        ("Déclaration des professions non salariées", None),
+        ("ancien salarié devenu fonctionnaire", None),
+        ("la mairie refuse de délivrer l'acte", None),
+    ],
+)
+def test_the_sector_of_employment_is_read_from_the_status_or_the_employer(text, told):
+    assert sector(text) == told
 
 
 @pytest.mark.parametrize(
