@@ -210,15 +210,15 @@ def side_of_18(text: str) -> str | None:
 # salarié" is self-employed, neither.
 _EMPLOYERS = (
     r"(?:mairies?|communes?|departements?|conseil (?:departemental|regional)|regions?"
-    r"|ministeres?|prefectures?|collectivites?(?: territoriales?)?|hopital public"
-    r"|hopitaux publics|rectorat|education nationale)"
+    r"|ministeres?|prefectures?|collectivites?(?: territoriales?)?|hopital|hopitaux"
+    r"|rectorat|education nationale)"
 )
 _STATUSES = r"(?:agente?s?|contractuel(?:le)?s?|titulaires?|stagiaires?|vacataires?)"
 _PUBLIC_RE = re.compile(
     r"\bfonctionnaires?\b|fonction publique|secteur public|\bfp[eth]\b"
     r"|\bagente?s? (?:public|publique|publics|territoria\w*|hospitali\w*|titulaires?)\b"
     r"|\bagents? (?:contractuels?|non titulaires?)\b|\bterritoriale?s?\b|\btitularis\w*"
-    rf"|\b{_STATUSES}\b(?:\W+\w+){{0,4}}?\W+(?:en|a la|au|a l'|de la|du|dans une?|d'une?)\W*"
+    rf"|\b{_STATUSES}\b(?:\W+\w+){{0,4}}?\W+(?:en|a la|au|a l'|de la|de l'|du|dans une?|d'une?)\W*"
     rf"{_EMPLOYERS}\b"
     rf"|\b{_EMPLOYERS}\b(?:\W+\w+){{0,4}}?\W+(?:un|une|des|le|la|ses|son|sa)\s+{_STATUSES}\b"
 )

@@ -131,6 +131,7 @@ def test_a_first_fiche_for_the_other_sector_of_employment_gives_way():
         ("contractuel en mairie en cdd depuis 18 mois", "public"),
         ("un ministère veut prendre un contractuel pour un surcroit de travail", "public"),
         ("fonctionnaire territoriale inapte", "public"),
+        ("je suis contractuelle à l'hôpital depuis 3 ans", "public"),
         ("Arrêt maladie d'un agent contractuel de la fonction publique", "public"),
         ("son patron veut lui changer ses horaires", "privé"),
         ("Don de jours de repos à un salarié", "privé"),
@@ -138,6 +139,7 @@ def test_a_first_fiche_for_the_other_sector_of_employment_gives_way():
         ("Déclaration des professions non salariées", None),
         ("ancien salarié devenu fonctionnaire", None),
         ("la mairie refuse de délivrer l'acte", None),
+        ("mon père est à l'hôpital depuis dix jours", None),
     ],
 )
 def test_the_sector_of_employment_is_read_from_the_status_or_the_employer(text, told):
