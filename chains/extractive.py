@@ -149,9 +149,12 @@ _OBLIGATIONS_RE = re.compile(r"\bobligations\b")
 # de quoi ?" ask for what is needed: a list the fiche heads as one of pièces, conditions or
 # steps ("Pièces à fournir", "Vous devez respecter les conditions suivantes :"), when it has
 # one; its other lists are not asked for (folded text)
+_BRING = r"(?:fournir|apporter|presenter|ramener|amener)"
 _NEEDED_RE = re.compile(
     r"\bfaut(?:-il| il)? quoi\b|\bqu'est[- ]ce qu'il (?:(?:me|te|lui|nous|vous|leur) )?faut\b"
-    r"|\bque faut[- ]il\b|\b(?:fournir|apporter|presenter|ramener) quoi\b|\bbesoin de quoi\b"
+    rf"|\bque faut[- ]il\b|\b{_BRING} quoi\b|\bbesoin de quoi\b|\bquoi {_BRING}\b"
+    rf"|\bque (?:doi[st]|doivent)[- ](?:il|elle|on|je|ils|elles) {_BRING}\b"
+    rf"|\bqu'est[- ]ce qu'(?:il|elle|on|ils|elles) (?:doi[st]|doivent) {_BRING}\b"
 )
 _WHERE_Q = stem_set("où adresser auprès organisme guichet bureau lieu service contacter")
 # the words that say the kind of answer wanted, not what it is about

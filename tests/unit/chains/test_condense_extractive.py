@@ -2533,6 +2533,23 @@ def test_the_sentence_naming_the_persons_situation_beats_the_summary_repeating_t
     assert specificity(every, title=ctx.source.title)["vi"] < specificity(every)["vi"]
 
 
+@pytest.mark.parametrize(
+    ("question", "needed"),
+    [
+        ("mon fils a 15 ans, il lui faut quoi pour son premier passeport ?", True),
+        ("pour la carte grise, que doit-il fournir ?", True),
+        ("qu'est-ce qu'elle doit apporter à la mairie ?", True),
+        ("il doit amener quoi au rendez-vous ?", True),
+        ("elle a besoin de quoi pour s'inscrire ?", True),
+        # what someone can do, or a list already asked for by its name
+        ("le propriétaire peut faire quoi ?", False),
+        ("passeport mineur : quelles pièces ?", False),
+    ],
+)
+def test_what_is_needed_is_read_from_the_ways_agents_ask_it(question, needed):
+    assert profile(question).needed is needed
+
+
 def test_what_is_needed_gives_the_list_of_pieces_with_the_other_cases_named(settings):
     # a packed chunk as the chunker writes it: the case titles as heading lines, each right
     # above its list (read as the list's case, not as its lead-in)
