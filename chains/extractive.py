@@ -1280,7 +1280,8 @@ def _lists_needs(u: Unit) -> bool:
     """A list headed as one of what is needed: its section's titles or its lead-in name
     pièces, documents, conditions, steps… ("Pièces à fournir › L'enfant a une carte
     d'identité valide", "Vous devez respecter les conditions suivantes :")."""
-    return bool(_LIST_Q_RE.search(fold(f"{u.section} {u.text.split(chr(10), 1)[0]}")))
+    lead_in = u.text.split("\n", 1)[0]
+    return bool(_LIST_Q_RE.search(fold(f"{u.section} {lead_in}")))
 
 
 # What the fiche's summary gains when the question asks about the fiche's whole matter.
@@ -1735,9 +1736,7 @@ def _other_cases(u: Unit, ctx: SourceContext) -> list[str]:
         if len(p) <= len(head) or p[: len(head)] != head or p[len(head)] not in ctx.cases:
             continue
         below = p[len(head) :]
-        common = 0
-        while common < min(len(below), len(own)) and below[common] == own[common]:
-            common += 1
+        common = _shared_depth(below, own)
         if common == len(below) or not all(t in ctx.cases for t in below[: common + 1]):
             continue  # the list's own case, or one above it
         named = " › ".join(below[: common + 1])
@@ -1760,10 +1759,15 @@ def _sub_label(section: str, lead_path: list[str]) -> str:
     scooters, motos" beside the lead's "Véhicules automobiles"); none when it is the lead's
     section or one above it."""
     path = section.split(" › ") if section else []
-    common = 0
-    while common < min(len(path), len(lead_path)) and path[common] == lead_path[common]:
-        common += 1
-    return _label(path[common:])
+    return _label(path[_shared_depth(path, lead_path) :])
+
+
+def _shared_depth(a: list[str], b: list[str]) -> int:
+    """How many titles two section paths share from their start."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def _label(titles: list[str]) -> str:
