@@ -329,6 +329,7 @@ _YES_NO_RE = re.compile(
 )
 CONTEXT_WEIGHT = 0.4  # a word of the anecdote next to a word of what is asked
 NEGATED_CASE = 0.8  # a case stating what the question says the person lacks
+SUM_FIT = 0.5  # a case whose range of sums holds (or not) a sum the question states
 
 
 def _stems_with_synonyms(text: str) -> frozenset[str]:
@@ -456,7 +457,7 @@ def _case_fits(section: str, p: Profile) -> bool | None:
         return None
     title = _case_title(section)
     years = tuple(s for s in p.spans if s[1] == "année")
-    spans = tuple(s for s in p.spans if s[1] != "année")
+    spans = tuple(s for s in p.spans if s[1] not in ("année", "€"))
     label = title.split(" : ", 1)[0] if " : " in title else ""
     if label and "age" not in fold(label).split():
         # the range of what the label measures, not the person's age ("Date d'expiration :
@@ -471,6 +472,16 @@ def _case_fits(section: str, p: Profile) -> bool | None:
         if side:
             return side == p.side
     return fits
+
+
+def _sum_fits(section: str, p: Profile) -> bool | None:
+    """Whether the case's range of sums ("Jusqu'à 50 € dépensés", "Créance inférieure à
+    10 000 €") holds a sum the question states ("le voleur a retiré 200 €"); None when either
+    says nothing of it. Weaker evidence than an age: the sum told may be of something else
+    than what the case measures ("3 000 € de travaux" and an bailiff's fees "Jusqu'à
+    10 000 €")."""
+    sums = tuple(s for s in p.spans if s[1] == "€")
+    return span_fit(_case_title(section), sums) if sums and section else None
 
 
 # Kinship, as the cases of inheritance, gift, survivor's pension or civil-status fiches name
@@ -1044,6 +1055,8 @@ def score(
     fits = _case_fits(u.section, p)
     if fits is None and fiche_kin is not None:
         fits = _kin_fits(_case_title(u.section), p.kin, fiche_kin)
+    if fits is None and (sum_fits := _sum_fits(u.section, p)) is not None:
+        s += SUM_FIT if sum_fits else -SUM_FIT
     if fits is not None:
         s += 1.0 if fits else -0.5
     elif p.ages and not u.is_list:

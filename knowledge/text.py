@@ -129,15 +129,68 @@ _YEAR_RANGE_RES = (
 )
 
 
+# Sums of money: those a question states ("le voleur a retiré 200 €", "une dette de 1 500
+# euros") and the ranges cases state ("Jusqu'à 50 € dépensés", "Plus de 50 € dépensés",
+# "Revenus compris entre 30 852 € et 41 136 €", "Créance inférieure à 10 000 €"), as spans
+# of unit "€".
+_EUROS = r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:,(\d{1,2}))?\s?(?:€|euros?\b)"
+_EUROS_RE = re.compile(_EUROS)
+_AT_MOST = r"(?:inferieure?s?|egale?s?)(?: ou (?:inferieure?s?|egale?s?))? a"
+_AT_LEAST = r"(?:superieure?s?|egale?s?)(?: ou (?:superieure?s?|egale?s?))? a"
+_EURO_RANGE_RES = (
+    (re.compile(rf"entre {_EUROS} et {_EUROS}"), "both"),
+    (
+        re.compile(
+            rf"(?:moins de|{_AT_MOST}|< ou = a|jusqu'a|n'excedant pas|ne depass(?:ant|e|ent) pas)"
+            rf" {_EUROS}"
+        ),
+        "upto",
+    ),
+    (re.compile(rf"(?:plus de|\+ de|{_AT_LEAST}|au[- ]dela de|a partir de) {_EUROS}"), "from"),
+)
+
+
+def _euros(whole: str, cents: str | None) -> float:
+    return float(re.sub(r"\D", "", whole)) + (float(f"0.{cents}") if cents else 0.0)
+
+
 def stated_spans(text: str) -> tuple[Span, ...]:
     """The ages and durations a text states, in years or months (not the bounds it names:
-    "moins de 25 ans" states no age), and the years it names (unit "année")."""
+    "moins de 25 ans" states no age), the years it names (unit "année") and the sums of
+    money it states (unit "€"; "plus de 2 000 €" states none)."""
     folded = fold(text)
-    return tuple(
-        (float(m.group(1).replace(",", ".")), _SPAN_UNIT[m.group(2)])
-        for m in _SPAN_RE.finditer(folded)
-        if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
-    ) + tuple((float(m.group(1)), "année") for m in _YEAR_RE.finditer(folded))
+    return (
+        tuple(
+            (float(m.group(1).replace(",", ".")), _SPAN_UNIT[m.group(2)])
+            for m in _SPAN_RE.finditer(folded)
+            if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
+        )
+        + tuple((float(m.group(1)), "année") for m in _YEAR_RE.finditer(folded))
+        + tuple(
+            (_euros(m.group(1), m.group(2)), "€")
+            for m in _EUROS_RE.finditer(folded)
+            if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
+        )
+    )
+
+
+def _euro_ranges(folded: str) -> list[tuple[float, float, str]]:
+    """The ranges of sums a title states (bounds inclusive: the fiches write "inférieure ou
+    égale à 3 000 €" and "supérieure à 3 000 €" as often as "jusqu'à 50 €" and "plus de 50 €",
+    and a sum told is rarely the bound itself)."""
+    out: list[tuple[float, float, str]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, kind in _EURO_RANGE_RES:
+        for m in pattern.finditer(folded):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            taken.append(m.span())
+            a = _euros(m.group(1), m.group(2))
+            if kind == "both":
+                out.append((a, _euros(m.group(3), m.group(4)), "€"))
+            else:
+                out.append((0.0, a, "€") if kind == "upto" else (a, math.inf, "€"))
+    return out
 
 
 def _year_ranges(folded: str) -> list[tuple[float, float, str]]:
@@ -188,7 +241,7 @@ def span_ranges(title: str) -> tuple[tuple[float, float, str], ...]:
             out.append((lo, hi, _SPAN_UNIT[unit]))
         if out:
             break
-    return (*out, *_year_ranges(folded))
+    return (*out, *_year_ranges(folded), *_euro_ranges(folded))
 
 
 # "mineur" and "majeur" name the two sides of 18 ("Passeport d'un majeur", "… d'un mineur").
@@ -236,17 +289,22 @@ def sector(text: str) -> str | None:
     return "public" if public and not private else "privé" if private and not public else None
 
 
+def _family(unit: str) -> str:
+    return unit if unit in ("année", "€") else "time"
+
+
 def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
     """Whether a range the title states holds an age or duration of `spans`; None when the
     title states none or `spans` is empty."""
     ranges = span_ranges(title) if spans else ()
     if not ranges:
         return None
-    # a year meets only a period, an age or a duration only a range of ages or durations
+    # a year meets only a period, a sum only a range of sums, an age or a duration only a
+    # range of ages or durations
     fits = []
-    for is_year in (False, True):
-        rs = [r for r in ranges if (r[2] == "année") is is_year]
-        ss = [s for s in spans if (s[1] == "année") is is_year]
+    for family in ("time", "année", "€"):
+        rs = [r for r in ranges if _family(r[2]) == family]
+        ss = [s for s in spans if _family(s[1]) == family]
         if rs and ss:
             fits.append(any(lo <= v <= hi and unit == u for lo, hi, unit in rs for v, u in ss))
     return any(fits) if fits else None

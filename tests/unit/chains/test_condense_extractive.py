@@ -2033,6 +2033,27 @@ def test_a_year_stated_sets_aside_the_case_of_another_period(settings):
     )
 
 
+def test_a_sum_stated_leads_to_the_case_whose_range_holds_it(settings):
+    up_to = "Remboursement › Si le code secret a été utilisé › Jusqu'à 50 € dépensés"
+    above = "Remboursement › Si le code secret a été utilisé › Plus de 50 € dépensés"
+    ctx = _context(
+        "F2428",
+        "Vol de sa carte bancaire",
+        [
+            (up_to, "Il n'y a aucun remboursement."),
+            (above, "Le remboursement est partiel : 50 € sont à votre charge."),
+        ],
+        cases=frozenset({"Remboursement"}),
+    )
+    question = "carte volée, le voleur a retiré {} avec mon code, la banque rembourse quoi ?"
+    assert _quoted(compose(question.format("200 €"), "question", [ctx], settings))[0].startswith(
+        "Le remboursement est partiel"
+    )
+    assert _quoted(compose(question.format("30 euros"), "question", [ctx], settings))[0].startswith(
+        "Il n'y a aucun remboursement"
+    )
+
+
 @pytest.mark.parametrize(
     ("documents", "quoted"),
     [

@@ -75,6 +75,28 @@ def test_the_year_a_question_states_is_matched_to_periods(question, title, fits)
     assert span_fit(title, stated_spans(question)) is fits
 
 
+@pytest.mark.parametrize(
+    ("question", "title", "fits"),
+    [
+        ("le voleur a retiré 200 € avec ma carte", "Jusqu'à 50 € dépensés", False),
+        ("le voleur a retiré 200 € avec ma carte", "Plus de 50 € dépensés", True),
+        ("il lui doit 1 500 euros", "Créance inférieure à 10 000 €", True),
+        ("il lui doit 15 000 €", "Créance inférieure à 10 000 €", False),
+        ("revenus de 35 000 €", "Revenus compris entre 30 852 € et 41 136 €", True),
+        ("revenus de 35 000 €", "Revenus inférieurs à 30 852 €", False),
+        ("20 000€ de recettes", "Revenus locatifs ne dépassant pas 170 000 €", True),
+        ("500,50 € sur le compte", "Sommes inférieures ou égales à 564,78 €", True),
+        ("un don de 20000 €", "Don supérieur à 15 000 €", True),
+        # a bound is no sum told; a sum meets only a range of sums
+        ("il gagne plus de 2 000 €", "Plus de 50 € dépensés", None),
+        ("une amende de 200 €", "Moins de 26 ans", None),
+        ("un jeune de 23 ans", "Jusqu'à 50 € dépensés", None),
+    ],
+)
+def test_the_sum_a_question_states_is_matched_to_ranges_of_sums(question, title, fits):
+    assert span_fit(title, stated_spans(question)) is fits
+
+
 def _ordered(titles: list[str], question: str) -> list[int]:
     """`person_fit_first` over fiches F0, F1… in this order, titled `titles`."""
     from types import SimpleNamespace
