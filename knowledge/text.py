@@ -90,8 +90,10 @@ ASKING_WORDS = frozenset({
 # the ranges titles and cases state ("RSA demandeur de 25 ans et plus", "Entre 12 et 16 ans",
 # "Moins de 6 mois"), so that a question can be matched to the case that holds it.
 Span = tuple[float, str]  # (16.0, "ans")
-_SPAN_RE = re.compile(r"(\d+(?:[,.]\d+)?)\s*(ans?|mois)\b")
-_SPAN_UNIT = {"an": "ans", "ans": "ans", "mois": "mois"}
+_SPAN_RE = re.compile(r"(\d+(?:[,.]\d+)?)\s*(ans?|mois|semaines?)\b")
+_SPAN_UNIT = {"an": "ans", "ans": "ans", "mois": "mois", "semaine": "mois", "semaines": "mois"}
+# a span told in weeks is counted in months ("décédé il y a 6 semaines": "moins de 3 mois")
+_SPAN_SCALE = {"semaine": 12 / 52, "semaines": 12 / 52}
 _RANGE_RES = (
     (re.compile(r"(?:entre|de) (\d+) (?:ans? )?(?:et|a) (\d+) (ans?|mois)\b"), "both"),
     (re.compile(r"\b(\d+)-(\d+) (ans?|mois)\b"), "both"),
@@ -161,7 +163,10 @@ def stated_spans(text: str) -> tuple[Span, ...]:
     folded = fold(text)
     return (
         tuple(
-            (float(m.group(1).replace(",", ".")), _SPAN_UNIT[m.group(2)])
+            (
+                float(m.group(1).replace(",", ".")) * _SPAN_SCALE.get(m.group(2), 1.0),
+                _SPAN_UNIT[m.group(2)],
+            )
             for m in _SPAN_RE.finditer(folded)
             if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
         )

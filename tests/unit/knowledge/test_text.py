@@ -38,6 +38,9 @@ def test_stop_words_are_folded_and_question_words_are_not_topic_words():
         ("RSA pour un jeune de 23 ans ?", "RSA demandeur de 25 ans et plus", False),
         ("elle a 20 ans, elle a moins de 25 ans", "RSA demandeur de 25 ans et plus", False),
         ("un bébé de 8 mois", "Entre 6 et 12 mois", True),
+        # weeks are counted in months
+        ("son père est décédé il y a 6 semaines", "Décédé depuis moins de 3 mois", True),
+        ("son père est décédé il y a 16 semaines", "Décédé depuis moins de 3 mois", False),
         ("carte périmée depuis 6 ans", "Carte périmée depuis + de 5 ans", True),
         ("RSA et prime d'activité ?", "RSA demandeur de 25 ans et plus", None),
         ("un jeune de 23 ans", "RSA jeune actif", None),
