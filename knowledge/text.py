@@ -13,6 +13,7 @@ import functools
 import math
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 
 import bm25s
 
@@ -168,15 +169,39 @@ def stated_spans(text: str) -> tuple[Span, ...]:
                 _SPAN_UNIT[m.group(2)],
             )
             for m in _SPAN_RE.finditer(folded)
-            if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
+            if not _is_bound(folded, m)
         )
         + tuple((float(m.group(1)), "année") for m in _YEAR_RE.finditer(folded))
         + tuple(
             (_euros(m.group(1), m.group(2)), "€")
             for m in _EUROS_RE.finditer(folded)
-            if not _BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()])
+            if not _is_bound(folded, m)
         )
     )
+
+
+def _is_bound(folded: str, m: re.Match) -> bool:
+    """The number matched is a bound ("moins de 25 ans", "plus de 2 000 €"), not a value."""
+    return bool(_BOUND_BEFORE_RE.search(folded[max(0, m.start() - 14) : m.start()]))
+
+
+def _matches(
+    patterns: tuple[tuple[re.Pattern[str], str], ...],
+    folded: str,
+    skip: Callable[[re.Match], bool] | None = None,
+) -> Iterator[tuple[str, re.Match]]:
+    """Each pattern's matches in turn, with its kind, none overlapping an earlier one (the
+    patterns go from the most specific: "entre 1998 et 2000" before "2000"); `skip` sets a
+    match aside before it takes its place."""
+    taken: list[tuple[int, int]] = []
+    for pattern, kind in patterns:
+        for m in pattern.finditer(folded):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            if skip is not None and skip(m):
+                continue
+            taken.append(m.span())
+            yield kind, m
 
 
 def _euro_ranges(folded: str) -> list[tuple[float, float, str]]:
@@ -184,17 +209,12 @@ def _euro_ranges(folded: str) -> list[tuple[float, float, str]]:
     égale à 3 000 €" and "supérieure à 3 000 €" as often as "jusqu'à 50 €" and "plus de 50 €",
     and a sum told is rarely the bound itself)."""
     out: list[tuple[float, float, str]] = []
-    taken: list[tuple[int, int]] = []
-    for pattern, kind in _EURO_RANGE_RES:
-        for m in pattern.finditer(folded):
-            if any(a < m.end() and m.start() < b for a, b in taken):
-                continue
-            taken.append(m.span())
-            a = _euros(m.group(1), m.group(2))
-            if kind == "both":
-                out.append((a, _euros(m.group(3), m.group(4)), "€"))
-            else:
-                out.append((0.0, a, "€") if kind == "upto" else (a, math.inf, "€"))
+    for kind, m in _matches(_EURO_RANGE_RES, folded):
+        a = _euros(m.group(1), m.group(2))
+        if kind == "both":
+            out.append((a, _euros(m.group(3), m.group(4)), "€"))
+        else:
+            out.append((0.0, a, "€") if kind == "upto" else (a, math.inf, "€"))
     return out
 
 
@@ -202,27 +222,25 @@ def _year_ranges(folded: str) -> list[tuple[float, float, str]]:
     """The periods a title states in years; a bound with its day or month ("avant le 9 mars
     2015") holds its own year, a bare one ("avant 2013") does not."""
     out: list[tuple[float, float, str]] = []
-    taken: list[tuple[int, int]] = []
-    for pattern, kind in _YEAR_RANGE_RES:
-        for m in pattern.finditer(folded):
-            if any(a < m.end() and m.start() < b for a, b in taken):
-                continue
-            if _LAW_RE.search(folded[max(0, m.start() - 30) : m.start()]):
-                continue  # "la loi de 1948", "le décret du 4 mai 2012" name a text
-            taken.append(m.span())
-            *parts, year = m.groups()
-            y = float(year)
-            if kind == "both":
-                lo, hi = float(parts[0]), y
-            elif kind == "below":
-                lo, hi = 0.0, y if parts[0] else y - 0.01
-            elif kind == "upto":
-                lo, hi = 0.0, y
-            elif kind == "from":
-                lo, hi = y, math.inf
-            else:
-                lo, hi = y, y
-            out.append((lo, hi, "année"))
+
+    def names_a_text(m: re.Match) -> bool:
+        # "la loi de 1948", "le décret du 4 mai 2012" name a text
+        return bool(_LAW_RE.search(folded[max(0, m.start() - 30) : m.start()]))
+
+    for kind, m in _matches(_YEAR_RANGE_RES, folded, skip=names_a_text):
+        *parts, year = m.groups()
+        y = float(year)
+        if kind == "both":
+            lo, hi = float(parts[0]), y
+        elif kind == "below":
+            lo, hi = 0.0, y if parts[0] else y - 0.01
+        elif kind == "upto":
+            lo, hi = 0.0, y
+        elif kind == "from":
+            lo, hi = y, math.inf
+        else:
+            lo, hi = y, y
+        out.append((lo, hi, "année"))
     return out
 
 
