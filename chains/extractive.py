@@ -1120,6 +1120,7 @@ class Picked:
     ctx: SourceContext
     units: list[Unit]  # the direct answer first, then reading order
     best: float
+    follows: int = 0  # units quoted only because they follow the lead (not counted in the cap)
 
 
 def _item_keys(u: Unit) -> set[str]:
@@ -1280,13 +1281,77 @@ def pick(
         if close and _lead_in_score(lead, p, qr, weights) < close[0][0]:
             lead = close[0][1]
     rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
+    # the sentence the fiche writes right after the answer, when it completes it
+    follower = _follower(lead, every, scored, mine) if max_units >= FOLLOWER_MIN_UNITS else None
+    if follower is not None:
+        rest = sorted([*rest, follower], key=lambda u: u.order)
+        mine.add(follower)
     lead, *rest = _with_antecedents([lead, *rest], every, mine)
     # how well the fiche answers, to weigh it against other fiches: its best unit's own score,
     # every word counting 1 (a word's specificity is relative to its fiche), without the
     # bonus of the retriever's best chunks (every fiche has best chunks: across fiches it
     # says nothing)
     top = scored[0][1]
-    return Picked(ctx, [lead, *rest], score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top))
+    return Picked(
+        ctx,
+        [lead, *rest],
+        score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top),
+        follows=int(follower is not None),
+    )
+
+
+# The sentence right after the lead, in its section, is quoted with it when it completes it
+# (`_completes`): "Le délai de réponse est de 7 jours" then "Le délai de réponse passe à 9
+# jours calendaires quand la DICT n'est pas dématérialisée"; "L'opérateur doit vous fournir
+# une facture détaillée" then "Si vous la demandez en cours de contrat, votre opérateur a
+# 10 jours ouvrés…". Only in a fiche's full answer (not a "Voir aussi" of one or two
+# sentences), short ones, and beyond the count of sentences the draft allows.
+FOLLOWER_MIN_UNITS = 4
+FOLLOWER_MAX_WORDS = 35
+
+
+def _follower(
+    lead: Unit, every: list[Unit], scored: list[tuple[float, Unit]], shown: Shown
+) -> Unit | None:
+    """The unit right after the lead in its section when it completes it: a sentence (not a
+    list, an example, an aside or a link), short, one the scorer does not set aside (a row
+    for another age), not in the draft yet, with a figure, a delay, a place or a condition."""
+    # (orders repeat across sections: the unit after is the next of the lead's own section)
+    after = next(
+        (v for v in every if v.order == lead.order + 1 and v.section == lead.section), None
+    )
+    if (
+        after is None
+        or after.is_list
+        or after.example
+        or after.aside
+        or after.is_service
+        or after.n_words > FOLLOWER_MAX_WORDS
+        or shown.repeats(after)
+        or not _completes(after)
+    ):
+        return None
+    return after if next((s for s, u in scored if u is after), -1.0) > 0.0 else None
+
+
+# A sentence opening on a condition or an exception ("Si vous la demandez en cours de
+# contrat, …", "Toutefois, …", "Passé ce délai, …", "Sauf …")
+_CONDITION_OPENING_RE = re.compile(
+    r"^(?:si|s'il|s'ils|sauf|toutefois|cependant|en revanche|en cas|passe ce delai|a defaut"
+    r"|sinon|lorsqu|lorsque|dans ce cas|au-dela|en l'absence)\b"
+)
+
+
+def _completes(u: Unit) -> bool:
+    """The sentence right after the lead completes it: a figure, a date or a delay, a place
+    to go, or a condition or an exception to it."""
+    return (
+        u.has_amount
+        or u.has_delay
+        or u.has_number
+        or u.has_place
+        or bool(_CONDITION_OPENING_RE.match(fold(u.text.lstrip())))
+    )
 
 
 def _lists_needs(u: Unit) -> bool:
@@ -1505,7 +1570,7 @@ def _select(
     for u in first.units:
         shown.add(u)
     picked = [first]
-    left = cap - len(first.units)
+    left = cap - len(first.units) + first.follows
     first_title = stem_set(contexts[0].source.title)
     others = contexts[1 : settings.extractive_max_sources]
     asks = list(requests) if len(requests) > 1 else _parts(question)

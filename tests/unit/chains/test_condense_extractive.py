@@ -2033,6 +2033,40 @@ def test_a_year_stated_sets_aside_the_case_of_another_period(settings):
     )
 
 
+@pytest.mark.parametrize(
+    ("after", "section", "completes"),
+    [
+        # a condition, a figure or a place right after the answer completes it
+        ("Si la demande est incomplète, elle est renvoyée au commerçant.", "Demande", True),
+        ("Le délai est porté à 2 mois pour un commerce de plus de 300 m².", "Demande", True),
+        ("Le dossier se dépose auprès du placier de la commune.", "Demande", True),
+        # a sentence that says nothing of the kind, or the next one of another section
+        ("Les commerçants non sédentaires sont nombreux en été.", "Demande", False),
+        ("Si la demande est incomplète, elle est renvoyée au commerçant.", "Tarifs", False),
+    ],
+)
+def test_the_sentence_after_the_answer_is_quoted_when_it_completes_it(after, section, completes):
+    from chains.extractive import Shown, _follower, fiche_units, profile, score
+
+    ctx = _context(
+        "F32276",
+        "Vente sur un marché : comment obtenir une place ?",
+        [
+            ("Demande", "La mairie répond à la demande de place dans un délai de 1 mois."),
+            (section, after),
+        ],
+    )
+    every = fiche_units(ctx)
+    p = profile("la mairie répond à une demande de place au marché en combien de temps ?")
+    scored = [(score(u, p, u.section_stems), u) for u in every]
+    follower = _follower(every[0], every, scored, Shown())
+    assert (follower is not None and follower.text == after) is completes
+    # one already in the draft is not quoted twice
+    shown = Shown()
+    shown.add(every[-1])
+    assert _follower(every[0], every, scored, shown) is None
+
+
 def test_a_sum_stated_leads_to_the_case_whose_range_holds_it(settings):
     up_to = "Remboursement › Si le code secret a été utilisé › Jusqu'à 50 € dépensés"
     above = "Remboursement › Si le code secret a été utilisé › Plus de 50 € dépensés"
