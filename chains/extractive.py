@@ -1281,11 +1281,17 @@ def pick(
         if close and _lead_in_score(lead, p, qr, weights) < close[0][0]:
             lead = close[0][1]
     rest = sorted((u for u in chosen if u is not lead), key=lambda u: u.order)
-    # the sentence the fiche writes right after the answer, when it completes it
-    follower = _follower(lead, every, scored, mine) if max_units >= FOLLOWER_MIN_UNITS else None
-    if follower is not None:
-        rest = sorted([*rest, follower], key=lambda u: u.order)
-        mine.add(follower)
+    # the sentence the fiche writes right after the answer, and after the best of the
+    # others, when it completes it
+    follows = 0
+    if max_units >= FOLLOWER_MIN_UNITS:
+        best_other = next((u for _, u in scored if any(u is r for r in rest)), None)
+        for u in (lead, best_other):
+            follower = _follower(u, every, scored, mine) if u is not None else None
+            if follower is not None:
+                rest = sorted([*rest, follower], key=lambda v: v.order)
+                mine.add(follower)
+                follows += 1
     lead, *rest = _with_antecedents([lead, *rest], every, mine)
     # how well the fiche answers, to weigh it against other fiches: its best unit's own score,
     # every word counting 1 (a word's specificity is relative to its fiche), without the
@@ -1296,11 +1302,12 @@ def pick(
         ctx,
         [lead, *rest],
         score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top),
-        follows=int(follower is not None),
+        follows=follows,
     )
 
 
 # The sentence right after the lead, in its section, is quoted with it when it completes it
+# (and the one after the best of the other sentences chosen, likewise)
 # (`_completes`): "Le délai de réponse est de 7 jours" then "Le délai de réponse passe à 9
 # jours calendaires quand la DICT n'est pas dématérialisée"; "L'opérateur doit vous fournir
 # une facture détaillée" then "Si vous la demandez en cours de contrat, votre opérateur a
