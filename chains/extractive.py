@@ -478,7 +478,7 @@ def _sum_fits(section: str, p: Profile) -> bool | None:
     """Whether the case's range of sums ("Jusqu'à 50 € dépensés", "Créance inférieure à
     10 000 €") holds a sum the question states ("le voleur a retiré 200 €"); None when either
     says nothing of it. Weaker evidence than an age: the sum told may be of something else
-    than what the case measures ("3 000 € de travaux" and an bailiff's fees "Jusqu'à
+    than what the case measures ("3 000 € de travaux" and a bailiff's fees "Jusqu'à
     10 000 €")."""
     sums = tuple(s for s in p.spans if s[1] == "€")
     return span_fit(_case_title(section), sums) if sums and section else None
@@ -1306,13 +1306,13 @@ def pick(
     )
 
 
-# The sentence right after the lead, in its section, is quoted with it when it completes it
-# (and the one after the best of the other sentences chosen, likewise)
-# (`_completes`): "Le délai de réponse est de 7 jours" then "Le délai de réponse passe à 9
-# jours calendaires quand la DICT n'est pas dématérialisée"; "L'opérateur doit vous fournir
-# une facture détaillée" then "Si vous la demandez en cours de contrat, votre opérateur a
-# 10 jours ouvrés…". Only in a fiche's full answer (not a "Voir aussi" of one or two
-# sentences), short ones, and beyond the count of sentences the draft allows.
+# The sentence right after the lead in its section (and the one after the best of the other
+# sentences chosen) is quoted with it when it completes it (`_completes`): "Le délai de
+# réponse est de 7 jours" then "Le délai de réponse passe à 9 jours calendaires quand la DICT
+# n'est pas dématérialisée"; "L'opérateur doit vous fournir une facture détaillée" then "Si
+# vous la demandez en cours de contrat, votre opérateur a 10 jours ouvrés…". Only in a
+# fiche's full answer (not a "Voir aussi" of one or two sentences), short ones, and beyond
+# the count of sentences the draft allows.
 FOLLOWER_MIN_UNITS = 4
 FOLLOWER_MAX_WORDS = 35
 

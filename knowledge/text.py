@@ -317,8 +317,9 @@ def _family(unit: str) -> str:
 
 
 def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
-    """Whether a range the title states holds an age or duration of `spans`; None when the
-    title states none or `spans` is empty."""
+    """Whether a range the title states holds an age, a duration, a year or a sum of `spans`
+    (each compared with ranges of its own kind); None when the title states none of that
+    kind or `spans` is empty."""
     ranges = span_ranges(title) if spans else ()
     if not ranges:
         return None
