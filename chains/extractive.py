@@ -327,6 +327,28 @@ _YES_NO_RE = re.compile(
     r"|faut-il|ai-je|a-t-(?:il|elle|on)|suis-je|ont-ils|droit|oblige|obligatoire|legal|possible"
     r"|interdit|autorise)"
 )
+# A question asked by intonation ("il peut contester ?", "elle paie la Tascom ?", "y a une
+# allocation ?"): a clause with a verb of obligation, ability or being, and no word asking for
+# anything else (folded text, split at each "?"; "où" folded is "ou": asked at the clause's end)
+_ASKING_WORD_RE = re.compile(
+    r"\b(?:combien|quand|comment|quel|quelle|quels|quelles|qui|quoi|pourquoi|lequel|laquelle"
+    r"|que|qu'est|cb|qd)\b|\bou\s*$"
+)
+_INTONATION_RE = re.compile(
+    r"\b(?:peu[tx]|peuvent|doi[st]|doivent|faut|y a|est|sont|a droit|ont droit)\b"
+    # a clause opening on its subject: "…, elle paie la Tascom ?"
+    r"|(?:^|[,;:]\s*|\bet\s+)(?:(?:il|elle|on|ils|elles|je|tu|nous|vous)\s+|j')\w"
+)
+
+
+def _asks_by_intonation(folded: str) -> bool:
+    """Some clause of the question asks yes or no by intonation alone."""
+    return any(
+        _INTONATION_RE.search(part) and not _ASKING_WORD_RE.search(part)
+        for part in folded.split("?")[:-1]
+    )
+
+
 CONTEXT_WEIGHT = 0.4  # a word of the anecdote next to a word of what is asked
 NEGATED_CASE = 0.8  # a case stating what the question says the person lacks
 SUM_FIT = 0.5  # a case whose range of sums holds (or not) a sum the question states
@@ -390,7 +412,9 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         where=bool(kinds & _WHERE_Q)
         or bool(_WHERE_RE.search(told.lower()))
         or bool(_WHO_RE.search(folded)),
-        yes_no=bool(_YES_NO_RE.search(asked_folded)),
+        # by intonation: an agent's question only (a citizen's "C'est vrai ?" asks for more)
+        yes_no=bool(_YES_NO_RE.search(asked_folded))
+        or (not requests and _asks_by_intonation(asked_folded)),
         context=every - stems,
         spans=spans,
         negated=negated,

@@ -2676,3 +2676,36 @@ def test_a_fiche_for_the_other_sector_of_employment_is_not_quoted_beside(setting
     assert "Voir aussi « Don de jours de repos à un salarié" in compose(
         asked, "question", [public, private], settings
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "yes_no"),
+    [
+        ("superette de 350 m2, elle paie la Tascom ?", True),
+        ("le proprio peut augmenter le loyer en cours de bail ?", True),
+        ("y a une allocation ? combien par jour ?", True),
+        ("j'ai droit au chômage ?", True),
+        ("peut-on cumuler la PCH et l'AAH ?", True),
+        # a noun asked for, a word asking for something else
+        ("carence et montant des IJ ?", False),
+        ("allocation veuvage : montant 2020 ?", False),
+        ("il le refait où ?", False),
+        ("elle doit déclarer quand ?", False),
+        ("il paie combien ?", False),
+    ],
+)
+def test_a_question_asked_by_intonation_asks_yes_or_no(question, yes_no):
+    assert profile(question).yes_no is yes_no
+
+
+def test_a_question_asked_by_intonation_is_answered_by_the_sentence_saying_yes_or_no(settings):
+    ctx = _context(
+        "F9102",
+        "Compte bancaire d'un mineur",
+        [
+            ("", "Oui, le mineur peut effectuer seul les retraits sur son compte."),
+            ("Gestion", "Les parents gèrent le compte bancaire de leur enfant."),
+        ],
+    )
+    question = "mon fils, il peut gérer son compte bancaire ?"
+    assert _quoted(compose(question, "question", [ctx], settings))[0].startswith("Oui, le mineur")
