@@ -54,7 +54,7 @@ from chains.prompts import (
     SourceContext,
     format_service,
 )
-from chains.text import content_stems, fold, is_content_word, split_sentences, stem_set
+from chains.text import content_stems, fold, is_content_word, split_sentences, stem, stem_set
 from chains.text import words as word_tokens
 from knowledge.text import CUT_MARK, abroad_words, sector, side_of_18, span_fit, stated_spans
 
@@ -319,6 +319,8 @@ class Profile:
     kin: frozenset[str] = frozenset()  # the relatives it names (`kin_named`)
     # the amounts and rates it states ("plus de 153 000 € de subventions"), as figure keys
     figures: frozenset[str] = frozenset()
+    # what the question asks whether one may or must do ("il peut contester ?": contest)
+    modal_verbs: frozenset[str] = frozenset()
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -339,6 +341,30 @@ _INTONATION_RE = re.compile(
     # a clause opening on its subject: "…, elle paie la Tascom ?"
     r"|(?:^|[,;:]\s*|\bet\s+)(?:(?:il|elle|on|ils|elles|je|tu|nous|vous)\s+|j')\w"
 )
+
+
+# "peut", "pouvez", "doit", "faut", "a le droit de" and the verb they govern a few words on
+# ("peut lui interdire", "peut être trésorier": the content word after the modal)
+_MODAL_RE = re.compile(
+    r"peu[xt]|peuvent|pouv(?:ez|ons)|pourr(?:a|ez|ont|ait|aient)|doi[st]|doivent"
+    r"|dev(?:ez|ons|ra|rez|ront)|faut|faudra|droit"
+)
+MODAL_REACH = 3  # words after the modal where the verb it governs is looked for
+
+
+@lru_cache(maxsize=8192)
+def modal_verbs(text: str) -> frozenset[str]:
+    """The stems of the verbs a modal governs in `text` ("il peut contester ?": contest)."""
+    toks = word_tokens(fold(text))
+    found = set()
+    for i, w in enumerate(toks):
+        if not _MODAL_RE.fullmatch(w):
+            continue
+        for nxt in toks[i + 1 : i + 1 + MODAL_REACH]:
+            if is_content_word(nxt) and not _MODAL_RE.fullmatch(nxt):
+                found.add(stem(nxt))
+                break
+    return frozenset(found)
 
 
 def _asks_by_intonation(folded: str) -> bool:
@@ -432,6 +458,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         ages=ages,
         kin=kin_named(question),
         figures=frozenset(k for k in figure_keys([question]) if not k.startswith("date:")),
+        modal_verbs=frozenset() if requests else modal_verbs(asked),
     )
 
 
@@ -1079,8 +1106,18 @@ def score(
     fits = _case_fits(u.section, p)
     if fits is None and fiche_kin is not None:
         fits = _kin_fits(_case_title(u.section), p.kin, fiche_kin)
-    if fits is None and (sum_fits := _sum_fits(u.section, p)) is not None:
+    sum_fits = _sum_fits(u.section, p) if fits is None else None
+    if sum_fits is not None:
         s += SUM_FIT if sum_fits else -SUM_FIT
+    if (
+        p.yes_no
+        and p.modal_verbs
+        and not (u.is_list or u.says_yes_no or fits is False or sum_fits is False)
+        and p.modal_verbs & modal_verbs(u.text)
+    ):
+        # what one may or must do, as asked, says yes or no too ("Tout mineur de moins de 16
+        # ans peut être trésorier…" for "il peut être trésorier ?"), in a case that fits
+        s += 0.8
     if fits is not None:
         s += 1.0 if fits else -0.5
     elif p.ages and not u.is_list:

@@ -21,6 +21,7 @@ from chains.extractive import (
     compose,
     fiche_units,
     kin_named,
+    modal_verbs,
     pick,
     profile,
     score,
@@ -1246,7 +1247,9 @@ def test_the_retrievers_second_fiche_joins_when_nearly_as_good_as_the_first(sett
     second = _context("F9007", "Rupture anticipée d'un CDD par l'employeur", [("", specific)], n=2)
     # the retriever's second fiche (rank 1), or its third when the gate set the second aside
     second.rank = rank
-    question = "l'employeur peut-il rompre un CDD avant la fin du contrat ?"
+    # (asked without a modal: "peut-il rompre" would make the third fiche's "ne peut rompre…"
+    # the yes or no, as good as any first fiche's)
+    question = "rupture d'un CDD par l'employeur avant la fin du contrat : c'est possible ?"
     text = compose(question, "question", [first, second], settings)
     assert _quoted(text)[0].startswith("Le CDD prend fin à la date prévue")
     assert (specific in text) is added
@@ -2709,3 +2712,25 @@ def test_a_question_asked_by_intonation_is_answered_by_the_sentence_saying_yes_o
     )
     question = "mon fils, il peut gérer son compte bancaire ?"
     assert _quoted(compose(question, "question", [ctx], settings))[0].startswith("Oui, le mineur")
+
+
+def test_a_yes_no_question_is_answered_by_the_sentence_saying_what_one_may_do_as_asked(settings):
+    # "il peut être trésorier ?": the sentence saying one "peut être trésorier" answers it,
+    # not one saying what a minor "ne peut pas" do
+    ctx = _context(
+        "F9103",
+        "Qui peut être trésorier d'une association ?",
+        [
+            ("Vous êtes mineur", "Un mineur ne peut pas accomplir seul les actes de disposition."),
+            (
+                "Vous êtes mineur",
+                "Un mineur peut être trésorier d'une association avec l'accord de ses parents.",
+            ),
+        ],
+    )
+    question = "un ado de 15 ans peut être trésorier de l'asso ?"
+    assert _quoted(compose(question, "question", [ctx], settings))[0].startswith(
+        "Un mineur peut être trésorier"
+    )
+    assert modal_verbs("il peut lui interdire ?") == modal_verbs("Elle peut interdire l'accès")
+    assert modal_verbs("Vous pouvez contester la décision") == {"contest"}
