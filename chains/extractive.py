@@ -490,6 +490,8 @@ def _negated_stems(text: str) -> frozenset[str]:
 _EXAMPLE_RE = re.compile(r"\bexemples?\b")
 # "Par exemple, …", "Exemple : …", "Exemples de calcul : …"
 _EXAMPLE_LEAD_RE = re.compile(r"(?:par exemple\b|exemples?\b[^:]{0,40}:)")
+# "On parle aussi de recours collectif.", "On l'appelle aussi…": a name for what was said
+_NAMING_RE = re.compile(r"on (?:l'|les? )?(?:parle|appelle|dit|nomme)\b")
 _ASIDE_RE = re.compile(r"(?:a savoir|a noter|attention|rappel|important)\s*:")
 
 
@@ -1328,8 +1330,12 @@ def pick(
     # pointing back ("S'il choisit cette dernière solution…") or leaning on a sentence not
     # shown ("En plus, …": left unjoined, its antecedent was a title or too long) follow it;
     # a list or a table leads only when one was asked for, or nothing else comes close
+    # a sentence giving a name ("On parle aussi de recours collectif.") does not lead either
     leads = [
-        u for u in chosen if not (u.is_where or u.example or u.aside or u.refers_back or u.leans)
+        u
+        for u in chosen
+        if not (u.is_where or u.example or u.aside or u.refers_back or u.leans)
+        and not _NAMING_RE.match(fold(u.text))
     ]
     lead = leads[0] if leads else chosen[0]
     if overview and (summary := [u for u in leads if _summary(u)]):

@@ -2734,3 +2734,21 @@ def test_a_yes_no_question_is_answered_by_the_sentence_saying_what_one_may_do_as
     )
     assert modal_verbs("il peut lui interdire ?") == modal_verbs("Elle peut interdire l'accès")
     assert modal_verbs("Vous pouvez contester la décision") == {"contest"}
+
+
+def test_a_sentence_giving_a_name_does_not_lead(settings):
+    ctx = _context(
+        "F9104",
+        "Action de groupe dans le domaine de la santé",
+        [
+            ("De quoi s'agit-il ?", "On parle aussi de recours collectif."),
+            (
+                "Comment la mettre en œuvre ?",
+                "L'action de groupe est gratuite et l'adhésion à l'association n'est pas "
+                "nécessaire.",
+            ),
+        ],
+    )
+    question = "pour le recours collectif il doit adhérer à l'asso ? ça coûte quelque chose ?"
+    quoted = _quoted(compose(question, "question", [ctx], settings))
+    assert quoted[0].startswith("L'action de groupe est gratuite")
