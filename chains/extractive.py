@@ -1121,7 +1121,12 @@ def score(
         # ans peut être trésorier…" for "il peut être trésorier ?"), in a case that fits
         s += 0.8
     if fits is not None:
-        s += 1.0 if fits else -0.5
+        # the case for the person's age, duration, year or side of 18 leads; another case is
+        # left out ("S'il a entre 13 et 17 ans" for a 12-year-old, "Vous êtes né(e) en 2001"
+        # for someone born in 1996)
+        if not fits:
+            return -1.0
+        s += 1.0
     elif p.ages and not u.is_list:
         # a row or a sentence for the person's age range leads; a row for another age is left
         # out ("Moins de 55 ans – Durée de validité : 5 ans" for a 62-year-old)

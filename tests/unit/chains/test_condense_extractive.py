@@ -2752,3 +2752,22 @@ def test_a_sentence_giving_a_name_does_not_lead(settings):
     question = "pour le recours collectif il doit adhérer à l'asso ? ça coûte quelque chose ?"
     quoted = _quoted(compose(question, "question", [ctx], settings))
     assert quoted[0].startswith("L'action de groupe est gratuite")
+
+
+def test_a_case_whose_range_excludes_the_persons_age_is_left_out(settings):
+    ctx = _context(
+        "F9105",
+        "Mineur délinquant : peines encourues",
+        [
+            ("S'il a entre 10 et 12 ans", "Le juge ne peut prendre que des mesures éducatives."),
+            (
+                "S'il a entre 13 et 17 ans",
+                "Un vol avec violences est puni de 2 ans et demi de prison au plus.",
+            ),
+        ],
+    )
+    text = compose(
+        "gamin de 12 ans arrêté pour vol, il risque la prison ?", "question", [ctx], settings
+    )
+    assert "mesures éducatives" in text
+    assert "2 ans et demi" not in text
