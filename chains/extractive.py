@@ -183,12 +183,20 @@ _ABROAD_RE = re.compile(
 )
 
 
+# Paris and its region, whose cases ("À Paris", "En région parisienne", "À Paris ou petite
+# couronne (92-93-94)") are for the people who live there; not "Toutes régions sauf
+# Île-de-France"
+_PARIS = r"(?:\bparis\b|\bparisien|\bpetite couronne\b|\bile-de-france\b|\bidf\b)"
+_PARIS_RE = re.compile(_PARIS)
+_BUT_PARIS_RE = re.compile(r"\b(?:sauf|hors|autres? qu)\b[^›]*" + _PARIS)
+
+
 def _special_places(stems: frozenset[str], folded: str) -> frozenset[str]:
-    """The kinds of special place a text names ("abroad", "overseas", "alsace-moselle"): a
-    territory ("Guyane", "La Réunion"), "l'étranger" or a case abroad ("Vol dans un autre
-    pays", "hors de France"); read on its stems and its folded text, a hyphenated name word
-    by word ("Alsace-Moselle", "Wallis-et-Futuna", "En Nouvelle-Calédonie": 98, 6 and 6 case
-    titles of the corpus)."""
+    """The kinds of special place a text names ("abroad", "overseas", "alsace-moselle",
+    "paris"): a territory ("Guyane", "La Réunion"), "l'étranger" or a case abroad ("Vol dans
+    un autre pays", "hors de France"), Paris and its region; read on its stems and its folded
+    text, a hyphenated name word by word ("Alsace-Moselle", "Wallis-et-Futuna", "En
+    Nouvelle-Calédonie": 98, 6 and 6 case titles of the corpus)."""
     if "-" in folded:
         stems = stems | stem_set(folded.replace("-", " "))
     kinds = set()
@@ -198,6 +206,8 @@ def _special_places(stems: frozenset[str], folded: str) -> frozenset[str]:
         kinds.add("overseas")
     if stems & _LOCAL_LAW:
         kinds.add("alsace-moselle")
+    if _PARIS_RE.search(folded) and not _BUT_PARIS_RE.search(folded):
+        kinds.add("paris")
     return frozenset(kinds)
 
 

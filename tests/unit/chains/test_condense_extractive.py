@@ -2771,3 +2771,26 @@ def test_a_case_whose_range_excludes_the_persons_age_is_left_out(settings):
     )
     assert "mesures éducatives" in text
     assert "2 ans et demi" not in text
+
+
+def test_a_case_for_paris_gives_way_unless_the_question_names_it(settings):
+    ctx = _context(
+        "F9106",
+        "Opération tranquillité vacances",
+        [
+            (
+                "À Paris ou petite couronne (92-93-94)",
+                "Vous devez vous rendre à votre commissariat au moins 5 jours avant votre départ.",
+            ),
+            (
+                "Cas général",
+                "Vous devez vous rendre au commissariat ou à la gendarmerie au moins 2 jours "
+                "avant votre départ.",
+            ),
+        ],
+        cases=frozenset({"À Paris ou petite couronne (92-93-94)", "Cas général"}),
+    )
+    question = "tranquillité vacances : s'inscrire combien de jours avant le départ ?"
+    assert "2 jours" in _quoted(compose(question, "question", [ctx], settings))[0]
+    in_paris = "tranquillité vacances à Paris : s'inscrire combien de jours avant le départ ?"
+    assert "5 jours" in _quoted(compose(in_paris, "question", [ctx], settings))[0]
