@@ -276,6 +276,8 @@ _SYNONYMS = {
     **dict.fromkeys(("oblige", "obligee", "obliges", "obligees"), "obligatoire"),
     # "durée de validité ?": the fiches say "valable 10 ans" (not the same stem)
     "validite": "valable",
+    # "on peut le demander par internet ?": the fiches say "en ligne", "téléservice"
+    "internet": "ligne téléservice",
 }
 
 MAX_WORDS = 110  # about 20 seconds of reading, lists apart

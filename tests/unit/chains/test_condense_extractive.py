@@ -1642,6 +1642,24 @@ def test_a_validity_asked_meets_the_fiches_valable(settings):
     assert "valable 4 ans" in text
 
 
+def test_internet_asked_meets_the_fiches_en_ligne(settings):
+    """ "par internet ?" and "en ligne" share no stem: the fiches' words are added."""
+    assert stem_set("ligne") <= profile("on peut le faire par internet ?").stems
+    ctx = _context(
+        "F2",
+        "Permis de chasser : duplicata",
+        [
+            ("", "Il est possible de vérifier en ligne la validité d'un permis de chasser."),
+            ("", "Le duplicata coûte 30 €."),
+            ("Procédure", "Vous pouvez faire la demande de duplicata en ligne ou au guichet."),
+        ],
+    )
+    text = compose(
+        "duplicata permis de chasser, on le demande par internet ?", "question", [ctx], settings
+    )
+    assert "demande de duplicata en ligne" in text
+
+
 def test_a_reply_to_a_citizen_heads_no_unlabelled_bullets_with_selon_le_cas(settings):
     ctx = _context(
         "F33808",
