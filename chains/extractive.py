@@ -392,10 +392,20 @@ NEGATED_CASE = 0.8  # a case stating what the question says the person lacks
 SUM_FIT = 0.5  # a case whose range of sums holds (or not) a sum the question states
 
 
+# Asking whether two aids or statuses go together: "en même temps", "toucher les deux",
+# "cumulabe" (typed): the fiches say "cumulable", "cumuler", "cumul"
+_TOGETHER_RE = re.compile(
+    r"\ben meme temps\b|\bcumul\w*"
+    r"|\b(?:touch|percev|perc|av|benefici|garder?|conserv)\w* (?:les|des|aux) (?:deux|2|3|trois)\b"
+)
+
+
 def _stems_with_synonyms(text: str) -> frozenset[str]:
     """Content stems of the text and of the fiches' words for its everyday ones."""
     words = [fold(w).strip("?!.,;:()'\"") for w in text.replace("'", " ").split()]
     extra = " ".join(_SYNONYMS[w] for w in words if w in _SYNONYMS)
+    if _TOGETHER_RE.search(fold(text)):
+        extra += " cumul cumulable"
     return stem_set(f"{text} {extra}")
 
 

@@ -1660,6 +1660,33 @@ def test_internet_asked_meets_the_fiches_en_ligne(settings):
     assert "demande de duplicata en ligne" in text
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "prime et allocation en même temps, c'est possible ?",
+        "il peut toucher les deux aides ?",
+        "la prime c'est cumulabe avec une allocation ?",  # typed so
+    ],
+)
+def test_two_aids_together_meet_the_fiches_cumul(question, settings):
+    """ "en même temps", "toucher les deux" ask what the fiches call "cumulable"."""
+    ctx = _context(
+        "F3",
+        "Prime de mobilité des apprentis",
+        [
+            ("", "La prime de mobilité aide les apprentis qui déménagent pour leur formation."),
+            ("", "La prime est versée par la région en une fois, sur le compte de l'apprenti."),
+            ("", "La prime est demandée avant la rentrée, avec le contrat d'apprentissage."),
+            ("Montant", "La prime s'élève à 500 € pour un apprenti qui touche un salaire."),
+            ("Montant", "La prime est portée à 800 € pour un apprenti qui touche une aide."),
+            ("Démarche", "La prime est demandée en ligne sur le site de la région."),
+            ("Autres aides", "La prime de mobilité est cumulable sans limite."),
+        ],
+    )
+    text = compose(question, "question", [ctx], settings)
+    assert "cumulable sans limite" in text
+
+
 def test_a_reply_to_a_citizen_heads_no_unlabelled_bullets_with_selon_le_cas(settings):
     ctx = _context(
         "F33808",
