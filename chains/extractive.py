@@ -83,6 +83,31 @@ def _says_duration(text: str) -> bool:
     return False
 
 
+# A question asking an age ("jusqu'à quel âge ?", "âge minimum ?", "conditions d'âge ?",
+# "écart d'âge minimum ?") and a sentence stating one ("réservé aux jeunes de 12 à 25 ans",
+# "avoir au moins 60 ans", "l'année de votre 25e anniversaire"; not "pendant 2 ans", "3 ans
+# d'ancienneté")
+_AGE_ASKED_RE = re.compile(
+    r"\bquel age\b|\bage (?:mini\w*|maxi\w*|min|max|limite|requis)\b|\bconditions? d'age\b"
+    r"|\becart d'age\b"
+)
+_AGE_WORD_RE = re.compile(r"\banniversaire\b|\bagee?s? de \d")
+_YEARS_RE = re.compile(r"\b\d{1,3} ans\b(?! ?(?:d'|de )(?!plus|moins))")
+
+
+_LASTS_BEFORE_RE = re.compile(r"(?:valable|valide|renouvelable|tous les|prison|emprisonnement)\s+$")
+
+
+def _says_age(folded: str) -> bool:
+    if _AGE_WORD_RE.search(folded):
+        return True
+    for m in _YEARS_RE.finditer(folded):
+        before = folded[max(0, m.start() - 16) : m.start()]
+        if not (_DURATION_BEFORE_RE.search(before) or _LASTS_BEFORE_RE.search(before)):
+            return True
+    return False
+
+
 # words that ask for an amount, including the nouns that name one ("salaire", "barème")
 _AMOUNT_Q = stem_set(
     "coût coute prix tarif montant gratuit cher frais salaire rémunération plafond barème indemnité"
@@ -333,6 +358,7 @@ class Profile:
     figures: frozenset[str] = frozenset()
     # what the question asks whether one may or must do ("il peut contester ?": contest)
     modal_verbs: frozenset[str] = frozenset()
+    age: bool = False  # it asks an age (`_AGE_ASKED_RE`)
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -390,6 +416,7 @@ def _asks_by_intonation(folded: str) -> bool:
 CONTEXT_WEIGHT = 0.4  # a word of the anecdote next to a word of what is asked
 NEGATED_CASE = 0.8  # a case stating what the question says the person lacks
 SUM_FIT = 0.5  # a case whose range of sums holds (or not) a sum the question states
+AGE_BONUS = 1.0  # a sentence stating an age, for a question asking one
 
 
 # Asking whether two aids or statuses go together: "en même temps", "toucher les deux",
@@ -481,6 +508,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         kin=kin_named(question),
         figures=frozenset(k for k in figure_keys([question]) if not k.startswith("date:")),
         modal_verbs=frozenset() if requests else modal_verbs(asked),
+        age=bool(_AGE_ASKED_RE.search(asked_folded)),
     )
 
 
@@ -685,6 +713,7 @@ class Unit:
     on_silence: bool  # says what no answer means ("Sans réponse dans un délai de 2 mois…")
     penalty: bool  # states a fine or a prison term ("… une amende de 750 €")
     has_number: bool  # states a number ("au moins 7 personnes", "2 parts")
+    states_age: bool  # states an age ("de 12 à 25 ans", `_says_age`)
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
     # its first OPENING_WORDS words ("" when shorter): a fiche that says a rule twice, in
@@ -740,6 +769,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         on_silence=bool(_SILENCE_RE.search(folded)),
         penalty=bool(_PENALTY_RE.search(folded)),
         has_number=bool(_DIGIT_RE.search(text)),
+        states_age=_says_age(folded),
         key=re.sub(r"\W+", " ", folded).strip(),
         sig=stems | frozenset(_NUMBER_RE.findall(text)),
         opening=_opening(folded),
@@ -1107,6 +1137,8 @@ def score(
         s += 1.6
     if p.delay and u.has_delay and kind_fits:
         s += 1.0
+    if p.age and u.states_age and not u.is_list:
+        s += AGE_BONUS
     if u.is_list and (p.listing or (p.needed and section_overlap and _lists_needs(u))):
         s += 1.2 + 0.8 * section_overlap
     if p.silence and u.on_silence:

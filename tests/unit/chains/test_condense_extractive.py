@@ -1687,6 +1687,39 @@ def test_two_aids_together_meet_the_fiches_cumul(question, settings):
     assert "cumulable sans limite" in text
 
 
+@pytest.mark.parametrize(
+    ("question", "asks_age"),
+    [
+        ("carte jeune : jusqu'à quel âge ?", True),
+        ("bafa : âge minimum ?", True),
+        ("retraite anticipée : conditions d'âge ?", True),
+        ("adoption : écart d'âge minimum ?", True),
+        ("mon fils a 15 ans, il lui faut quoi ?", False),  # an age told, not asked
+        ("carte jeune : valable combien de temps ?", False),
+    ],
+)
+def test_an_age_asked(question, asks_age):
+    assert profile(question).age is asks_age
+
+
+def test_an_age_asked_quotes_the_sentence_stating_one(settings):
+    """ "jusqu'à quel âge ?" is answered by "de 16 à 25 ans", not by a duration in years."""
+    ctx = _context(
+        "F4",
+        "Carte jeune de la région",
+        [
+            ("", "La carte jeune donne des réductions dans les musées de la région."),
+            ("", "La carte jeune est gratuite."),
+            ("", "La carte jeune est valable 2 ans."),
+            ("", "La carte jeune se demande en ligne sur le site de la région."),
+            ("Réductions", "La carte jeune donne 50 % de réduction sur les trains régionaux."),
+            ("Bénéficiaires", "La carte jeune est réservée aux personnes de 16 à 25 ans."),
+        ],
+    )
+    text = compose("carte jeune : jusqu'à quel âge ?", "question", [ctx], settings)
+    assert "de 16 à 25 ans" in text
+
+
 def test_a_reply_to_a_citizen_heads_no_unlabelled_bullets_with_selon_le_cas(settings):
     ctx = _context(
         "F33808",
