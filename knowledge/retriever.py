@@ -538,7 +538,7 @@ class HybridRetriever(BaseRetriever):
                 fused.dense_best[c.fiche_id] = (
                     c.cos_chunk_dense if "chunk_dense" in c.ranks else c.cos_card_dense
                 )
-            corrections = tuple(vocabulary.corrections(a.main)) if vocabulary is not None else ()
+            corrections = _read_as(a.main, vocabulary) if vocabulary is not None else ()
             out.append(
                 _Staged(
                     a, fused, rows, [pool[t] for t in order], x[order], best_search, corrections
@@ -588,7 +588,23 @@ class _Staged:
     candidates: list[Candidate]
     features: np.ndarray
     best_search: dict[str, int]
-    corrections: tuple[str, ...] = ()  # the corpus words its typos were read as
+    # the corpus words its typos were read as, and the words typed without their accents as
+    # the fiches spell them (`_read_as`)
+    corrections: tuple[str, ...] = ()
+
+
+def _read_as(text: str, vocabulary: Any) -> tuple[str, ...]:
+    """The corpus words the typos of `text` were read as, then its words typed without accents
+    as the fiches spell them ("activite" -> "activité"): the answer chain reads the question
+    with them, whose words and the fiches' would otherwise not meet (the French stemmer cuts
+    "activité" to "activ", "activite" to "activit")."""
+    out = list(vocabulary.corrections(text))
+    typed = set(_LETTERS_RE.findall(text))
+    out += [w for w in _LETTERS_RE.findall(vocabulary.accented(text)) if w not in typed]
+    return tuple(dict.fromkeys(out))
+
+
+_LETTERS_RE = re.compile(r"[^\W\d_]+")
 
 
 def _fuse(

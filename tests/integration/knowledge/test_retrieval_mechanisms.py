@@ -262,3 +262,6 @@ def test_a_question_typed_without_accents_reaches_the_embedders_with_them(sample
     docs = sample_kb.retriever(k=5).invoke(typed)
     assert read == [spelt, spelt]  # e5, then USE (BM25 folds accents anyway)
     assert docs
+    # the answer chain's composer reads the words with their accents too: the French stemmer
+    # cuts "identité" and "identite" differently
+    assert docs[0].metadata["corrections"] == ["identité", "périmée", "délai"]
