@@ -93,8 +93,8 @@ _AGE_ASKED_RE = re.compile(
 )
 _AGE_WORD_RE = re.compile(r"\banniversaire\b|\bagee?s? de \d")
 _YEARS_RE = re.compile(r"\b\d{1,3} ans\b(?! ?(?:d'|de )(?!plus|moins))")
-
-
+# what lasts a number of years, beside `_DURATION_BEFORE_RE` ("valable 10 ans", "3 ans de
+# prison")
 _LASTS_BEFORE_RE = re.compile(r"(?:valable|valide|renouvelable|tous les|prison|emprisonnement)\s+$")
 
 

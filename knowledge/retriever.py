@@ -593,6 +593,9 @@ class _Staged:
     corrections: tuple[str, ...] = ()
 
 
+_LETTERS_RE = re.compile(r"[^\W\d_]+")
+
+
 def _read_as(text: str, vocabulary: Any) -> tuple[str, ...]:
     """The corpus words the typos of `text` were read as, then its words typed without accents
     as the fiches spell them ("activite" -> "activité"): the answer chain reads the question
@@ -602,9 +605,6 @@ def _read_as(text: str, vocabulary: Any) -> tuple[str, ...]:
     typed = set(_LETTERS_RE.findall(text))
     out += [w for w in _LETTERS_RE.findall(vocabulary.accented(text)) if w not in typed]
     return tuple(dict.fromkeys(out))
-
-
-_LETTERS_RE = re.compile(r"[^\W\d_]+")
 
 
 def _fuse(
