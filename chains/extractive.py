@@ -550,6 +550,17 @@ def _case_title(section: str) -> str:
     return " › ".join(section.split(" › ")[-2:])
 
 
+_YEAR_STEMS = stem_set("ans années")
+
+
+def _measures_other(section: str) -> bool:
+    """Whether the case title is a range after a label that is no age ("Date d'expiration :
+    moins de 5 ans")."""
+    title = _case_title(section)
+    label = title.split(" : ", 1)[0] if " : " in title else ""
+    return bool(label) and "age" not in fold(label).split()
+
+
 def _case_fits(section: str, p: Profile) -> bool | None:
     """Whether the case (its age or duration range) holds what the question states; None
     when either says nothing of it. A year only sets a case aside ("Contrat de location
@@ -561,8 +572,7 @@ def _case_fits(section: str, p: Profile) -> bool | None:
     title = _case_title(section)
     years = tuple(s for s in p.spans if s[1] == "année")
     spans = tuple(s for s in p.spans if s[1] not in ("année", "€"))
-    label = title.split(" : ", 1)[0] if " : " in title else ""
-    if label and "age" not in fold(label).split():
+    if _measures_other(section):
         # the range of what the label measures, not the person's age ("Date d'expiration :
         # + de 5 ans" is no case for a 15-year-old)
         spans = tuple(s for s in spans if s not in p.ages)
@@ -1125,6 +1135,10 @@ def score(
     # words lacked match nothing in it
     denied = (section_stems & p.negated) - u.case_lacks
     asked = p.stems - denied
+    if p.ages and _measures_other(u.section):
+        # the unit of the person's age told ("15 ans") says nothing of a range the case
+        # title measures something else with ("Date d'expiration : moins de 5 ans")
+        section_stems = section_stems - _YEAR_STEMS
     section_overlap = len(asked & section_stems) + CONTEXT_WEIGHT * len(p.context & section_stems)
     s = max(
         _matched(stems, words, asked, p.context, weights)

@@ -2737,6 +2737,32 @@ def test_what_is_needed_gives_the_list_of_pieces_with_the_other_cases_named(sett
     assert "Autres cas" not in text
 
 
+def test_the_age_told_does_not_match_the_unit_of_another_range(settings):
+    """ "15 ans" says nothing of "Date d'expiration : moins de 5 ans": the case of a valid
+    card is as good a guess, and comes first in the fiche."""
+    pieces = "- Carte d'identité de l'enfant\n- Photo d'identité\n- Justificatif de domicile"
+    valid = "L'enfant a une carte d'identité valide"
+    expired = "L'enfant a une carte d'identité périmée"
+    ctx = _context(
+        "F9041",
+        "Passeport d'un mineur : première demande",
+        [
+            ("", "Le passeport d'un mineur se demande en mairie, avec l'enfant."),
+            (f"Pièces à fournir › {valid}", pieces),
+            (f"Pièces à fournir › {expired} › Date d'expiration : moins de 5 ans", pieces),
+        ],
+        cases=frozenset({valid, expired, "Date d'expiration : moins de 5 ans"}),
+    )
+    text = compose(
+        "mon fils a 15 ans, il lui faut quoi pour son premier passeport ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    heading = next(line for line in text.splitlines() if line.startswith("_Pièces"))
+    assert heading.strip("_").endswith(valid), text
+
+
 def test_a_fiche_for_the_other_sector_of_employment_is_not_quoted_beside(settings):
     public = _context(
         "F9041",
