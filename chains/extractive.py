@@ -1404,10 +1404,13 @@ def pick(
     # shown ("En plus, …": left unjoined, its antecedent was a title or too long) follow it;
     # a list or a table leads only when one was asked for, or nothing else comes close
     # a sentence giving a name ("On parle aussi de recours collectif.") does not lead either
+    # a sentence that leans on the one before leads only with it ("Un seul justificatif de
+    # domicile est nécessaire. … Il peut s'agir par exemple d'un des documents suivants :")
     leads = [
         u
         for u in chosen
-        if not (u.is_where or u.example or u.aside or u.refers_back or u.leans)
+        if not (u.is_where or u.example or u.aside or u.refers_back)
+        and not (u.leans and _antecedent(u, every) is None)
         and not _NAMING_RE.match(fold(u.text))
     ]
     lead = leads[0] if leads else chosen[0]
@@ -1553,6 +1556,23 @@ def _lead_in_score(u: Unit, p: Profile, qr: bool, weights: dict[str, float]) -> 
 ANTECEDENT_WORDS = 40
 
 
+def _antecedent(u: Unit, every: list[Unit]) -> Unit | None:
+    """The sentence before `u` in the fiche when `_with_antecedents` would quote it with `u`
+    (same section, not a list, an example or an aside, short, a whole sentence)."""
+    i = next((k for k, v in enumerate(every) if v.order == u.order and v.text == u.text), 0)
+    if i == 0:
+        return None
+    prev = every[i - 1]
+    if (
+        prev.section == u.section
+        and not (prev.is_list or prev.example or prev.aside)
+        and prev.n_words <= ANTECEDENT_WORDS
+        and prev.text.rstrip().endswith((".", "!", "…"))
+    ):
+        return prev
+    return None
+
+
 def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> list[Unit]:
     """Each chosen unit that leans on the sentence before it ("Toutefois, il hérite par
     représentation… dans les 3 cas suivants :", "Si ces montants sont dépassés, …") is quoted
@@ -1561,10 +1581,11 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
     together for every question; here they are wanted. When the sentence before is chosen
     too, the two become one; when it is not, it is added, unless it is a list, an example, an
     aside, too long, already in the draft, or in another section (the title stands for it).
-    Run once the lead is chosen: a sentence that leans does not lead, with its antecedent or
-    without. A sentence naming back further on ("… même en dessous de ce chiffre
-    d'affaires", `points_back`) is joined after the sentence before only when both were
-    chosen; when it is the lead, the two lead together."""
+    Run once the lead is chosen: a sentence that leans leads only when its antecedent can be
+    quoted with it (`_antecedent`), and then does, before it. A sentence naming back further
+    on ("… même en dessous de ce chiffre d'affaires", `points_back`) is joined after the
+    sentence before only when both were chosen; when it is the lead, the two lead
+    together."""
     if not any((u.leans or u.points_back) and not u.aside for u in chosen):
         return chosen  # most picks: nothing to look up
     # a unit's place in the fiche: its order and text (orders alone repeat across sections; a

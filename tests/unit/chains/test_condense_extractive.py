@@ -2763,6 +2763,33 @@ def test_the_age_told_does_not_match_the_unit_of_another_range(settings):
     assert heading.strip("_").endswith(valid), text
 
 
+def test_a_list_leaning_on_the_sentence_before_leads_with_it(settings):
+    """The best answer is a list whose lead-in leans on the sentence before ("Il peut s'agir
+    …"): it leads with that sentence rather than giving way to another case's list."""
+    ctx = _context(
+        "F9042",
+        "Carte de bibliothèque : justificatif de domicile",
+        [
+            (
+                "Vous avez un justificatif de domicile à votre nom",
+                "Un seul justificatif de domicile récent est nécessaire. Il peut s'agir par "
+                "exemple d'un des documents suivants :\n- Facture d'eau\n- Quittance de loyer"
+                "\n- Avis d'imposition",
+            ),
+            (
+                "Vous êtes sans domicile stable",
+                "Vous pouvez élire domicile auprès d'une des structures suivantes :\n- un CCAS"
+                "\n- un organisme agréé",
+            ),
+        ],
+        cases=frozenset({"Vous avez un justificatif de domicile à votre nom"}),
+    )
+    text = compose("quel justificatif de domicile ?", "question", [ctx], settings)
+    quoted = [line for line in text.splitlines()[1:] if line and not line.startswith("_")]
+    assert quoted[0].startswith("Un seul justificatif de domicile récent est nécessaire. Il peut")
+    assert quoted[1] == "- Facture d'eau"
+
+
 def test_a_fiche_for_the_other_sector_of_employment_is_not_quoted_beside(settings):
     public = _context(
         "F9041",
