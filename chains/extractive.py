@@ -1416,6 +1416,14 @@ def pick(
     lead = leads[0] if leads else chosen[0]
     if overview and (summary := [u for u in leads if _summary(u)]):
         lead = min(summary, key=lambda u: u.order)  # the fiche's summary first, in its order
+    if (
+        p.needed
+        and not lead.is_list
+        and (needs := [u for u in leads if u.is_list and _lists_needs(u)])
+    ):
+        # "que faut-il pour son passeport ?": the list of pièces leads, not the sentence of
+        # the case that fits the person best
+        lead = needs[0]
     if lead.is_list and not (p.listing or (p.needed and _lists_needs(lead))):
         close = [(s, u) for s, u in scored[:8] if u in leads and not u.is_list]
         close = [(s, u) for s, u in close if s >= 0.7 * best_score]

@@ -2790,6 +2790,32 @@ def test_a_list_leaning_on_the_sentence_before_leads_with_it(settings):
     assert quoted[1] == "- Facture d'eau"
 
 
+def test_what_is_needed_is_answered_by_the_list_of_pieces_first(settings):
+    """ "que faut-il pour son passeport ?" in a citizen's message: the list of pièces leads,
+    not the sentence of the case for the child's age."""
+    valid = "L'enfant a une carte d'identité valide"
+    ctx = _context(
+        "F9043",
+        "Passeport d'un mineur : première demande",
+        [
+            ("", "Le passeport d'un mineur se demande en mairie, avec l'enfant."),
+            (
+                f"Pièces à fournir › {valid}",
+                "- Carte d'identité\n- Photo d'identité\n- Justificatif de domicile",
+            ),
+            (
+                "Retrait › À partir de 13 ans",
+                "L'enfant qui part en voyage peut signer lui-même son passeport au retrait.",
+            ),
+        ],
+        cases=frozenset({valid, "À partir de 13 ans"}),
+    )
+    message = "Bonjour, mon fils de 15 ans part en voyage, que faut-il pour son passeport ?"
+    draft = _reply("Bonjour,", [message], [ctx], settings)
+    first = next(line for line in draft.splitlines() if line.startswith(("_", "- ")))
+    assert first == f"_Pièces à fournir › {valid}_", draft
+
+
 def test_a_fiche_for_the_other_sector_of_employment_is_not_quoted_beside(settings):
     public = _context(
         "F9041",
