@@ -1564,21 +1564,21 @@ def _lead_in_score(u: Unit, p: Profile, qr: bool, weights: dict[str, float]) -> 
 ANTECEDENT_WORDS = 40
 
 
-def _antecedent(u: Unit, every: list[Unit]) -> Unit | None:
-    """The sentence before `u` in the fiche when `_with_antecedents` would quote it with `u`
-    (same section, not a list, an example or an aside, short, a whole sentence)."""
-    i = next((k for k, v in enumerate(every) if v.order == u.order and v.text == u.text), 0)
-    if i == 0:
-        return None
-    prev = every[i - 1]
-    if (
+def _may_precede(prev: Unit, u: Unit) -> bool:
+    """Whether `prev`, the unit before `u` in the fiche, may be quoted before it as its
+    antecedent: same section, not a list, an example or an aside, short, a whole sentence."""
+    return (
         prev.section == u.section
         and not (prev.is_list or prev.example or prev.aside)
         and prev.n_words <= ANTECEDENT_WORDS
         and prev.text.rstrip().endswith((".", "!", "…"))
-    ):
-        return prev
-    return None
+    )
+
+
+def _antecedent(u: Unit, every: list[Unit]) -> Unit | None:
+    """The sentence before `u` in the fiche when `_with_antecedents` would quote it with `u`."""
+    i = next((k for k, v in enumerate(every) if v.order == u.order and v.text == u.text), 0)
+    return every[i - 1] if i and _may_precede(every[i - 1], u) else None
 
 
 def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> list[Unit]:
@@ -1615,10 +1615,7 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
         if not (
             (u.leans or (u.points_back and at is not None))
             and not u.aside
-            and prev.section == u.section
-            and not (prev.is_list or prev.example or prev.aside)
-            and prev.n_words <= ANTECEDENT_WORDS
-            and prev.text.rstrip().endswith((".", "!", "…"))
+            and _may_precede(prev, u)
         ):
             continue
         joined = _unit(f"{prev.text} {u.text}", u.section, prev.order, u.is_list)

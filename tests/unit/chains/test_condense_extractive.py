@@ -1624,40 +1624,42 @@ def test_obligations_asks_for_a_list_obliged_for_yes_or_no(question, listing):
     assert profile(question).listing is listing
 
 
-def test_a_validity_asked_meets_the_fiches_valable(settings):
-    """ "durée de validité ?" and "valable 4 ans" share no stem: the fiches' word is added."""
-    assert stem_set("valable") <= profile("carte : durée de validité ?").stems
-    ctx = _context(
-        "F1",
-        "Carte de commerçant ambulant",
-        [
-            ("", "La carte est délivrée dans un délai maximal d'1 mois."),
-            ("", "Un certificat provisoire peut être délivré en attendant la carte."),
-            ("Durée", "La carte est valable 4 ans et renouvelable."),
-        ],
-    )
-    text = compose(
-        "carte de commerçant ambulant : durée de validité ?", "question", [ctx], settings
-    )
-    assert "valable 4 ans" in text
-
-
-def test_internet_asked_meets_the_fiches_en_ligne(settings):
-    """ "par internet ?" and "en ligne" share no stem: the fiches' words are added."""
-    assert stem_set("ligne") <= profile("on peut le faire par internet ?").stems
-    ctx = _context(
-        "F2",
-        "Permis de chasser : duplicata",
-        [
-            ("", "Il est possible de vérifier en ligne la validité d'un permis de chasser."),
-            ("", "Le duplicata coûte 30 €."),
-            ("Procédure", "Vous pouvez faire la demande de duplicata en ligne ou au guichet."),
-        ],
-    )
-    text = compose(
-        "duplicata permis de chasser, on le demande par internet ?", "question", [ctx], settings
-    )
-    assert "demande de duplicata en ligne" in text
+@pytest.mark.parametrize(
+    ("question", "fiche_word", "title", "parts", "answer"),
+    [
+        # "durée de validité ?" and "valable 4 ans" share no stem
+        (
+            "carte de commerçant ambulant : durée de validité ?",
+            "valable",
+            "Carte de commerçant ambulant",
+            [
+                ("", "La carte est délivrée dans un délai maximal d'1 mois."),
+                ("", "Un certificat provisoire peut être délivré en attendant la carte."),
+                ("Durée", "La carte est valable 4 ans et renouvelable."),
+            ],
+            "valable 4 ans",
+        ),
+        # "par internet ?" and "en ligne" neither
+        (
+            "duplicata permis de chasser, on le demande par internet ?",
+            "ligne",
+            "Permis de chasser : duplicata",
+            [
+                ("", "Il est possible de vérifier en ligne la validité d'un permis de chasser."),
+                ("", "Le duplicata coûte 30 €."),
+                ("Procédure", "Vous pouvez faire la demande de duplicata en ligne ou au guichet."),
+            ],
+            "demande de duplicata en ligne",
+        ),
+    ],
+)
+def test_an_everyday_word_meets_the_fiches_word(
+    question, fiche_word, title, parts, answer, settings
+):
+    """The fiches' word for an everyday one the question uses is added to its stems."""
+    assert stem_set(fiche_word) <= profile(question).stems
+    text = compose(question, "question", [_context("F1", title, parts)], settings)
+    assert answer in text
 
 
 @pytest.mark.parametrize(
