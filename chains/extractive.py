@@ -1278,6 +1278,9 @@ def _trim_list(u: Unit, shown: set[str], max_items: int) -> Unit | None:
     return _unit(text, u.section, u.order, True) if text != u.text else u
 
 
+MIN_CONTAINED_KEY = 40  # characters: shorter sentences may well be part of another
+
+
 @dataclass(slots=True)
 class Shown:
     """What the draft already says: unit keys, list items and each unit's content words."""
@@ -1291,8 +1294,12 @@ class Shown:
             self.sigs.append((u.sig, u.opening, u.denies))
 
     def repeats(self, u: Unit) -> bool:
-        return u.key in self.keys or (
-            not u.is_list and any(_says_again(u, *shown) for shown in self.sigs)
+        return (
+            u.key in self.keys
+            # a sentence quoted already inside a joined unit (a leaning sentence after its
+            # antecedent, `_with_antecedents`), whose own key was never added
+            or (len(u.key) >= MIN_CONTAINED_KEY and any(u.key in k for k in self.keys))
+            or (not u.is_list and any(_says_again(u, *shown) for shown in self.sigs))
         )
 
 

@@ -812,6 +812,31 @@ def test_a_sentence_quoted_before_its_list_is_not_quoted_again_from_another_fich
     assert shown.repeats(next(u for u in fiche_units(other) if u.text == rule))
 
 
+def test_a_sentence_quoted_inside_a_joined_unit_is_not_quoted_again():
+    # _with_antecedents quotes a leaning sentence after its antecedent as one unit told apart
+    # as the antecedent (its sig): the leaning sentence, picked again for a part of the
+    # question, was quoted a second time right after it
+    before = _unit(
+        "Toute heure effectuée au-delà d'une durée moyenne de 35 heures par semaine est une "
+        "heure supplémentaire.",
+        "Heures supplémentaires",
+        18,
+        False,
+    )
+    leaning = _unit(
+        "Toutefois, pour éviter d'attendre plusieurs années avant d'être rémunéré, un "
+        "décompte spécifique est effectué.",
+        "Heures supplémentaires",
+        20,
+        False,
+    )
+    joined = _unit(f"{before.text} {leaning.text}", before.section, before.order, False)
+    shown = Shown()
+    shown.add(replace(joined, sig=before.sig, opening=before.opening, denies=before.denies))
+    assert shown.repeats(leaning)
+    assert not shown.repeats(_unit("Le décompte est mensuel.", "Heures supplémentaires", 21, False))
+
+
 @pytest.mark.parametrize(
     ("question", "amount", "delay"),
     [
