@@ -689,10 +689,18 @@ def parse_fiche(data: bytes, source: str) -> Fiche:
     if not body.sections:
         body.sections.append(((), []))  # the introduction always comes first, even if empty
     for warning in root.findall("Avertissement"):
-        text = _flat_text(warning.find("Texte")) if warning.find("Texte") is not None else ""
-        line = " : ".join(p for p in (_title(warning), text) if p)
-        if line:
-            body.add(("Avertissement",), line)
+        # its paragraphs stay sentences of their own (one line glued with " ; " read as a
+        # single sentence of 90 words), the first one after the warning's title
+        texte = warning.find("Texte")
+        warned = _Body()
+        if texte is not None:
+            _walk(texte, (), warned)
+        paras = warned.paragraphs()
+        heading = _title(warning)
+        if heading:
+            paras = [f"{heading} : {paras[0]}" if paras else heading, *paras[1:]]
+        for para in paras:
+            body.add(("Avertissement",), para)
     for el in root:
         if el.tag in ("Texte", "ListeSituations", "Problematiques"):
             _block(el, (), body)

@@ -226,6 +226,21 @@ def test_notes_are_prefixed():
     assert any(p.startswith("À noter : Ces dispositions légales concernant le") for p in smic)
 
 
+def test_a_warning_keeps_its_paragraphs_apart_after_its_title():
+    # one line glued with " ; " was read as a single 90-word sentence by the composer
+    fiche = load("vdd-2020/professionnels/N23456.xml")
+    assert fiche.title == "Impôt sur le revenu d'un professionnel"  # not the warning's
+    assert section(fiche, "Avertissement") == [
+        "Covid-19 : mesures exceptionnelles pour accompagner les entreprises : Les entreprises "
+        "et travailleurs indépendants en difficulté pendant la période de l'épidémie de "
+        "coronavirus peuvent demander le report ou la remise du paiement de leurs échéances "
+        "de certains impôts.",
+        "L'acompte de CFE à payer au 15 juin est automatiquement reporté jusqu'au 15 décembre. "
+        "Il est possible de moduler le paiement des acomptes de CVAE.",
+        "Les entreprises de certains secteurs peuvent bénéficier d'une réduction de CFE.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("rel", "sentence"),
     [
