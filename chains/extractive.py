@@ -738,7 +738,9 @@ class Unit:
     points_back: bool = False
     refers_back: bool = False  # "S'il choisit cette dernière solution…": it may never lead
     example: bool = False  # an illustration ("Par exemple", a section "Exemple de calcul")
-    aside: bool = False  # "À savoir : …", "À noter : …", "Attention : …": beside the rule
+    # "À savoir : …", "À noter : …", "Attention : …", a fiche's warning ("Avertissement": in
+    # 2020, the Covid measures of the moment): beside the rule, never leading
+    aside: bool = False
     # the kinds of special place its case is ("overseas": "En Guyane", "abroad": "Vol dans un
     # autre pays")
     places: frozenset[str] = frozenset()
@@ -790,7 +792,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         points_back=bool(_POINTS_BACK_RE.search(folded)),
         refers_back=bool(_REFERS_BACK_RE.match(folded)),
         example=bool(_EXAMPLE_LEAD_RE.match(head)) or bool(_EXAMPLE_RE.search(folded_section)),
-        aside=bool(_ASIDE_RE.match(head)),
+        aside=bool(_ASIDE_RE.match(head)) or section == "Avertissement",
         case_lacks=_negated_stems(section.split(" › ")[-1]),
         section_stems=section_stems,
         places=_special_places(section_stems, folded_section),

@@ -1251,6 +1251,32 @@ def test_an_aside_or_an_example_never_opens_the_answer(settings):
     assert any(line.startswith("- À savoir : un électeur inscrit") for line in quoted)
 
 
+def test_a_warning_never_opens_the_answer(settings):
+    # a fiche's "Avertissement" (2020: the Covid measures of the moment) is beside the rule:
+    # "CDD de combien max ?" opened on a Covid renewal measure instead of the durations
+    rule = "Le CDD conclu pour un accroissement temporaire d'activité dure 18 mois maximum."
+    warning = (
+        "Renouvellement des contrats : en raison de la crise sanitaire, un accord "
+        "d'entreprise peut fixer la durée maximale du CDD et le nombre de ses renouvellements."
+    )
+    ctx = _context(
+        "F9015",
+        "Contrat à durée déterminée (CDD)",
+        [("Avertissement", warning), ("Durée maximale", rule)],
+    )
+    text = compose(
+        "renouvellement du CDD : durée maximale avec un accord d'entreprise ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    quoted = _quoted(text)
+    assert quoted[0] == f"{rule} [1]"
+    assert any(
+        line.startswith("- *Avertissement* : Renouvellement des contrats") for line in quoted
+    )
+
+
 @pytest.mark.parametrize(("rank", "added"), [(1, True), (2, False)])
 def test_the_retrievers_second_fiche_joins_when_nearly_as_good_as_the_first(settings, rank, added):
     first = _context(
