@@ -1956,8 +1956,11 @@ def _body(pk: Picked, *, brouillon: bool, asks_list: bool = False) -> list[str]:
         and (others := _other_cases(units[0], pk.ctx))
     ):
         # the list asked for, given for one case: the agent sees which others the fiche
-        # lists, the question that decides which list applies
+        # lists, the question that decides which list applies; what the draft quotes of
+        # those other cases is left out (the minor's pièces after an adult's, named as
+        # another case just above)
         lines.append(f"{OTHER_CASES} {' ; '.join(others)}. [{n}]")
+        units = [units[0], *(u for u in units[1:] if not _in_cases(u, units[0], others, pk.ctx))]
     rest = units[1:]
     # units from several sections are labelled with their section's title; "Selon le cas :"
     # heads them only when those sections are cases (a reply to a citizen otherwise names no
@@ -2005,6 +2008,19 @@ def _other_cases(u: Unit, ctx: SourceContext) -> list[str]:
     if len(others) > MAX_OTHER_CASES:
         return [*others[:MAX_OTHER_CASES], f"et {len(others) - MAX_OTHER_CASES} autres"]
     return others
+
+
+def _in_cases(u: Unit, lead: Unit, named: list[str], ctx: SourceContext) -> bool:
+    """The unit belongs to one of the cases `_other_cases` named beside the lead's list
+    (under the same chapter)."""
+    path = u.section.split(" › ") if u.section else []
+    lead_path = lead.section.split(" › ")
+    chapter = max((i for i, t in enumerate(lead_path) if t not in ctx.cases), default=-1)
+    head = lead_path[: chapter + 1]
+    return any(
+        path[: len(head) + len(steps)] == [*head, *steps]
+        for steps in (case.split(" › ") for case in named)
+    )
 
 
 def _case_path(u: Unit, case_titles: frozenset[str]) -> tuple[str, ...]:

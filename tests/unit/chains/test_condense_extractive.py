@@ -2790,6 +2790,45 @@ def test_what_is_needed_gives_the_list_of_pieces_with_the_other_cases_named(sett
     assert "Autres cas" not in text
 
 
+def test_the_other_cases_named_beside_the_list_are_not_quoted_after_it(settings):
+    # "Autres cas de la fiche : Changement du nom d'un mineur" was followed by the minor's
+    # pièces, quoted as a second list: the draft contradicted the case it had just chosen
+    adult = "Changement du nom d'un majeur"
+    minor = "Changement du nom d'un mineur"
+    ctx = _context(
+        "F9042",
+        "Changement de nom de famille",
+        [
+            (
+                f"Demande au ministère › {adult}",
+                "Le dossier de changement de nom comprend les pièces suivantes :\n"
+                "- Copie intégrale de votre acte de naissance\n- Bulletin n°3 du casier "
+                "judiciaire\n- Requête adressée au ministre de la justice",
+            ),
+            (
+                f"Demande au ministère › {minor}",
+                "Le dossier de changement de nom comprend les pièces suivantes :\n"
+                "- Copie intégrale de l'acte de naissance du mineur\n- Accord écrit du "
+                "mineur de plus de 13 ans\n- Autorisation du conseil de famille",
+            ),
+            ("Demande au ministère", "Le dossier est adressé au ministre de la justice."),
+        ],
+        cases=frozenset({adult, minor}),
+    )
+    text = compose(
+        "changement de nom de famille : quelles pièces pour le dossier ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    named = next(line for line in text.splitlines() if line.startswith("Autres cas de la fiche"))
+    other = adult if adult in named else minor
+    assert named == f"Autres cas de la fiche : {other}. [1]"
+    # the list of the case chosen is quoted, the other case's is not
+    assert ("conseil de famille" in text) is (other == adult)
+    assert ("Bulletin n°3" in text) is (other == minor)
+
+
 def test_the_age_told_does_not_match_the_unit_of_another_range(settings):
     """ "15 ans" says nothing of "Date d'expiration : moins de 5 ans": the case of a valid
     card is as good a guess, and comes first in the fiche."""
