@@ -1756,12 +1756,22 @@ def _select(
     first_title = stem_set(contexts[0].source.title)
     others = contexts[1 : settings.extractive_max_sources]
     asks = list(requests) if len(requests) > 1 else _parts(question)
+    weights = specificity(fiche_units(contexts[0]), title=contexts[0].source.title)
     for r, request in enumerate(asks):
         if left <= 0:
             break
         pr = profile(question, [request], one_request=True)
         said = [u for pk in picked for u in pk.units]
-        if any(_answers(u, pr, on_topic=not requests) for u in said):
+        # a part of an agent's question is answered by a sentence naming what it asks about
+        # that the fiche says least often ("elle doit résilier elle-même ?": "résilier", in
+        # a fiche where every sentence names the "fournisseur d'électricité")
+        known = (pr.stems - _KIND_WORDS) & weights.keys()
+        key = max(known, key=lambda w: weights[w]) if known and not requests else None
+        if any(
+            _answers(u, pr, on_topic=not requests)
+            and (key is None or key in u.stems | u.section_stems)
+            for u in said
+        ):
             continue
         more = pick(contexts[0], pr, budget_words=MAX_WORDS // 2, max_units=2, shown=shown)
         # from the fiche already chosen, a unit of the kind asked (the office, the price)

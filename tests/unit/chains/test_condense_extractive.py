@@ -1459,6 +1459,45 @@ def test_a_part_of_a_question_is_answered_only_by_a_unit_on_its_topic(settings):
     assert _answers(deadline, part, on_topic=True)
 
 
+def test_a_part_is_answered_by_a_sentence_naming_what_the_fiche_says_least(settings):
+    # the fiche's sentences name the "fournisseur d'électricité": one naming it did not
+    # answer "elle doit résilier elle-même ?", the one naming "résilier" does
+    resiliation = "La résiliation de votre ancien contrat est automatique."
+    ctx = _context(
+        "F9013",
+        "Électricité : comment changer de fournisseur ?",
+        [
+            ("", "Il existe plusieurs fournisseurs d'électricité et de gaz sur le marché."),
+            (
+                "",
+                "Vous pouvez vous aider d'un téléservice pour choisir ou changer de "
+                "fournisseur d'électricité et de gaz sur votre commune.",
+            ),
+            ("", "Le changement est gratuit."),
+            ("", resiliation),
+            (
+                "",
+                "En changeant de fournisseur, vous ne changez pas de compteur d'électricité ou "
+                "de gaz.",
+            ),
+            (
+                "",
+                "Si le litige n'a pas été résolu dans un délai de 2 mois, vous pouvez saisir "
+                "gratuitement le médiateur national de l'énergie.",
+            ),
+        ],
+    )
+    text = compose(
+        "elle veut quitter son fournisseur d'électricité, elle doit résilier elle-même ? "
+        "y a des frais ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    assert "est gratuit" in text
+    assert resiliation in text
+
+
 def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settings):
     ctx = _context(
         "F9012",
