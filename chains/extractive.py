@@ -1777,6 +1777,9 @@ def _select(
         # from the fiche already chosen, a unit of the kind asked (the office, the price)
         # is enough; otherwise it must speak of the request
         adds = [u for u in more.units if _answers(u, pr, lenient=True)] if more else []
+        if key is not None and any(key in u.stems | u.section_stems for u in adds):
+            # and the sentence that names that word is enough
+            adds = [u for u in adds if key in u.stems | u.section_stems]
         if adds:
             rest = sorted([*first.units[1:], *adds], key=lambda u: u.order)
             first.units = [first.units[0], *rest]
