@@ -1342,6 +1342,7 @@ def pick(
     asked_places_only: bool = False,
     floor_share: float = 0.0,
     brief: bool = False,
+    naming: str | None = None,
 ) -> Picked | None:
     """The units of one source that answer the question: the best one, then those scoring
     close to it, within a reading budget; lists whole (capped when no list was asked for);
@@ -1355,6 +1356,7 @@ def pick(
         and not u.is_service
         and not shown.repeats(u)
         and not (asked_places_only and u.places and not u.places & p.elsewhere)
+        and (naming is None or naming in u.stems | u.section_stems)
     ]
     if not units:
         return None
@@ -1773,13 +1775,22 @@ def _select(
             for u in said
         ):
             continue
-        more = pick(contexts[0], pr, budget_words=MAX_WORDS // 2, max_units=2, shown=shown)
         # from the fiche already chosen, a unit of the kind asked (the office, the price)
-        # is enough; otherwise it must speak of the request
-        adds = [u for u in more.units if _answers(u, pr, lenient=True)] if more else []
-        if key is not None and any(key in u.stems | u.section_stems for u in adds):
-            # and the sentence that names that word is enough
-            adds = [u for u in adds if key in u.stems | u.section_stems]
+        # is enough; otherwise it must speak of the request; one naming the part's least
+        # common word first
+        adds = []
+        for naming in dict.fromkeys([key, None]):
+            more = pick(
+                contexts[0],
+                pr,
+                budget_words=MAX_WORDS // 2,
+                max_units=2,
+                shown=shown,
+                naming=naming,
+            )
+            adds = [u for u in more.units if _answers(u, pr, lenient=True)] if more else []
+            if adds:
+                break
         if adds:
             rest = sorted([*first.units[1:], *adds], key=lambda u: u.order)
             first.units = [first.units[0], *rest]

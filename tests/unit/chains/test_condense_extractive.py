@@ -1498,6 +1498,45 @@ def test_a_part_is_answered_by_a_sentence_naming_what_the_fiche_says_least(setti
     assert resiliation in text
 
 
+def test_a_part_left_unanswered_takes_the_sentence_naming_its_least_common_word(settings):
+    # "il doit envoyer l'arrêt en combien de temps ?" beside "plein traitement pendant
+    # combien de temps ?": the durations of pay answer the second part; for the first, of the
+    # fiche's sentences stating a delay, the one about sending the sick note
+    sending = "Vous devez envoyer l'avis d'arrêt de travail dans un délai de 48 heures."
+    ctx = _context(
+        "F9014",
+        "Arrêt maladie d'un fonctionnaire",
+        [
+            ("Rémunération", "Votre arrêt maladie est payé à plein traitement pendant 3 mois."),
+            ("Rémunération", "Pendant les 9 mois suivants, le traitement est réduit de moitié."),
+            ("Rémunération", "Le congé de maladie dure 1 an au plus sur 12 mois."),
+            ("Rémunération", "Après 90 jours d'arrêt maladie, vous êtes payé à demi-traitement."),
+            ("Fin du congé", "L'arrêt maladie peut être prolongé de 6 mois au plus."),
+            (
+                "Rémunération",
+                "Si vous avez déjà été en arrêt maladie pendant 90 jours, en combien de temps "
+                "êtes-vous payé ? À demi-traitement, après 3 mois.",
+            ),
+            ("Rémunération", "L'arrêt maladie est rémunéré à partir du 2e jour d'arrêt."),
+            ("Démarche", sending),
+        ],
+    )
+    text = compose(
+        "arrêt maladie : il doit envoyer l'arrêt en combien de temps ? plein traitement "
+        "pendant combien de temps ?",
+        "question",
+        [ctx],
+        settings,
+    )
+    assert "plein traitement pendant 3 mois" in text
+    assert sending in text
+    # the part's own pick can be held to the sentences naming that word
+    part = profile("il doit envoyer l'arrêt en combien de temps ?")
+    only = pick(ctx, part, budget_words=55, max_units=2, shown=Shown(), naming="envoi")
+    assert only is not None
+    assert [u.text for u in only.units] == [sending]
+
+
 def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settings):
     ctx = _context(
         "F9012",
