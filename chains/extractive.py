@@ -1910,11 +1910,27 @@ def _answers(u: Unit, p: Profile, *, lenient: bool = False, on_topic: bool = Fal
     return score(u, p, u.section_stems) >= REQUEST_MIN
 
 
+# the corpus words the retriever read the question's typos and unaccented words as, after
+# it in parentheses (`chains.answer._with_corrections`)
+_READ_AS_RE = re.compile(r"\?\s*\(([^()?]*)\)\s*$")
+
+
 def _parts(question: str) -> list[str]:
     """The questions of a question asked in several ("où le refaire ? c'est payant ?"):
-    each gets its answer."""
+    each gets its answer. The words the question was read as are no part of their own:
+    each part takes those of its own words ("resilier" read "résilier")."""
+    read_as: list[str] = []
+    if m := _READ_AS_RE.search(question):
+        read_as = m.group(1).split()
+        question = question[: m.start() + 1]
     pieces = [x for p in question.split("?") for x in _AND_ASKS_RE.split(p)]
-    parts = [f"{p.strip(' ,;')} ?" for p in pieces if content_stems(p)]
+    parts = []
+    for piece in pieces:
+        if not content_stems(piece):
+            continue
+        own = set(word_tokens(fold(piece)))
+        read = [w for w in read_as if fold(w) in own]
+        parts.append(f"{piece.strip(' ,;')}{' (' + ' '.join(read) + ')' if read else ''} ?")
     return parts if len(parts) > 1 else []
 
 

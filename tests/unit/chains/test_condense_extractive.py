@@ -1089,6 +1089,13 @@ def test_the_case_for_the_side_of_18_of_the_person_told_of_leads(settings):
         ),
         ("il peut manger et boire ?", []),
         ("il part en vacances et à la mer ?", []),
+        # the words the question was read as (its unaccented words, its typos) are no part of
+        # their own: each part takes its own
+        (
+            "elle doit resilier elle meme ? y a des frais ? (résilier même)",
+            ["elle doit resilier elle meme (résilier même) ?", "y a des frais ?"],
+        ),
+        ("le delai pour le faire ? (délai)", []),
     ],
 )
 def test_a_question_asked_in_several_parts_is_split_into_them(question, parts):
