@@ -1768,7 +1768,8 @@ def _select(
         # that the fiche says least often ("elle doit résilier elle-même ?": "résilier", in
         # a fiche where every sentence names the "fournisseur d'électricité")
         known = (pr.stems - _KIND_WORDS) & weights.keys()
-        key = max(known, key=lambda w: weights[w]) if known and not requests else None
+        # (ties to the first in alphabetical order: a set's order changes from run to run)
+        key = max(sorted(known), key=lambda w: weights[w]) if known and not requests else None
         if any(
             _answers(u, pr, on_topic=not requests)
             and (key is None or key in u.stems | u.section_stems)
