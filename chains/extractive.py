@@ -1758,7 +1758,7 @@ def _select(
     first_title = stem_set(contexts[0].source.title)
     others = contexts[1 : settings.extractive_max_sources]
     asks = list(requests) if len(requests) > 1 else _parts(question)
-    weights = specificity(fiche_units(contexts[0]), title=contexts[0].source.title)
+    weights = specificity(fiche_units(contexts[0]), title=contexts[0].source.title) if asks else {}
     for r, request in enumerate(asks):
         if left <= 0:
             break
