@@ -1259,6 +1259,7 @@ class Picked:
     units: list[Unit]  # the direct answer first, then reading order
     best: float
     follows: int = 0  # units quoted only because they follow the lead (not counted in the cap)
+    weights: dict[str, float] = field(default_factory=dict)  # the fiche's `specificity`
 
 
 def _item_keys(u: Unit) -> set[str]:
@@ -1465,6 +1466,7 @@ def pick(
         [lead, *rest],
         score(top, p, top.section_stems, qr=qr) - _chunk_bonus(top),
         follows=follows,
+        weights=weights,
     )
 
 
@@ -1758,7 +1760,7 @@ def _select(
     first_title = stem_set(contexts[0].source.title)
     others = contexts[1 : settings.extractive_max_sources]
     asks = list(requests) if len(requests) > 1 else _parts(question)
-    weights = specificity(fiche_units(contexts[0]), title=contexts[0].source.title) if asks else {}
+    weights = first.weights
     for r, request in enumerate(asks):
         if left <= 0:
             break
@@ -2001,7 +2003,8 @@ def _body(pk: Picked, *, brouillon: bool, asks_list: bool = False) -> list[str]:
         # those other cases is left out (the minor's pièces after an adult's, named as
         # another case just above)
         lines.append(f"{OTHER_CASES} {' ; '.join(others)}. [{n}]")
-        units = [units[0], *(u for u in units[1:] if not _in_cases(u, units[0], others, pk.ctx))]
+        head = _chapter(units[0].section.split(" › "), pk.ctx)
+        units = [units[0], *(u for u in units[1:] if not _in_cases(u, head, others))]
     rest = units[1:]
     # units from several sections are labelled with their section's title; "Selon le cas :"
     # heads them only when those sections are cases (a reply to a citizen otherwise names no
@@ -2030,10 +2033,10 @@ def _other_cases(u: Unit, ctx: SourceContext) -> list[str]:
     périmée › Date d'expiration : moins de 5 ans", not its subcases); none when the list's
     section is no case of a chapter (its last title before the cases)."""
     path = u.section.split(" › ") if u.section else []
-    chapter = max((i for i, t in enumerate(path) if t not in ctx.cases), default=-1)
-    if chapter < 0 or chapter == len(path) - 1:
+    head = _chapter(path, ctx)
+    if not head or len(head) == len(path):
         return []
-    head, own = path[: chapter + 1], path[chapter + 1 :]
+    own = path[len(head) :]
     others: list[str] = []
     for section in dict.fromkeys(x.section for x in fiche_units(ctx)):
         p = section.split(" › ") if section else []
@@ -2051,13 +2054,15 @@ def _other_cases(u: Unit, ctx: SourceContext) -> list[str]:
     return others
 
 
-def _in_cases(u: Unit, lead: Unit, named: list[str], ctx: SourceContext) -> bool:
-    """The unit belongs to one of the cases `_other_cases` named beside the lead's list
-    (under the same chapter)."""
+def _chapter(path: list[str], ctx: SourceContext) -> list[str]:
+    """A section path down to its last title that is no case of the fiche (its chapter)."""
+    last = max((i for i, t in enumerate(path) if t not in ctx.cases), default=-1)
+    return path[: last + 1]
+
+
+def _in_cases(u: Unit, head: list[str], named: list[str]) -> bool:
+    """The unit belongs to one of the cases `_other_cases` named under the chapter `head`."""
     path = u.section.split(" › ") if u.section else []
-    lead_path = lead.section.split(" › ")
-    chapter = max((i for i, t in enumerate(lead_path) if t not in ctx.cases), default=-1)
-    head = lead_path[: chapter + 1]
     return any(
         path[: len(head) + len(steps)] == [*head, *steps]
         for steps in (case.split(" › ") for case in named)
