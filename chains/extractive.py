@@ -756,10 +756,16 @@ class Unit:
     # quoted, see _with_antecedents): `sig` and `opening` are that sentence's, so that the
     # draft does not quote it again from another fiche
     opens_on_sentence: bool = False
+    # the sentences joined after its head (a leaning sentence after its antecedent) as
+    # (sig, opening, denies): the draft does not quote one of them again, in other words
+    tail: tuple[tuple[frozenset[str], str, bool], ...] = ()
 
 
 def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
     folded = fold(text)
+    # read for the words that lean on the sentence before: "ce", "ces" written in capitals
+    # are a name ("Le permis CE permet…", a driving licence's category), not a demonstrative
+    plain = fold(_ACRONYM_CE_RE.sub("X", text)) if "CE" in text else folded
     kinds = {f.kind for f in find_figures(text)}
     head = folded.lstrip("- ")
     stems = frozenset(content_stems(text))
@@ -788,9 +794,9 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         denies=_denies(folded),
         norm_words=n_words,
         says_yes_no=bool(_YES_NO_ANSWER_RE.search(folded)),
-        leans=bool(_LEANS_RE.match(folded)),
-        points_back=bool(_POINTS_BACK_RE.search(folded)),
-        refers_back=bool(_REFERS_BACK_RE.match(folded)),
+        leans=bool(_LEANS_RE.match(plain)),
+        points_back=bool(_POINTS_BACK_RE.search(plain)),
+        refers_back=bool(_REFERS_BACK_RE.match(plain)),
         example=bool(_EXAMPLE_LEAD_RE.match(head)) or bool(_EXAMPLE_RE.search(folded_section)),
         aside=bool(_ASIDE_RE.match(head)) or section == "Avertissement",
         case_lacks=_negated_stems(section.split(" › ")[-1]),
@@ -840,6 +846,7 @@ _LEANS_RE = re.compile(
     + _THIS
 )
 MAX_JOINED_WORDS = 70
+_ACRONYM_CE_RE = re.compile(r"\bCES?\b")
 _POINTS_BACK_RE = re.compile(r"\b" + _THIS + r"(?=\w)")
 
 
@@ -864,7 +871,13 @@ def _joined(units: list[Unit], fresh: frozenset[int] = frozenset()) -> list[Unit
         ):
             joined = _unit(f"{prev.text} {u.text}", prev.section, prev.order, False)
             # scored at the length of its head, and told apart from others by its head
-            out[-1] = replace(joined, norm_words=prev.norm_words, sig=prev.sig, denies=prev.denies)
+            out[-1] = replace(
+                joined,
+                norm_words=prev.norm_words,
+                sig=prev.sig,
+                denies=prev.denies,
+                tail=(*prev.tail, (u.sig, u.opening, u.denies), *u.tail),
+            )
         else:
             out.append(u)
     return out
@@ -1290,11 +1303,14 @@ class Shown:
 
     keys: set[str] = field(default_factory=set)
     sigs: list[tuple[frozenset[str], str, bool]] = field(default_factory=list)
+    # the sentences shown joined after another (`Unit.tail`)
+    tails: list[tuple[frozenset[str], str, bool]] = field(default_factory=list)
 
     def add(self, u: Unit) -> None:
         self.keys |= _item_keys(u)
         if not u.is_list or u.opens_on_sentence:
             self.sigs.append((u.sig, u.opening, u.denies))
+        self.tails.extend(u.tail)
 
     def repeats(self, u: Unit) -> bool:
         return (
@@ -1303,6 +1319,17 @@ class Shown:
             # antecedent, `_with_antecedents`), whose own key was never added
             or (len(u.key) >= MIN_CONTAINED_KEY and any(u.key in k for k in self.keys))
             or (not u.is_list and any(_says_again(u, *shown) for shown in self.sigs))
+            # or in other words ("Sa durée est fixée à 3 mois renouvelables…" after its
+            # antecedent, then "La durée du congé est fixée à 3 mois renouvelables…"), when
+            # the unit says little more ("Il peut aussi interdire tout alcool." does not stand
+            # for "L'employeur peut aussi limiter ou interdire, pour la sécurité…")
+            or (
+                not u.is_list
+                and any(
+                    _says_again(u, *shown) and len(u.sig & shown[0]) >= SIMILAR_SHARE * len(u.sig)
+                    for shown in self.tails
+                )
+            )
         )
 
 
@@ -1315,7 +1342,7 @@ def _says_again(u: Unit, sig: frozenset[str], opening: str, denies: bool) -> boo
     ("… vos recettes ne dépassent pas 170 000 €, … micro-BIC" / "… dépassent 170 000 €, …
     régime réel": two rules) or when their figures differ ("… 170 000 € en 2019" / "…
     176 200 € en 2020")."""
-    if u.denies != denies or _figures(u.sig) != _figures(sig):
+    if u.denies != denies or not _same_figures(_figures(u.sig), _figures(sig)):
         return False
     if u.opening and u.opening == opening:
         return similar(u.sig, sig, SAME_OPENING_SHARE)
@@ -1331,6 +1358,20 @@ def _denies(folded: str) -> bool:
 
 def _figures(sig: frozenset[str]) -> frozenset[str]:
     return frozenset(x for x in sig if x[:1].isdigit())
+
+
+_YEAR_RE = re.compile(r"(?:19|20)\d\d")
+
+
+def _same_figures(a: frozenset[str], b: frozenset[str]) -> bool:
+    """The same figures, but for the year one of them names and the other does not ("La
+    taxe foncière 2020 … est due par les propriétaires…" / "La taxe foncière … est due par
+    les propriétaires…"; not "170 000 € en 2019" / "176 200 € en 2020", nor "0,319 € par
+    kilomètre (en 2019 déclaré en 2020)", a scale of its year)."""
+    if a == b:
+        return True
+    years = [{x for x in f if _YEAR_RE.fullmatch(x)} for f in (a, b)]
+    return len(years[0] | years[1]) == 1 and a - years[0] == b - years[1]
 
 
 def pick(
@@ -1383,7 +1424,7 @@ def pick(
     # a fiche quoted beside the first ("Voir aussi", `brief`) gives one list, of 6 items
     max_items = MAX_LIST_ITEMS if (p.listing or p.needed) and not brief else BRIEF_LIST_ITEMS
     max_lists = 2 if p.listing and not brief else 1
-    mine = Shown(set(shown.keys), list(shown.sigs))
+    mine = Shown(set(shown.keys), list(shown.sigs), list(shown.tails))
     chosen: list[Unit] = []
     best_score = scored[0][0]
     floor = max(0.3, best_score * max(FLOOR_SHARE, floor_share))
@@ -1634,12 +1675,15 @@ def _with_antecedents(chosen: list[Unit], every: list[Unit], shown: Shown) -> li
         joined = _unit(f"{prev.text} {u.text}", u.section, prev.order, u.is_list)
         # both chosen: one unit where the sentence before stood, told apart as that sentence;
         # else the leaning one's place, told apart as itself
-        like = prev if at is not None else u
+        like, other = (prev, u) if at is not None else (u, prev)
         merged = replace(
             joined,
             norm_words=like.norm_words,
             sig=like.sig,
             denies=like.denies,
+            tail=like.tail
+            if other.is_list
+            else (*like.tail, (other.sig, other.opening, other.denies)),
             chunk_rank=like.chunk_rank,
             places=like.places,
             opens_on_sentence=at is not None and u.is_list,

@@ -837,6 +837,119 @@ def test_a_sentence_quoted_inside_a_joined_unit_is_not_quoted_again():
     assert not shown.repeats(_unit("Le décompte est mensuel.", "Heures supplémentaires", 21, False))
 
 
+def test_a_sentence_joined_after_another_is_not_said_again_in_other_words():
+    # the fiche joined "Sa durée…" to the sentence it leans on; the same rule written "La
+    # durée du congé…" in another section was quoted right below it
+    section = "Conditions"
+    units = fiche_units(
+        _context(
+            "F35001",
+            "Congé de proche aidant dans la fonction publique",
+            [
+                (
+                    section,
+                    "Le congé peut être accordé uniquement au fonctionnaire. Sa durée est "
+                    "fixée à 3 mois renouvelables dans la limite d'un an sur l'ensemble de "
+                    "la carrière.",
+                )
+            ],
+        )
+    )
+    assert len(units) == 1
+    assert units[0].tail
+    shown = Shown()
+    shown.add(units[0])
+    again = _unit(
+        "La durée du congé est fixée à 3 mois renouvelables dans la limite d'un an sur "
+        "l'ensemble de la carrière.",
+        "Durée",
+        7,
+        False,
+    )
+    assert shown.repeats(again)
+    # a sentence saying much more than the short one joined is no repeat
+    lead = fiche_units(
+        _context(
+            "F32177",
+            "Alcool au travail",
+            [
+                (
+                    "",
+                    "L'employeur peut autoriser certains alcools. Il peut aussi interdire tout "
+                    "alcool.",
+                )
+            ],
+        )
+    )[0]
+    shown = Shown()
+    shown.add(lead)
+    assert not shown.repeats(
+        _unit(
+            "L'employeur peut aussi limiter ou interdire, pour la sécurité de ses salariés, "
+            "toute consommation d'alcool sur le lieu de travail dans le règlement intérieur.",
+            "",
+            4,
+            False,
+        )
+    )
+
+
+def test_a_rule_stamped_with_its_year_is_the_same_rule():
+    shown = Shown()
+    shown.add(
+        _unit(
+            "La taxe foncière 2020 sur les propriétés bâties (TFPB) est due par les "
+            "propriétaires ou usufruitiers de propriétés bâties.",
+            "",
+            0,
+            False,
+        )
+    )
+    assert shown.repeats(
+        _unit(
+            "La taxe foncière sur les propriétés bâties (TFPB) est due par les propriétaires "
+            "ou usufruitiers de propriétés bâties.",
+            "Qui doit payer ?",
+            3,
+            False,
+        )
+    )
+    # a scale of its year, or other figures, say something else
+    shown = Shown()
+    shown.add(_unit("0,319 € par kilomètre parcouru pour une voiture.", "", 0, False))
+    assert not shown.repeats(
+        _unit(
+            "0,319 € par kilomètre parcouru pour une voiture (en 2019 déclaré en 2020).",
+            "",
+            1,
+            False,
+        )
+    )
+
+
+def test_a_name_in_capitals_is_no_demonstrative():
+    # "Le permis CE permet…" was read as leaning ("Passé ce délai, …") and joined to the
+    # description saying the same thing
+    units = fiche_units(
+        _context(
+            "F2846",
+            "Permis CE",
+            [
+                (
+                    "",
+                    "Le permis CE permet de conduire un poids lourd de plus de 3,5 t attelé "
+                    "d'une remorque dont le PTAC dépasse 750 kg. Le permis CE permet de "
+                    "conduire un poids lourd de plus de 3,5 tonnes (permis C), attelé d'une "
+                    "remorque dont le PTAC dépasse 750 kg.",
+                )
+            ],
+        )
+    )
+    assert len(units) == 2
+    assert not units[1].leans
+    assert _unit("Passé ce délai, la demande est rejetée.", "", 0, False).leans
+
+
 @pytest.mark.parametrize(
     ("question", "amount", "delay"),
     [
