@@ -289,11 +289,27 @@ def _list_lines(el: Any, depth: int = 0) -> list[str]:
     return lines
 
 
+def _semicolons(parts: Iterable[str]) -> str:
+    """Pieces of text glued on one line with " ; ", the empty ones left out, each without
+    the full stop that ended it but the last ("… de 9h à 18h30 ; Numéro vert (appel
+    gratuit)." rather than "… de 9h à 18h30. ; Numéro vert…" or "… ; ; …")."""
+    kept = [p.strip() for p in parts if p.strip()]
+    return " ; ".join(
+        [
+            *(
+                p[:-1] if p.endswith(".") and not p.endswith(("..", "etc.")) else p
+                for p in kept[:-1]
+            ),
+            *kept[-1:],
+        ]
+    )
+
+
 def _flat_text(el: Any) -> str:
     """All reader text under a block, as one line (cells, list items with odd content)."""
     body = _Body()
     _walk(el, (), body)
-    return _norm(" ; ".join(p.replace("\n", " ; ") for p in body.paragraphs()))
+    return _norm(_semicolons(line for p in body.paragraphs() for line in p.split("\n")))
 
 
 def _cell_text(cell: Any) -> str:
@@ -302,7 +318,7 @@ def _cell_text(cell: Any) -> str:
         if tag == "Paragraphe":
             parts.append(_text(child))
         elif tag == "Liste":
-            parts.append(" ; ".join(ln.strip().removeprefix("- ") for ln in _list_lines(child)))
+            parts.append(_semicolons(ln.strip().removeprefix("- ") for ln in _list_lines(child)))
         else:
             parts.append(_flat_text(child))
     if not parts and cell.text:
@@ -390,14 +406,14 @@ def _table_lines(el: Any) -> list[str]:
                 continue
             name = headers[i] if i < len(headers) else ""
             parts.append(f"{name} : {value}" if name and name != value else value)
-        line = " ; ".join(parts)
+        line = _semicolons(parts)
         if row_headed and cells and cells[0]:
             # The first column names the row: "Smic horaire – Montant brut : 11,88 € ; ..."
             line = f"{cells[0]} – {line}" if line else cells[0]
         if line:
             lines.append(line)
     if not lines[1 if title else 0 :] and headers:
-        lines.append(" ; ".join(h for h in headers if h))  # a table made of headers only
+        lines.append(_semicolons(headers))  # a table made of headers only
     return lines
 
 

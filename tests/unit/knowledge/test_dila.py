@@ -214,6 +214,30 @@ def test_tables_become_readable_rows():
     )
 
 
+def test_a_row_glues_its_cells_without_their_full_stops():
+    # F10623 (2020): "… qui liaient les ex-époux. ; Séparation de corps : …" read badly in a
+    # draft, as did "… 18h30. ; Numéro vert" in an office's cell and "; ;" for an empty line
+    table = (
+        "<Tableau><Titre>Différences entre le divorce et la séparation de corps</Titre>"
+        '<Colonne type="header"/><Colonne type="normal"/><Colonne type="normal"/>'
+        '<Rangée type="header"><Cellule/><Cellule><Paragraphe>Divorce</Paragraphe></Cellule>'
+        "<Cellule><Paragraphe>Séparation de corps</Paragraphe></Cellule></Rangée>"
+        '<Rangée type="normal"><Cellule><Paragraphe>Devoirs liés au mariage</Paragraphe>'
+        "</Cellule><Cellule><Paragraphe>Disparition de toutes les obligations qui liaient les "
+        "ex-époux.</Paragraphe></Cellule><Cellule><Paragraphe>Les devoirs liés au mariage sont "
+        "maintenus. Le mariage n'est pas dissout.</Paragraphe></Cellule></Rangée></Tableau>"
+    )
+    data = _one_paragraph("Les différences :").replace(
+        b"</Texte></Publication>", f"{table}</Texte></Publication>".encode()
+    )
+    rows = section(parse_fiche(data, "F1.xml"))[-1].splitlines()
+    assert rows[-1] == (
+        "Devoirs liés au mariage – Divorce : Disparition de toutes les obligations qui liaient "
+        "les ex-époux ; Séparation de corps : Les devoirs liés au mariage sont maintenus. Le "
+        "mariage n'est pas dissout."
+    )
+
+
 def test_notes_are_prefixed():
     f = load("vdd-2020/particuliers/F1342.xml")
     texts = paragraphs(f)
