@@ -70,6 +70,11 @@ def stem_set(text: str) -> frozenset[str]:
 
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?…])\s+(?=[«\"(]?[A-ZÀ-ÖØ-Þ0-9])")
+# The abbreviations the fiches write before a capital or a figure, where no sentence ends
+# ("(NAF rév. 2)", "(art. L. 600-1)", "Octobre 2018 à sept. 2019", "si M. Dupont")
+_ABBREVIATION_END_RE = re.compile(
+    r"(?:^|[\s(])(?:art|rév|janv|févr|avr|juil|sept|oct|nov|déc|cf|réf|M|Mme|MM)\.$"
+)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -82,5 +87,11 @@ def split_sentences(text: str) -> list[str]:
         if line.startswith(("- ", "• ")):
             out.append(line)
             continue
-        out.extend(s.strip() for s in _SENTENCE_RE.split(line) if s.strip())
+        pieces: list[str] = []
+        for piece in (s.strip() for s in _SENTENCE_RE.split(line)):
+            if pieces and _ABBREVIATION_END_RE.search(pieces[-1]):
+                pieces[-1] = f"{pieces[-1]} {piece}"
+            elif piece:
+                pieces.append(piece)
+        out.extend(pieces)
     return out

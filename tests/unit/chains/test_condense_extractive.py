@@ -97,6 +97,16 @@ def test_sentences_and_items():
         "Il doit être retiré dans les 3 mois.",
         "- Votre carte",
     ]
+    # an abbreviation before a figure or a capital ends no sentence: "(NAF rév." was quoted
+    # alone, cut before its "2)"
+    assert split_sentences(
+        "Forme : 4 chiffres + 1 lettre (NAF rév. 2). Doit figurer sur les bulletins de paie. "
+        "Loyer d'octobre 2018 à sept. 2019 : 5 €."
+    ) == [
+        "Forme : 4 chiffres + 1 lettre (NAF rév. 2).",
+        "Doit figurer sur les bulletins de paie.",
+        "Loyer d'octobre 2018 à sept. 2019 : 5 €.",
+    ]
 
 
 def _ctx(fiche: dict, n: int) -> SourceContext:
