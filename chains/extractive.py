@@ -56,7 +56,15 @@ from chains.prompts import (
 )
 from chains.text import content_stems, fold, is_content_word, split_sentences, stem, stem_set
 from chains.text import words as word_tokens
-from knowledge.text import CUT_MARK, abroad_words, sector, side_of_18, span_fit, stated_spans
+from knowledge.text import (
+    CUT_MARK,
+    abroad_words,
+    sector,
+    side_of_18,
+    span_fit,
+    span_ranges,
+    stated_spans,
+)
 
 NAME = "extractive"
 _DIGIT_RE = re.compile(r"\d")
@@ -662,12 +670,13 @@ def _kin_fits(title: str, kin: frozenset[str], fiche_kin: frozenset[str]) -> boo
     return None
 
 
-# A person's age as told ("un gamin de 16 ans", "mon fils a 15 ans", "âgée de 20 ans"), not a
-# duration ("en CDI depuis 3 ans", "il y a 2 ans", "elle a 3 ans d'ancienneté")
+# A person's age as told ("un gamin de 16 ans", "mon fils a 15 ans", "âgée de 20 ans", and
+# in an agent's keyword style "jeune 19 ans", "monsieur 67 ans"), not a duration ("en CDI
+# depuis 3 ans", "il y a 2 ans", "elle a 3 ans d'ancienneté")
 _AGE_TOLD_RE = re.compile(
     r"(?:\b(?:fils|fille|enfant|jeune|ado|adolescente?|gamine?|garcon|mineure?|bebe|homme|"
     r"femme|monsieur|dame|personne|usagere?|frere|soeur|neveu|niece|eleve|etudiante?|"
-    r"apprentie?)s? (?:de |d')|(?<!\by )\ba |\bj'ai |\bagee?s? de )(\d{1,3}) ?ans\b"
+    r"apprentie?)s? (?:de |d')?|(?<!\by )\ba |\bj'ai |\bagee?s? de )(\d{1,3}) ?ans\b"
     r"(?! ?(?:de|d')\b)"
 )
 
@@ -1210,7 +1219,11 @@ def score(
         if not fits:
             return -1.0
         s += 1.0
-    elif p.ages and not u.is_list:
+    elif p.ages and u.is_list:
+        # a table with a row for the person's age range answers as such a sentence does
+        if any(_row_age_fit(line, p.ages) for line in u.text.splitlines()[1:]):
+            s += 1.0
+    elif p.ages:
         # a row or a sentence for the person's age range leads; a row for another age is left
         # out ("Moins de 55 ans – Durée de validité : 5 ans" for a 62-year-old)
         for_age = _age_fit(u.text, p.ages)
@@ -1249,7 +1262,8 @@ def _chunk_bonus(u: Unit) -> float:
 
 # A sentence that answers yes or no ("Oui, ...", "n'est plus obligatoire", "est en droit").
 _YES_NO_ANSWER_RE = re.compile(
-    r"^(?:oui|non)\b|\b(?:n'est (?:pas|plus) |est )(?:obligatoire|interdite?|autorisee?|possible)"
+    r"^(?:oui|non|pas d[e'])\b"
+    r"|\b(?:n'est (?:pas|plus) |est )(?:obligatoire|interdite?|autorisee?|possible)"
     r"|\b(?:n'a pas|a) le droit\b|\best en droit\b|\b(?:ne )?peut (?:pas |librement )"
     r"|\bpas (?:oblige|tenue?)\b|\baucun delai\b"
 )
@@ -1281,17 +1295,45 @@ def _item_keys(u: Unit) -> set[str]:
     return {fold(x[2:]).strip() for x in u.text.splitlines() if x.startswith("- ")}
 
 
-def _trim_list(u: Unit, shown: set[str], max_items: int) -> Unit | None:
-    """The list without the items already shown, at most `max_items` of them."""
+def _trim_list(u: Unit, shown: set[str], max_items: int, min_items: int = 2) -> Unit | None:
+    """The list without the items already shown, at most `max_items` of them (none when
+    fewer than `min_items` are left)."""
     lines = u.text.splitlines()
     lead = [x for x in lines if not x.startswith("- ")]
     items = [x for x in lines if x.startswith("- ") and fold(x[2:]).strip() not in shown]
-    if len(items) < 2:
+    if len(items) < min_items:
         return None
     if len(items) > max_items:
         items = [*items[:max_items], "- …"]
     text = "\n".join([*lead, *items])
     return _unit(text, u.section, u.order, True) if text != u.text else u
+
+
+def _rows_for_ages(u: Unit, ages: tuple[tuple[float, str], ...]) -> Unit:
+    """A table's rows for the person's age as told: the rows stating an age range that
+    leaves it out are left out ("Âgé de moins de 18 ans ; … 130,34 €" for "jeune 19 ans",
+    which keeps "Âgé de 18 à 25 ans ; … 310,39 €"); rows stating no age stay, and a table
+    whose every row is for another age is kept whole (its rows are what there is)."""
+    if not ages or not u.is_list:
+        return u
+    lines = u.text.splitlines()
+    fits = {x: _row_age_fit(x[2:], ages) for x in lines if x.startswith("- ")}
+    if False not in fits.values() or set(fits.values()) == {False}:
+        return u
+    kept = [x for x in lines if fits.get(x) is not False]
+    return _unit("\n".join(kept), u.section, u.order, True)
+
+
+def _row_age_fit(item: str, ages: tuple[tuple[float, str], ...]) -> bool | None:
+    """Whether an age range a table's row states holds the person's age (None: it states
+    none, or it is a list's item, not a row of cells: "Enfant qui a moins de 21 ans…" in a
+    list of heirs is no row for a 17-year-old's case)."""
+    if " ; " not in item or " : " not in item:
+        return None
+    ranges = [r for r in span_ranges(item) if r[2] == "ans"]
+    if not ranges:
+        return None
+    return any(lo <= a <= hi for lo, hi, _ in ranges for a, unit in ages if unit == "ans")
 
 
 MIN_CONTAINED_KEY = 40  # characters: shorter sentences may well be part of another
@@ -1437,7 +1479,9 @@ def pick(
         if u.is_list:
             if lists >= max_lists:
                 continue
-            trimmed = _trim_list(u, mine.keys, max_items)
+            rows = _rows_for_ages(u, p.ages)
+            # a table's one row for the person's age is worth quoting alone
+            trimmed = _trim_list(rows, mine.keys, max_items, 1 if rows is not u else 2)
             if trimmed is None:
                 continue
             u = trimmed

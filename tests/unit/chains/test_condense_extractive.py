@@ -937,6 +937,53 @@ def test_a_rule_stamped_with_its_year_is_the_same_rule():
     )
 
 
+def test_a_tables_rows_for_other_ages_are_left_out(settings):
+    # F760 (2020): "jeune 19 ans … il touche combien ?" was answered with the rows of a
+    # pregnant woman and of a jobseeker under 18 (130,34 €), not the 18-20 row (310,39 €);
+    # "jeune 19 ans", in an agent's keyword style, was not even read as an age
+    row = (
+        "- Situation : Primo demandeur d'emploi ; Situation spécifique : Âgé {} ; Rémunération : {}"
+    )
+    ctx = _context(
+        "F760",
+        "Rémunération des formations de Pôle emploi",
+        [
+            (
+                "Montant de la rémunération",
+                "Montant de la rémunération du demandeur d'emploi pendant la formation :\n"
+                + "\n".join(
+                    row.format(age, pay)
+                    for age, pay in (
+                        ("de moins de 18 ans", "130,34 €"),
+                        ("entre 18 et 20 ans", "310,39 €"),
+                        ("entre 21 et 25 ans", "339,35 €"),
+                    )
+                ),
+            ),
+            (
+                "Versement",
+                "Si vous effectuez une formation à temps plein, la rémunération est versée "
+                "mensuellement au début du mois suivant.",
+            ),
+        ],
+    )
+    question = "jeune 19 ans jamais travaille, inscrit pole emploi sans ARE, il touche combien ?"
+    assert profile(question).ages == ((19.0, "ans"),)
+    text = compose(question, "question", [ctx], settings)
+    assert "310,39 €" in text
+    assert "130,34 €" not in text
+    assert "339,35 €" not in text
+    # a duration is no age, nor is an item of a list that is no table's row
+    assert profile("salarié en CDI depuis 3 ans, il a droit à quoi ?").ages == ()
+
+
+def test_a_sentence_opening_on_pas_de_answers_no():
+    assert _unit(
+        "Pas de TVA, quelle que soit la nature de la transaction.", "", 0, False
+    ).says_yes_no
+    assert not _unit("Passé ce délai, la demande est rejetée.", "", 0, False).says_yes_no
+
+
 def test_a_name_in_capitals_is_no_demonstrative():
     # "Le permis CE permet…" was read as leaning ("Passé ce délai, …") and joined to the
     # description saying the same thing
