@@ -10,8 +10,9 @@ Measures, in one run on one corpus:
 - quality (hit@1, hit@5, hit@10, MRR@10), side by side in the same run, of: plain BM25 over
   whole fiches, dense only (Chroma + USE over chunks), plain RRF of the two (equal weights,
   k=60), and Guichet, on: agents-dev questions and citizens' messages (separately), the
-  two sets written the same way on other fiches (bench/questions-agents-extra.jsonl,
-  bench/questions-agents-extra2.jsonl), the short labour-law queries
+  three sets written the same way on other fiches (bench/questions-agents-extra.jsonl,
+  bench/questions-agents-extra2.jsonl, bench/questions-agents-extra3.jsonl: the last one
+  never fitted on), the short labour-law queries
   (bench/questions-labour-short.jsonl), the related-questions regression set and the 65
   paraphrases (bench/questions-paraphrased.jsonl);
 - peak RSS of the process (store open, every model loaded).
@@ -83,6 +84,7 @@ def main() -> int:
     labour = load_questions(HERE / "questions-labour-short.jsonl")
     extra = by_kind(load_questions(HERE / "questions-agents-extra.jsonl"))
     extra2 = by_kind(load_questions(HERE / "questions-agents-extra2.jsonl"))
+    extra3 = by_kind(load_questions(HERE / "questions-agents-extra3.jsonl"))
     sets = {
         "agents-dev questions": agents["question"],
         "agents-dev citizens' messages": agents["draft_reply"],
@@ -90,6 +92,8 @@ def main() -> int:
         "agents-extra citizens' messages (other fiches)": extra["draft_reply"],
         "agents-extra2 questions (other fiches, fresh)": extra2["question"],
         "agents-extra2 citizens' messages (other fiches, fresh)": extra2["draft_reply"],
+        "agents-extra3 questions (other fiches, never fitted on)": extra3["question"],
+        "agents-extra3 citizens' messages (other fiches, never fitted on)": extra3["draft_reply"],
         "labour-law short queries": labour,
         "related questions (dev)": dev,
         "paraphrased": para,
