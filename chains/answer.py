@@ -160,6 +160,17 @@ def _with_corrections(question: str, docs: list[Document]) -> str:
     return question
 
 
+def _spelled(docs: list[Document]) -> list[tuple[str, str]]:
+    """The question's abbreviations with the long forms the retriever searched for them."""
+    for doc in docs:
+        pairs = doc.metadata.get("spelled")
+        if isinstance(pairs, list) and pairs:
+            return [
+                (str(p[0]), str(p[1])) for p in pairs if isinstance(p, list | tuple) and len(p) == 2
+            ]
+    return []
+
+
 def _excerpt(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -338,7 +349,8 @@ class AnswerChain:
 
     async def _gate(self, state: State) -> State:
         docs: list[Document] = state.docs
-        relevant, figures = gate.relevant(docs, query_terms(state.asked), self.settings)
+        terms = query_terms(state.asked, _spelled(docs))
+        relevant, figures = gate.relevant(docs, terms, self.settings)
         state.gate_figures.extend(figures)
         state.checks["gate_passed"] = len(relevant)
         state.checks["gate_rejected"] = len(docs) - len(relevant)

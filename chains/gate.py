@@ -24,13 +24,14 @@ fiche is kept, the retriever's first fiche is kept as well unless it barely shar
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
 from langchain_core.documents import Document
 
-from chains.text import fold, stem_set
+from chains.text import content_stems, fold, stem_set
 
 ScopeKind = Literal["in_scope", "injection", "emergency", "out_of_scope"]
 
@@ -504,6 +505,9 @@ class QueryTerms:
     main: frozenset[str]
     acronyms: frozenset[str]
     numbers: frozenset[str] = frozenset()  # cerfa and other identifiers: "13750", "12100"
+    # an abbreviation's stem with its long form's stems, as the retriever searched it ("cni":
+    # carte, national, identit): a fiche that spells it out holds it
+    spelled: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 # When the question's story happens ("aucune suite depuis 5 semaines", "il y a 3 mois",
@@ -517,14 +521,22 @@ _TOLD_TIME_RE = re.compile(
 )
 
 
-def query_terms(query: str) -> QueryTerms:
+def query_terms(query: str, spelled: Sequence[tuple[str, str]] = ()) -> QueryTerms:
+    """The terms of a question (`spelled`: its abbreviations as typed, each with the long form
+    the retriever searched for it)."""
     acronyms = frozenset(stem_set(" ".join(_ACRONYM_RE.findall(query))))
     words = _ACRONYM_RE.sub(" ", query)
     main = stem_set(words) - acronyms
     if len(main) <= MESSAGE_TERMS:
         main = stem_set(_TOLD_TIME_RE.sub(" ", words)) - acronyms
     numbers = frozenset(n for n in _NUMBER_RE.findall(query) if not 1900 <= int(n) <= 2100)
-    return QueryTerms(main, acronyms, numbers)
+    longs = tuple(
+        (short, tuple(dict.fromkeys(w for w in content_stems(long) if w != short)))
+        for typed, long in spelled
+        for short in stem_set(typed)
+        if short in main | acronyms
+    )
+    return QueryTerms(main, acronyms, numbers, longs)
 
 
 def _doc_text(doc: Document) -> str:
@@ -576,8 +588,22 @@ def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, in
     the fiche text, so the gate costs well under a millisecond per fiche."""
     dense = doc.metadata.get("dense_score")
     text = _doc_text(doc)
-    matched_main = sum(1 for t in terms.main if _stem_re(t).search(text))
-    matched_acr = sum(1 for t in terms.acronyms if _stem_re(t).search(text))
+    longs = dict(terms.spelled)
+
+    def found(t: str) -> bool:
+        if _stem_re(t).search(text):
+            return True
+        # an abbreviation the fiche spells out ("carte d'identité" for "CNI"): its long
+        # form's first word (the noun) and all its other words but one
+        long = longs.get(t)
+        if not long:
+            return False
+        head, *rest = long
+        held = sum(1 for w in rest if _stem_re(w).search(text))
+        return bool(_stem_re(head).search(text)) and held >= len(rest) - (len(rest) >= 2)
+
+    matched_main = sum(1 for t in terms.main if found(t))
+    matched_acr = sum(1 for t in terms.acronyms if found(t))
     denom = len(terms.main) + matched_acr
     matched = matched_main + matched_acr
     share = matched / denom if denom else 0.0
@@ -617,7 +643,9 @@ def is_relevant(
     The retriever's first fiche needs less word overlap: the scope gate has already set
     aside the requests no fiche answers, and the second stage ranked it first on more
     signals than words."""
-    dense, share, matched = relevance(doc, terms)
+    # an abbreviation spelt out counts for the retriever's first fiche only (a second one
+    # holding "fonds" and "social" is no fiche on the "FSE")
+    dense, share, matched = relevance(doc, terms if first else replace(terms, spelled=()))
     overlap_ok = matched >= 1 and (share >= settings.gate_min_overlap or matched >= 3)
     if number_match(doc, terms):
         ok = True

@@ -327,9 +327,14 @@ class Vocabulary:
 
     def expansions(self, query: str) -> list[str]:
         """Long forms of the abbreviations the query contains (not already spelt out)."""
+        return [long for _, long in self.pairs(query)]
+
+    def pairs(self, query: str) -> list[tuple[str, str]]:
+        """The abbreviations the query contains as typed, each with its long form (not
+        already spelt out)."""
         if self._re is None:
             return []
-        out: list[str] = []
+        out: list[tuple[str, str]] = []
         folded_query = fold(query.lower())
         for m in self._re.finditer(query):
             typed = m.group(1)
@@ -339,9 +344,9 @@ class Vocabulary:
                 continue
             if key in self.case_sensitive and not (typed.isupper() and len(typed) > 1):
                 continue
-            if fold(long.lower()) in folded_query or long in out:
+            if fold(long.lower()) in folded_query or any(long == x for _, x in out):
                 continue
-            out.append(long)
+            out.append((typed, long))
         return out
 
 

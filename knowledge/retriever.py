@@ -114,6 +114,21 @@ _ABBR_RE = re.compile(
 )
 
 
+def abbreviation_pairs(query: str, vocabulary: Any = None) -> list[tuple[str, str]]:
+    """The abbreviations the query contains as typed, with the long forms the search adds for
+    them: the hand-kept list's, then those the corpus defines (`Vocabulary`). The answer
+    chain's relevance gate counts an abbreviation as found in a fiche that spells it out."""
+    out: list[tuple[str, str]] = []
+    for m in _ABBR_RE.finditer(query):
+        long = ABBREVIATIONS[m.group(1).lower()]
+        if long.lower() not in query.lower() and all(long != x for _, x in out):
+            out.append((m.group(1), long))
+    if vocabulary is not None:
+        known = {x.lower() for _, x in out}
+        out.extend(p for p in vocabulary.pairs(query) if p[1].lower() not in known)
+    return out
+
+
 def expand_query(query: str, vocabulary: Any = None) -> str:
     """The query plus the long form of the abbreviations it contains: the hand-kept list
     above (agents' everyday words), then those the corpus defines (`Vocabulary`)."""
@@ -539,9 +554,19 @@ class HybridRetriever(BaseRetriever):
                     c.cos_chunk_dense if "chunk_dense" in c.ranks else c.cos_card_dense
                 )
             corrections = _read_as(a.main, vocabulary) if vocabulary is not None else ()
+            spelled = (
+                tuple(abbreviation_pairs(a.main, vocabulary)) if self.expand_abbreviations else ()
+            )
             out.append(
                 _Staged(
-                    a, fused, rows, [pool[t] for t in order], x[order], best_search, corrections
+                    a,
+                    fused,
+                    rows,
+                    [pool[t] for t in order],
+                    x[order],
+                    best_search,
+                    corrections,
+                    spelled,
                 )
             )
         return out
@@ -591,6 +616,8 @@ class _Staged:
     # the corpus words its typos were read as, and the words typed without their accents as
     # the fiches spell them (`_read_as`)
     corrections: tuple[str, ...] = ()
+    # the abbreviations it contains with the long forms searched (`abbreviation_pairs`)
+    spelled: tuple[tuple[str, str], ...] = ()
 
 
 _LETTERS_RE = re.compile(r"[^\W\d_]+")
@@ -664,6 +691,7 @@ def _documents(
         by_fiche[fid] = in_order.get(fid, [])
     requests = list(staged.analysis.requests) if staged is not None else []
     corrections = list(staged.corrections) if staged is not None else []
+    spelled = [list(p) for p in staged.spelled] if staged is not None else []
     docs = []
     for fid, score in fused.top:
         fiche = fiches.get(fid)
@@ -709,6 +737,8 @@ def _documents(
                     "requests": requests,
                     # the corpus words the typos of the question were read as
                     "corrections": corrections,
+                    # the abbreviations of the question with the long forms searched for them
+                    "spelled": spelled,
                     "request": (staged.best_search.get(fid, 0) - 1) if staged else -1,
                     # The first fiches' whole text, chunk by chunk in reading order: what
                     # the extractive generator composes from (the fiche's structure).

@@ -265,3 +265,7 @@ def test_a_question_typed_without_accents_reaches_the_embedders_with_them(sample
     # the answer chain's composer reads the words with their accents too: the French stemmer
     # cuts "identité" and "identite" differently
     assert docs[0].metadata["corrections"] == ["identité", "périmée", "délai"]
+    # and the abbreviations it searched spelt out, which the chain's gate reads
+    assert docs[0].metadata["spelled"] == []
+    found = sample_kb.retriever(k=3).invoke("CNI perdue, que faire ?")
+    assert found[0].metadata["spelled"] == [["CNI", "carte nationale d'identité"]]

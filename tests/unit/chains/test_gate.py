@@ -383,3 +383,30 @@ def test_the_first_fiche_whose_title_names_a_long_message_s_matter_passes(settin
         dense=0.20,
     )
     assert not is_relevant(grazes, terms, settings, first=True)[0]
+
+
+def test_an_abbreviation_the_first_fiche_spells_out_is_one_it_holds(settings):
+    # "dame avec CNI faite en 2012 …, elle est encore valable ?" was declined: its first
+    # fiche ("Peut-on voyager avec une carte d'identité de plus de 10 ans ?") holds none of
+    # its words, and "CNI" only as "carte d'identité"
+    question = (
+        "dame avec CNI faite en 2012, marquee fin 2022 dessus, encore valable ? part en espagne"
+    )
+    spelled = [("CNI", "carte nationale d'identité")]
+    first = _fiche(
+        "Peut-on voyager avec une carte d'identité de plus de 10 ans ?",
+        "La durée de validité de la carte d'identité d'une personne majeure est passée de 10 "
+        "à 15 ans.",
+        dense=0.40,
+    )
+    assert not is_relevant(first, query_terms(question), settings, first=True)[0]
+    assert is_relevant(first, query_terms(question, spelled), settings, first=True)[0]
+    # not when the fiche holds only the long form's other words, nor for a fiche below the
+    # first ("fonds" and "social" are no fiche on the "FSE")
+    museum = _fiche(
+        "Accès gratuit aux musées nationaux",
+        "Les musées et monuments nationaux sont gratuits pour les jeunes.",
+        dense=0.40,
+    )
+    assert not is_relevant(museum, query_terms(question, spelled), settings, first=True)[0]
+    assert not is_relevant(first, query_terms(question, spelled), settings)[0]

@@ -14,7 +14,7 @@ from knowledge.fiche_index import (
     title_acronyms,
 )
 from knowledge.query import analyse
-from knowledge.retriever import expand_query
+from knowledge.retriever import abbreviation_pairs, expand_query
 
 MESSAGE = (
     "Bonjour madame, je vous écris parce que je suis à bout. "
@@ -154,6 +154,13 @@ def test_vocabulary_is_learned_from_the_corpus_abbreviations():
     assert vocab.expansions("je ne sais pas") == []
     assert vocab.expansions("le PAS sur mon salaire") == ["Prélèvement"]
     assert "Journal officiel" in expand_query("joafe", vocab)
+    # the pairs the answer chain's gate reads: as typed, with their long forms, the hand-kept
+    # list's first
+    assert abbreviation_pairs("CNI et un cdd ?", vocab) == [
+        ("CNI", "carte nationale d'identité"),
+        ("cdd", "contrat à durée déterminée"),
+    ]
+    assert vocab.pairs("publication au joafe ?") == [("joafe", "Journal officiel des associations")]
 
 
 def test_inbound_anchor_text_names_the_target_fiche():
