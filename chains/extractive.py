@@ -1221,7 +1221,8 @@ def score(
         s += 1.0
     elif p.ages and u.is_list:
         # a table with a row for the person's age range answers as such a sentence does
-        if any(_row_age_fit(line, p.ages) for line in u.text.splitlines()[1:]):
+        rows = (x[2:] for x in u.text.splitlines() if x.startswith("- "))
+        if any(_row_age_fit(row, p.ages) for row in rows):
             s += 1.0
     elif p.ages:
         # a row or a sentence for the person's age range leads; a row for another age is left

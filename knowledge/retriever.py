@@ -118,25 +118,28 @@ def abbreviation_pairs(query: str, vocabulary: Any = None) -> list[tuple[str, st
     """The abbreviations the query contains as typed, with the long forms the search adds for
     them: the hand-kept list's, then those the corpus defines (`Vocabulary`). The answer
     chain's relevance gate counts an abbreviation as found in a fiche that spells it out."""
-    out: list[tuple[str, str]] = []
-    for m in _ABBR_RE.finditer(query):
-        long = ABBREVIATIONS[m.group(1).lower()]
-        if long.lower() not in query.lower() and all(long != x for _, x in out):
-            out.append((m.group(1), long))
+    out = _listed_pairs(query)
     if vocabulary is not None:
         known = {x.lower() for _, x in out}
         out.extend(p for p in vocabulary.pairs(query) if p[1].lower() not in known)
     return out
 
 
+def _listed_pairs(query: str) -> list[tuple[str, str]]:
+    """The hand-kept list's abbreviations in the query, with their long forms (once each,
+    none already spelt out)."""
+    out: list[tuple[str, str]] = []
+    for m in _ABBR_RE.finditer(query):
+        long = ABBREVIATIONS[m.group(1).lower()]
+        if long.lower() not in query.lower() and all(long != x for _, x in out):
+            out.append((m.group(1), long))
+    return out
+
+
 def expand_query(query: str, vocabulary: Any = None) -> str:
     """The query plus the long form of the abbreviations it contains: the hand-kept list
     above (agents' everyday words), then those the corpus defines (`Vocabulary`)."""
-    extra = []
-    for m in _ABBR_RE.finditer(query):
-        long = ABBREVIATIONS[m.group(1).lower()]
-        if long.lower() not in query.lower() and long not in extra:
-            extra.append(long)
+    extra = [long for _, long in _listed_pairs(query)]
     if vocabulary is not None:
         extra.extend(x for x in vocabulary.expansions(query) if x not in extra)
         extra.extend(x for x in vocabulary.corrections(query) if x not in extra)
