@@ -160,15 +160,12 @@ def _with_corrections(question: str, docs: list[Document]) -> str:
     return question
 
 
-def _spelled(docs: list[Document]) -> list[tuple[str, str]]:
+def _spelled(docs: list[Document]) -> tuple[tuple[str, str], ...]:
     """The question's abbreviations with the long forms the retriever searched for them."""
     for doc in docs:
-        pairs = doc.metadata.get("spelled")
-        if isinstance(pairs, list) and pairs:
-            return [
-                (str(p[0]), str(p[1])) for p in pairs if isinstance(p, list | tuple) and len(p) == 2
-            ]
-    return []
+        if pairs := _pairs(doc, "spelled"):
+            return pairs
+    return ()
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
@@ -180,7 +177,12 @@ def _excerpt(text: str, limit: int = 300) -> str:
 
 
 def _abbreviations(doc: Document) -> tuple[tuple[str, str], ...]:
-    pairs = doc.metadata.get("abbreviations") or ()
+    return _pairs(doc, "abbreviations")
+
+
+def _pairs(doc: Document, key: str) -> tuple[tuple[str, str], ...]:
+    """A metadata entry made of (short, long) pairs, as strings; malformed pairs left out."""
+    pairs = doc.metadata.get(key) or ()
     return tuple(
         (str(p[0]), str(p[1])) for p in pairs if isinstance(p, list | tuple) and len(p) == 2
     )
