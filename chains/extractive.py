@@ -162,6 +162,13 @@ _WHO = r"(?:a|par|devant|voir|aupres de|contacter|vers|s'adresser a|s'adresse a)
 _WHO_RE = re.compile(
     rf"\b{_WHO}\s*(?:[?,.;:!]|$|et\b|avant\b|pour\b|ou\b)|(?:^|[?,.;:!]\s*|\bet ){_WHO}"
 )
+# "à quel bureau ?", "quelle mairie ?", "on s'adresse à qui ?", "contacter quel service ?":
+# where to turn; not the words alone ("90 m2 de bureaux", "lieu de naissance", "changement
+# d'adresse", "au guichet de la mairie" tell the situation) (folded text)
+_WHERE_ASK_RE = re.compile(
+    r"\bs'adress\w*|\b(?:quel|quelle|quels|quelles) (?:organisme|service|bureau|guichet|lieu"
+    r"|administration|mairie|prefecture|tribunal|caisse|juridiction|adresse|interlocuteur)s?\b"
+)
 _TEMPS = stem_set("temps")
 _DUREE = stem_set("durée")
 _LIST_WORDS = (
@@ -492,7 +499,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         listing=bool(_LIST_Q_RE.search(asked_folded)) or bool(_OBLIGATIONS_RE.search(asked_folded)),
         needed=bool(_NEEDED_RE.search(asked_folded)),
         employed=sector(question),
-        where=bool(kinds & _WHERE_Q)
+        where=bool(_WHERE_ASK_RE.search(folded))
         or bool(_WHERE_RE.search(told.lower()))
         or bool(_WHO_RE.search(folded)),
         # by intonation: an agent's question only (a citizen's "C'est vrai ?" asks for more)
@@ -2015,7 +2022,9 @@ def _parts(question: str) -> list[str]:
     if m := _READ_AS_RE.search(question):
         read_as = m.group(1).split()
         question = question[: m.start() + 1]
-    pieces = [x for p in question.split("?") for x in _AND_ASKS_RE.split(p)]
+    pieces = [
+        x for p in question.split("?") for y in _AND_ASKS_RE.split(p) for x in _listed_asks(y)
+    ]
     parts = []
     for piece in pieces:
         if not content_stems(piece):
@@ -2024,6 +2033,38 @@ def _parts(question: str) -> list[str]:
         read = [w for w in read_as if fold(w) in own]
         parts.append(f"{piece.strip(' ,;')}{' (' + ' '.join(read) + ')' if read else ''} ?")
     return parts if len(parts) > 1 else []
+
+
+# What a clause asks with, in an agent's list of questions written with commas ("le
+# document de voyage coûte combien, valable combien, demande où ?"): not "que" nor "qui",
+# which are mostly relative pronouns in the telling of a situation, nor "de quoi" before a
+# verb ("plus de quoi payer son loyer"), nor "cb" ("son paiement CB": the bank card)
+# (folded text)
+_LISTED_ASK_RE = re.compile(
+    r"\b(?:combien|quand|comment|quel|quelle|quels|quelles|pourquoi|lequel|laquelle|qd)\b"
+    r"|(?<!de )\bquoi\b|\b(?:ou|qui|quoi)\s*$"
+)
+
+
+def _listed_asks(piece: str) -> list[str]:
+    """A piece of a question cut where it asks a second time after a comma: "coûte
+    combien, valable combien, demande où" is three questions; the telling before the first
+    ("monsieur reconnu apatride, carte de séjour pluriannuelle, il veut voyager, …") stays
+    with it."""
+    out: list[str] = []
+    asks = False
+    for seg in piece.split(","):
+        seg_asks = bool(_LISTED_ASK_RE.search(fold(seg)))
+        # "comment, combien ?": a question word alone asks of the same thing
+        if seg_asks and asks and content_stems(seg):
+            out.append(seg)
+            continue
+        if out:
+            out[-1] = f"{out[-1]},{seg}"
+        else:
+            out.append(seg)
+        asks = asks or seg_asks
+    return out
 
 
 # "combien et quand elle tombe", "montant et délai pour la demander", "c'est combien et

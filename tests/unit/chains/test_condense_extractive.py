@@ -1266,6 +1266,21 @@ def test_the_case_for_the_side_of_18_of_the_person_told_of_leads(settings):
             ["elle doit resilier elle meme (résilier même) ?", "y a des frais ?"],
         ),
         ("le delai pour le faire ? (délai)", []),
+        # an agent's questions listed with commas: the telling stays with the first
+        (
+            "monsieur apatride, il veut voyager, le document coute combien, valable combien, "
+            "demande ou ?",
+            [
+                "monsieur apatride, il veut voyager, le document coute combien ?",
+                "valable combien ?",
+                "demande ou ?",
+            ],
+        ),
+        # a question word alone asks of the same thing; "de quoi" before a verb and "CB"
+        # (the bank card) ask nothing
+        ("la carte pro ça se demande comment, combien ?", []),
+        ("plus de quoi payer son loyer, le crous l'aide de combien ?", []),
+        ("un client conteste son paiement CB, il a combien de temps ?", []),
     ],
 )
 def test_a_question_asked_in_several_parts_is_split_into_them(question, parts):
@@ -1607,6 +1622,13 @@ def test_how_long_gets_the_duration_not_an_age_nor_another_time(settings):
         ("appel devant qui et il a combien de temps", True),
         # a relative clause tells, it does not ask
         ("un fournisseur à qui je dois de l'argent peut saisir mes biens ?", False),
+        # an office asked for, or where to turn
+        ("copie d'acte pour le petit-fils, il s'adresse a quelle mairie", True),
+        ("recours au niveau UE, quel organisme ?", True),
+        # the words of offices and places alone tell the situation
+        ("societe avec 90 m2 de bureaux a la meme adresse, elle paie la TSB ?", False),
+        ("elle a sa date et lieu de naissance, elle fait comment", False),
+        ("il a insulte ma collegue au guichet, il risque quoi ?", False),
     ],
 )
 def test_ou_without_its_accent_and_x_qui_ask_where_to_turn(question, where):
@@ -2512,9 +2534,10 @@ def test_a_reply_to_a_citizen_may_quote_a_fifth_sentence_when_it_answers_well(
     assert all(t in draft for t in said)
     assert (documents in draft) is quoted
     assert aside not in draft
-    # an answer to an agent's question keeps to four sentences
+    # an answer to an agent's question keeps to four sentences, but for a part of the
+    # question (its questions listed with commas) that a fifth answers
     answer = compose(message, "question", [ctx], settings)
-    assert sum(t in answer for t in [*said, documents]) == 4
+    assert sum(t in answer for t in [*said, documents]) == (5 if quoted else 4)
 
 
 def test_a_sentence_of_another_subsection_of_the_leads_section_names_it(settings):
