@@ -2053,18 +2053,23 @@ def _listed_asks(piece: str) -> list[str]:
     with it."""
     out: list[str] = []
     asks = False
-    for seg in piece.split(","):
+    for seg in _LIST_SEP_RE.split(piece):
         seg_asks = bool(_LISTED_ASK_RE.search(fold(seg)))
         # "comment, combien ?": a question word alone asks of the same thing
         if seg_asks and asks and content_stems(seg):
-            out.append(seg)
+            out.append(seg.lstrip(","))
             continue
         if out:
-            out[-1] = f"{out[-1]},{seg}"
+            out[-1] = f"{out[-1]}{seg}"
         else:
             out.append(seg)
         asks = asks or seg_asks
     return out
+
+
+# where an agent's list of questions goes on: a comma, or "et" opening a clause ("il a
+# combien de temps pour prévenir l'assurance et il envoie quoi ?")
+_LIST_SEP_RE = re.compile(r"(?=,)|(?<=\s)(?=et\s)")
 
 
 # "combien et quand elle tombe", "montant et délai pour la demander", "c'est combien et

@@ -1276,6 +1276,15 @@ def test_the_case_for_the_side_of_18_of_the_person_told_of_leads(settings):
                 "demande ou ?",
             ],
         ),
+        # or with "et" opening a clause
+        (
+            "plainte deja faite, il a combien de temps pour prevenir l assurance et il envoie "
+            "quoi ?",
+            [
+                "plainte deja faite, il a combien de temps pour prevenir l assurance ?",
+                "et il envoie quoi ?",
+            ],
+        ),
         # a question word alone asks of the same thing; "de quoi" before a verb and "CB"
         # (the bank card) ask nothing
         ("la carte pro ça se demande comment, combien ?", []),
