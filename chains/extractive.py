@@ -970,8 +970,16 @@ def _units_of(
     i = 0
     order = start
     fresh: set[int] = set()  # units right after a heading
+    own_title = section.rsplit(" › ", 1)[-1]
     while i < len(pieces):
         piece = pieces[i]
+        if section and piece.rstrip(" :") == own_title:
+            # the chunk's own section named again: its text goes on after a case of it
+            # (`knowledge.chunking`), and what follows is no longer that case's
+            current = section
+            fresh.add(order)
+            i += 1
+            continue
         if piece in headings:
             title = piece.rstrip(" :")
             current = f"{section} › {title}" if section else title

@@ -71,6 +71,11 @@ def _render(base: Path, entries: list[Entry]) -> str:
     for path, para in entries:
         if path != last and path != base:
             lines.append(_heading(path[len(base) :]))
+        elif path != last and last is not None and base:
+            # back to the chunk's own section after one of its cases or sub-sections: its
+            # title says so, else what follows reads as the last case's ("La carte de séjour
+            # pluriannuelle vous autorise…" after the case "À Paris" of "Où demander ?")
+            lines.append(_heading(base[-1:]))
         last = path
         lines.append(para)
     return "\n".join(lines)

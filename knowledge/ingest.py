@@ -98,6 +98,9 @@ class _Pending:
     to_embed: list[int] = field(default_factory=list)  # indexes into chunks
     meta_only: list[int] = field(default_factory=list)  # reuse vector, refresh metadata
     stale_ids: list[str] = field(default_factory=list)  # old chunk ids to delete
+    # a chunk's text changed beyond what is embedded (a chunker change): the catalog's rows
+    # and the lexical index must follow, though no vector does
+    texts_changed: bool = False
 
 
 def ingest(
@@ -231,6 +234,8 @@ def _submit(kb: KnowledgeBase, batch: list[_Pending]) -> _Submitted:
         audiences_changed = before is None or tuple(before.audiences) != tuple(p.fiche.audiences)
         for i, (chunk, etext, ehash) in enumerate(p.chunks):
             prev = previous.get(chunk.id)
+            if prev is not None and prev.hash != chunk.hash:
+                p.texts_changed = True
             if prev is not None and prev.embed_hash == ehash:
                 if audiences_changed:
                     p.meta_only.append(i)
@@ -283,6 +288,7 @@ def _finish(
                 and before.hash == f.content_hash
                 and not p.to_embed
                 and not p.stale_ids
+                and not p.texts_changed
             )
             conn.execute(
                 "INSERT OR REPLACE INTO fiches(id, hash, raw_hashes, metadata, audiences) "

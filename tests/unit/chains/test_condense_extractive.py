@@ -3330,3 +3330,23 @@ def test_a_case_for_paris_gives_way_unless_the_question_names_it(settings):
     assert "2 jours" in _quoted(compose(question, "question", [ctx], settings))[0]
     in_paris = "tranquillité vacances à Paris : s'inscrire combien de jours avant le départ ?"
     assert "5 jours" in _quoted(compose(in_paris, "question", [ctx], settings))[0]
+
+
+def test_a_sentence_after_a_case_back_in_its_section_is_not_that_cases():
+    # the chunker names the chunk's own section again when its text goes on after a case
+    # (knowledge.chunking): what follows is the section's, not the last case's
+    text = "\n".join(
+        [
+            "Pour un mineur :",
+            "Un salarié de moins de 18 ans peut percevoir un Smic minoré.",
+            "Montant :",
+            "Pour vérifier si le salaire versé est au moins égal au Smic, seules certaines "
+            "sommes sont prises en compte.",
+        ]
+    )
+    ctx = _context(
+        "F2300", "Smic", [("Cas général › Montant", text)], cases=frozenset({"Pour un mineur"})
+    )
+    sections = {u.text[:20]: u.section for u in fiche_units(ctx)}
+    assert sections["Un salarié de moins "] == "Cas général › Montant › Pour un mineur"
+    assert sections["Pour vérifier si le "] == "Cas général › Montant"

@@ -196,3 +196,18 @@ def test_tiny_sibling_sections_are_packed_together():
     packed = [c for c in abroad if "Coût :\nLa carte d'identité est gratuite." in c.text]
     assert packed, [c.text[:60] for c in abroad]
     assert "Durée de validité :" in packed[0].text
+
+
+def test_a_chunk_names_its_section_again_when_its_text_goes_on_after_a_case():
+    # "Montant" holds the case "Pour un mineur", then a sentence for every salaried person:
+    # without its section's title again, that sentence reads as the minor's case
+    f = load("vdd-2020/particuliers/F2300.xml")
+    chunk = next(c for c in chunk_fiche(f) if "Pour un mineur :" in c.text.splitlines())
+    assert chunk.section == "Cas général › Montant"
+    lines = chunk.text.splitlines()
+    general = lines.index(
+        "Pour vérifier si le salaire versé est au moins égal au Smic, seules certaines sommes "
+        "sont prises en compte."
+    )
+    assert lines[general - 1] == "Montant :"
+    assert lines.index("Pour un mineur :") < general

@@ -6,7 +6,9 @@ real-USE versions of these checks are in tests/integration/knowledge/.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -78,6 +80,43 @@ def test_changed_fiche_replaced_not_duplicated(kb, corpus):
     _consistent(kb)
     docs = kb.retriever(k=3).search("liquidation association")
     assert docs[0].metadata["fiche_id"] == "F1122"
+
+
+def test_a_new_chunker_rewrites_texts_it_changed_beyond_what_is_embedded(kb, corpus, monkeypatch):
+    """A parser version bump re-reads every file; a chunk whose text changed after its
+    embedded head keeps its vector, but its row and the lexical index follow."""
+    import knowledge.chunking as chunking
+    import knowledge.sources as sources
+
+    ingest(kb, [str(corpus)], progress=False)
+    generation = kb.catalog.generation()
+
+    head = kb.settings.embed_max_chars
+    chunk_fiche = chunking.chunk_fiche
+
+    def with_tail(fiche, **kw):
+        # beyond the embedded head only: no vector changes
+        out = []
+        for c in chunk_fiche(fiche, **kw):
+            if len(c.text) > head:
+                text = f"{c.text}\nzyxwvutsrq"
+                digest = hashlib.sha256(f"{c.context}\n{text}".encode()).hexdigest()
+                c = replace(c, text=text, hash=digest)
+            out.append(c)
+        return out
+
+    monkeypatch.setattr(chunking, "chunk_fiche", with_tail)
+    monkeypatch.setattr(sources, "PARSER_VERSION", b"guichet-parser-test\n")
+    summary = ingest(kb, [str(corpus)], progress=False)
+    tailed = [r for rows in kb.catalog.chunks_of(kb.catalog.fiches_ids()).values() for r in rows]
+    assert any(r.text.endswith("zyxwvutsrq") for r in tailed)
+    assert summary.fiches_updated > 0
+    assert summary.chunks_added == 0  # the vectors are kept
+    assert kb.catalog.generation() != generation
+    _consistent(kb)
+    docs = kb.retriever(k=3).search("zyxwvutsrq")
+    assert docs
+    assert docs[0].page_content.endswith("zyxwvutsrq")
 
 
 def test_prune_removes_absent_fiches(kb, corpus):
