@@ -953,6 +953,17 @@ def _list_unit(lead: str, items: list[str], section: str, order: int) -> Unit:
 _NUMBERED_ITEM_RE = re.compile(r"\d{1,2}\. \S")
 
 
+def _ends_sentence_after_list(last_item: str, nxt: str) -> bool:
+    """`nxt` ends the sentence a list is part of: it opens in lower case after an item that
+    does not close it ("- ou sur le partage des charges courantes du couple," then "en vue
+    d'établir la quote-part…")."""
+    return (
+        nxt[:1].islower()
+        and not _is_item(nxt)
+        and not last_item.rstrip().endswith((".", "!", "?", "…"))
+    )
+
+
 def _is_item(piece: str) -> bool:
     return piece.startswith(("- ", "• ")) or bool(_NUMBERED_ITEM_RE.match(piece))
 
@@ -1013,9 +1024,23 @@ def _units_of(
             lead = "" if _is_item(piece) else piece
             j = i + (1 if lead else 0)
             items = []
-            while j < len(pieces) and _is_item(pieces[j]):
-                item = pieces[j]
-                items.append("- " + (item[2:] if item.startswith(("- ", "• ")) else item).strip())
+            while j < len(pieces):
+                if _is_item(pieces[j]):
+                    item = pieces[j]
+                    items.append(
+                        "- " + (item[2:] if item.startswith(("- ", "• ")) else item).strip()
+                    )
+                elif items and _ends_sentence_after_list(items[-1], pieces[j]):
+                    # the sentence goes on after its list ("Les parents qui : - …, - …,
+                    # peuvent être sanctionnés par une amende…"): its end is the last item's,
+                    # and when it leads in another list ("… doivent déposer deux demandes
+                    # distinctes :"), that list's items are the sentence's too
+                    items[-1] = f"{items[-1]} {pieces[j]}"
+                    if not pieces[j].rstrip().endswith(":"):
+                        j += 1
+                        break
+                else:
+                    break
                 j += 1
             if items:
                 out.append(_list_unit(lead, items, current, order))

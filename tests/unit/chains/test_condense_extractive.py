@@ -3350,3 +3350,30 @@ def test_a_sentence_after_a_case_back_in_its_section_is_not_that_cases():
     sections = {u.text[:20]: u.section for u in fiche_units(ctx)}
     assert sections["Un salarié de moins "] == "Cas général › Montant › Pour un mineur"
     assert sections["Pour vérifier si le "] == "Cas général › Montant"
+
+
+@pytest.mark.parametrize(
+    ("text", "last_item"),
+    [
+        # the sentence's main clause comes after its list: it ends the last item
+        (
+            "Les parents qui :\n- n'ont pas déclaré l'enfant à la mairie,\n- ou ne l'ont pas "
+            "inscrit dans une école,\npeuvent être sanctionnés par une amende de 1 500 €.",
+            "- ou ne l'ont pas inscrit dans une école, peuvent être sanctionnés par une amende "
+            "de 1 500 €.",
+        ),
+        # and when it leads in a second list, that list's items are the sentence's too
+        (
+            "Les entreprises qui souhaitent :\n- fabriquer des armes civiles\n- ou des armes de "
+            "guerre,\ndoivent déposer deux demandes distinctes :\n- l'une auprès du ministère de "
+            "l'intérieur ;\n- l'autre auprès du ministère de la défense.",
+            "- l'autre auprès du ministère de la défense.",
+        ),
+    ],
+)
+def test_a_sentence_going_on_after_its_list_stays_with_it(text, last_item):
+    ctx = _context("F9040", "Démarche", [("Sanctions", text)])
+    (unit,) = fiche_units(ctx)
+    assert unit.is_list
+    assert unit.text.splitlines()[-1] == last_item
+    assert unit.text.startswith(text.splitlines()[0])
