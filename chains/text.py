@@ -77,14 +77,19 @@ _ABBREVIATION_END_RE = re.compile(
 )
 
 
+_NUMBERED_LINE_RE = re.compile(r"\d{1,2}\. \S")
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of a chunk text, in order ('- item' lines kept whole)."""
+    """Sentences and list items of a chunk text, in order ('- item' and '1. item' lines kept
+    whole)."""
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
-        if line.startswith(("- ", "• ")):
+        if line.startswith(("- ", "• ")) or _NUMBERED_LINE_RE.match(line):
+            # an item, bulleted or numbered ("1. Recours préalable… . Il doit…"), whole
             out.append(line)
             continue
         pieces: list[str] = []

@@ -107,6 +107,16 @@ def test_sentences_and_items():
         "Doit figurer sur les bulletins de paie.",
         "Loyer d'octobre 2018 à sept. 2019 : 5 €.",
     ]
+    # a numbered item keeps its number and its sentences: "1." was a piece of its own, and
+    # the steps of an appeal were read as loose sentences with their lead-in dropped
+    assert split_sentences(
+        "Vous devez respecter les étapes suivantes :\n1. Recours préalable. Il doit être fait "
+        "dans les 2 mois.\n2. Recours devant le tribunal."
+    ) == [
+        "Vous devez respecter les étapes suivantes :",
+        "1. Recours préalable. Il doit être fait dans les 2 mois.",
+        "2. Recours devant le tribunal.",
+    ]
 
 
 def _ctx(fiche: dict, n: int) -> SourceContext:
