@@ -850,6 +850,9 @@ _THIS = r"(?:ce|cet|cette|ces) (?!\d|qui\b|que\b|qu'|dont\b)"
 _LEANS_RE = re.compile(
     r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|son|sa|ses"
     r"|leur|leurs|toutefois|cependant|en revanche|neanmoins|sinon|dans ce cas|dans les \d+ cas"
+    # a sentence opening on "Et …" or "Alors que …" goes on with the one before ("Alors que
+    # le congé parental peut être accordé jusqu'au 3e anniversaire de l'enfant.")
+    r"|et|alors que|tandis que"
     r"|a defaut|au-dela|en outre|de plus|en plus|egalement|aussi|par ailleurs|mais|or|ainsi"
     r"|en effet|donc|par consequent"
     r"|pour cela|dans ce cadre|a cet effet)\b"

@@ -758,6 +758,23 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
     assert not any(line.startswith(("Cette durée", "- Cette durée")) for line in lines)
 
 
+@pytest.mark.parametrize(
+    "leaning",
+    [
+        "Et au taux de 10 % pour les boissons à consommer sur place.",
+        "Alors que le congé parental peut être accordé jusqu'au 3e anniversaire de l'enfant.",
+    ],
+)
+def test_a_sentence_opening_on_et_or_alors_que_goes_on_with_the_one_before(leaning):
+    ctx = _context(
+        "F9041",
+        "TVA",
+        [("Taux", f"Les boissons sont soumises au taux de 20 % à emporter. {leaning}")],
+    )
+    (unit,) = fiche_units(ctx)
+    assert unit.text.endswith(leaning)
+
+
 def test_a_list_leaning_on_the_sentence_before_is_quoted_with_it(settings):
     # the list's lead-in "Toutefois, il hérite … dans les 3 cas suivants :" is not joined when
     # the fiche is read (a list is a unit of its own); quoted alone it would say that a
