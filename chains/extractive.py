@@ -853,6 +853,10 @@ _LEANS_RE = re.compile(
     # a sentence opening on "Et …" or "Alors que …" goes on with the one before ("Alors que
     # le congé parental peut être accordé jusqu'au 3e anniversaire de l'enfant.")
     r"|et|alors que|tandis que"
+    # and on the connectives that say how it follows from it ("De même, …", "Enfin, …", "À
+    # l'inverse, …", "En conséquence, …")
+    r"|de meme(?! que)|enfin|ensuite|puis|a l'inverse|inversement|en consequence|pour autant"
+    r"|le cas echeant|en contrepartie,|des lors,"
     r"|a defaut|au-dela|en outre|de plus|en plus|egalement|aussi|par ailleurs|mais|or|ainsi"
     r"|en effet|donc|par consequent"
     r"|pour cela|dans ce cadre|a cet effet)\b"

@@ -763,6 +763,10 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
     [
         "Et au taux de 10 % pour les boissons à consommer sur place.",
         "Alors que le congé parental peut être accordé jusqu'au 3e anniversaire de l'enfant.",
+        # and the connectives that say how it follows from it
+        "En conséquence, une association est libre de définir ses instances.",
+        "De même, les entreprises bénéficient d'une réduction d'impôt.",
+        "À l'inverse, la société n'est plus tenue de nommer un commissaire aux comptes.",
     ],
 )
 def test_a_sentence_opening_on_et_or_alors_que_goes_on_with_the_one_before(leaning):
