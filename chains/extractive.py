@@ -856,7 +856,8 @@ _LEANS_RE = re.compile(
     # and on the connectives that say how it follows from it ("De même, …", "Enfin, …", "À
     # l'inverse, …", "En conséquence, …")
     r"|de meme(?! que)|enfin|ensuite|puis|a l'inverse|inversement|en consequence|pour autant"
-    r"|le cas echeant|en contrepartie,|des lors,"
+    r"|le cas echeant|en contrepartie,|des lors,|par contre|dans le cas contraire|au contraire"
+    r"|d'autre part|faute de quoi"
     r"|a defaut|au-dela|en outre|de plus|en plus|egalement|aussi|par ailleurs|mais|or|ainsi"
     r"|en effet|donc|par consequent"
     r"|pour cela|dans ce cadre|a cet effet)\b"

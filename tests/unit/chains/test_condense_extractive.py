@@ -767,6 +767,8 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
         "En conséquence, une association est libre de définir ses instances.",
         "De même, les entreprises bénéficient d'une réduction d'impôt.",
         "À l'inverse, la société n'est plus tenue de nommer un commissaire aux comptes.",
+        "Par contre, un mineur de moins de 16 ans ne peut pas récupérer de mandat cash.",
+        "Dans le cas contraire, elle est due à compter du 1er jour du mois suivant.",
     ],
 )
 def test_a_sentence_opening_on_et_or_alors_que_goes_on_with_the_one_before(leaning):
@@ -1128,7 +1130,7 @@ def test_the_row_for_the_persons_age_leads_and_rows_for_other_ages_are_left_out(
             ),
             (
                 "Mineur",
-                "Par contre, un mineur de moins de 16 ans ne peut pas conduire de poids lourd.",
+                "Un mineur de moins de 16 ans ne peut pas conduire de poids lourd.",
             ),
         ],
     )
