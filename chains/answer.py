@@ -176,10 +176,6 @@ def _excerpt(text: str, limit: int = 300) -> str:
     return cut + "…"
 
 
-def _abbreviations(doc: Document) -> tuple[tuple[str, str], ...]:
-    return _pairs(doc, "abbreviations")
-
-
 def _pairs(doc: Document, key: str) -> tuple[tuple[str, str], ...]:
     """A metadata entry made of (short, long) pairs, as strings; malformed pairs left out."""
     pairs = doc.metadata.get(key) or ()
@@ -371,7 +367,7 @@ class AnswerChain:
                     source=_source(n, doc, chunks),
                     chunks=chunks,
                     outline=_chunks_from(doc, "outline"),
-                    abbreviations=_abbreviations(doc),
+                    abbreviations=_pairs(doc, "abbreviations"),
                     cases=frozenset(str(c) for c in doc.metadata.get("cases") or ()),
                     request=int(doc.metadata.get("request", -1)),
                     rank=next(r for r, d in enumerate(state.docs) if d is doc),

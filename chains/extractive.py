@@ -54,7 +54,15 @@ from chains.prompts import (
     SourceContext,
     format_service,
 )
-from chains.text import content_stems, fold, is_content_word, split_sentences, stem, stem_set
+from chains.text import (
+    NUMBERED_ITEM_RE,
+    content_stems,
+    fold,
+    is_content_word,
+    split_sentences,
+    stem,
+    stem_set,
+)
 from chains.text import words as word_tokens
 from knowledge.text import (
     CUT_MARK,
@@ -956,11 +964,6 @@ def _list_unit(lead: str, items: list[str], section: str, order: int) -> Unit:
     return _unit("\n".join(([lead] if lead else []) + shown), section, order, True)
 
 
-# An item of a numbered list ("1. Faire un recours préalable…", "2. une indemnité…"): kept
-# with its number, in its list.
-_NUMBERED_ITEM_RE = re.compile(r"\d{1,2}\. \S")
-
-
 def _ends_sentence_after_list(last_item: str, nxt: str) -> bool:
     """`nxt` ends the sentence a list is part of: it opens in lower case after an item that
     does not close it ("- ou sur le partage des charges courantes du couple," then "en vue
@@ -973,7 +976,7 @@ def _ends_sentence_after_list(last_item: str, nxt: str) -> bool:
 
 
 def _is_item(piece: str) -> bool:
-    return piece.startswith(("- ", "• ")) or bool(_NUMBERED_ITEM_RE.match(piece))
+    return piece.startswith(("- ", "• ")) or bool(NUMBERED_ITEM_RE.match(piece))
 
 
 @lru_cache(maxsize=4096)

@@ -77,7 +77,9 @@ _ABBREVIATION_END_RE = re.compile(
 )
 
 
-_NUMBERED_LINE_RE = re.compile(r"\d{1,2}\. \S")
+# An item of a numbered list ("1. Faire un recours préalable…", "2. une indemnité…"): kept
+# whole, with its number
+NUMBERED_ITEM_RE = re.compile(r"\d{1,2}\. \S")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -88,7 +90,7 @@ def split_sentences(text: str) -> list[str]:
         line = line.strip()
         if not line:
             continue
-        if line.startswith(("- ", "• ")) or _NUMBERED_LINE_RE.match(line):
+        if line.startswith(("- ", "• ")) or NUMBERED_ITEM_RE.match(line):
             # an item, bulleted or numbered ("1. Recours préalable… . Il doit…"), whole
             out.append(line)
             continue
