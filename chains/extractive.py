@@ -562,7 +562,8 @@ def _negated_stems(text: str) -> frozenset[str]:
 
 _EXAMPLE_RE = re.compile(r"\bexemples?\b")
 # "Par exemple, …", "Exemple : …", "Exemples de calcul : …"
-_EXAMPLE_LEAD_RE = re.compile(r"(?:par exemple\b|exemples?\b[^:]{0,40}:)")
+# ("Par exemple, …", "C'est par exemple le cas de …", "C'est le cas, par exemple, si …")
+_EXAMPLE_LEAD_RE = re.compile(r"(?:(?:c'est (?:le cas,? )?)?par exemple\b|exemples?\b[^:]{0,40}:)")
 # "On parle aussi de recours collectif.", "On l'appelle aussi…": a name for what was said
 _NAMING_RE = re.compile(r"on (?:l'|les? )?(?:parle|appelle|dit|nomme)\b")
 _ASIDE_RE = re.compile(r"(?:a savoir|a noter|attention|rappel|important)\s*:")
@@ -868,7 +869,14 @@ _LEANS_RE = re.compile(
     r"|d'autre part|faute de quoi"
     r"|a defaut|au-dela|en outre|de plus|en plus|egalement|aussi|par ailleurs|mais|or|ainsi"
     r"|en effet|donc|par consequent"
-    r"|pour cela|dans ce cadre|a cet effet)\b"
+    r"|pour cela|dans ce cadre|a cet effet"
+    # "C'est le cas si …", "C'est également le cas …", "C'est pourquoi …", "C'est ce qu'on
+    # appelle …", "Ce n'est pas le cas …", "C'est lui qui …": "c'est" names what the
+    # sentence before said (about 180 sentences of the corpus; "C'est le cas par exemple
+    # de …" is an illustration, `Unit.example`, not joined to the rule)
+    r"|c'est (?:(?:notamment|egalement|aussi|donc|alors|encore|d'ailleurs) )?"
+    r"(?:le cas(?!,? par exemple)|pourquoi|ce qu|ce que|la raison|lui|elle|eux)"
+    r"|ce n'est (?:pas|plus) le cas|c'est-a-dire)\b"
     # an impersonal "il" ("Il n'est plus obligatoire de…", "Il faut…") leans on nothing
     r"(?!\s+(?:ne |n')?(?:est|faut|existe|y a|suffit|convient|appartient|importe)\b)"
     r"|"

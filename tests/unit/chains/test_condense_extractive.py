@@ -769,6 +769,11 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
         "À l'inverse, la société n'est plus tenue de nommer un commissaire aux comptes.",
         "Par contre, un mineur de moins de 16 ans ne peut pas récupérer de mandat cash.",
         "Dans le cas contraire, elle est due à compter du 1er jour du mois suivant.",
+        # and "c'est" naming what the sentence before said
+        "C'est le cas si vous continuez à travailler au-delà de 62 ans.",
+        "C'est notamment le cas s'il y a déjà présenté une demande d'asile.",
+        "C'est ce qu'on appelle la remballe.",
+        "Ce n'est pas le cas des boissons alcoolisées.",
     ],
 )
 def test_a_sentence_opening_on_et_or_alors_que_goes_on_with_the_one_before(leaning):
@@ -779,6 +784,29 @@ def test_a_sentence_opening_on_et_or_alors_que_goes_on_with_the_one_before(leani
     )
     (unit,) = fiche_units(ctx)
     assert unit.text.endswith(leaning)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "C'est le juge qui fixe le montant.",  # "c'est" opening a sentence of its own
+        # an illustration is not joined to the rule (it would lengthen it): an example
+        "C'est le cas par exemple des boissons servies en terrasse.",
+        "C'est par exemple le cas des boissons servies en terrasse.",
+    ],
+)
+def test_a_sentence_opening_on_c_est_stands_alone_unless_it_names_the_one_before(sentence):
+    ctx = _context(
+        "F9041",
+        "TVA",
+        [("Taux", f"Les boissons sont soumises au taux de 20 % à emporter. {sentence}")],
+    )
+    units = fiche_units(ctx)
+    assert [u.text for u in units] == [
+        "Les boissons sont soumises au taux de 20 % à emporter.",
+        sentence,
+    ]
+    assert units[1].example == ("exemple" in sentence)
 
 
 def test_a_list_leaning_on_the_sentence_before_is_quoted_with_it(settings):
