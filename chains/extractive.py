@@ -545,6 +545,11 @@ _NEGATION_RE = re.compile(
 _CLAUSE_END = frozenset({
     "et", "mais", "ou", "car", "depuis", "pour", "parce", "quand", "si", "alors", "donc", "avec",
     "il", "elle", "ils", "elles", "on", "je",
+    # a verb: what follows is what the person does, not what they lack ("femme sans enfant
+    # veut donner ses ovocytes", "locataire sans assurance doit partir ?")
+    "veut", "veulent", "voudrait", "souhaite", "souhaitent", "peut", "peuvent", "pourrait",
+    "doit", "doivent", "devrait", "est", "sont", "etait", "ont", "avait", "va", "vont",
+    "demande", "cherche",
 })  # fmt: skip
 
 
@@ -824,7 +829,9 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         refers_back=bool(_REFERS_BACK_RE.match(plain)),
         example=bool(_EXAMPLE_LEAD_RE.match(head)) or bool(_EXAMPLE_RE.search(folded_section)),
         aside=bool(_ASIDE_RE.match(head)) or section == "Avertissement",
-        case_lacks=_negated_stems(section.split(" › ")[-1]),
+        # what its case says the person lacks, at any depth ("Donneuse sans enfant › Prise en
+        # charge")
+        case_lacks=frozenset().union(*map(_negated_stems, section.split(" › "))),
         section_stems=section_stems,
         places=_special_places(section_stems, folded_section),
         items=_list_items(text) if is_list else (),

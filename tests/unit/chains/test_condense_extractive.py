@@ -1598,10 +1598,27 @@ def test_the_case_of_what_the_person_lacks_is_not_the_answer(settings):
         ("il n'a plus de titre de séjour et travaille", {"titr", "sejour"}),
         ("asso qui reçoit plus de 153 000 € de subventions", set()),  # "more than"
         ("en l'absence de testament, qui hérite ?", {"test"}),
+        # a verb ends what is lacked: the rest is what the person does
+        ("femme sans enfant veut donner ses ovocytes", {"enfant"}),
     ],
 )
 def test_what_a_question_says_the_person_lacks(question, lacks):
     assert profile(question).negated == lacks
+
+
+def test_the_case_the_person_is_in_is_theirs_below_its_title_too(settings):
+    # "Donneuse sans enfant" is the case of a question "sans enfant" down to its subsections
+    # ("› Prise en charge"), and "Donneuse avec enfant" the other one
+    ctx = _context(
+        "F9042",
+        "Don d'ovules",
+        [
+            ("Donneuse avec enfant › Prise en charge", "Les frais de garde sont remboursés."),
+            ("Donneuse sans enfant › Prise en charge", "Les frais de transport sont remboursés."),
+        ],
+    )
+    text = compose("donneuse sans enfant : quels frais remboursés ?", "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("Les frais de transport sont remboursés.")
 
 
 def test_a_sentence_pointing_back_never_opens_the_answer(settings):
