@@ -566,8 +566,8 @@ def _negated_stems(text: str) -> frozenset[str]:
 
 
 _EXAMPLE_RE = re.compile(r"\bexemples?\b")
-# "Par exemple, …", "Exemple : …", "Exemples de calcul : …"
-# ("Par exemple, …", "C'est par exemple le cas de …", "C'est le cas, par exemple, si …")
+# "Par exemple, …", "C'est par exemple le cas de …", "C'est le cas, par exemple, si …",
+# "Exemple : …", "Exemples de calcul : …"
 _EXAMPLE_LEAD_RE = re.compile(r"(?:(?:c'est (?:le cas,? )?)?par exemple\b|exemples?\b[^:]{0,40}:)")
 # "On parle aussi de recours collectif.", "On l'appelle aussi…": a name for what was said
 _NAMING_RE = re.compile(r"on (?:l'|les? )?(?:parle|appelle|dit|nomme)\b")
