@@ -338,8 +338,16 @@ def _table_grid(el: Any) -> list[tuple[bool, list[str]]]:
     """Rows as (is_header, cells), with row and column spans expanded into a full grid."""
     grid: list[tuple[bool, list[str]]] = []
     pending: dict[int, tuple[str, int]] = {}  # column -> (text, rows still to fill)
+    from_header: set[int] = set()  # the columns whose pending text is a header cell's
     for row in el.findall("Rangée"):
         is_header = row.get("type") == "header"
+        if not is_header:
+            # a header cell spans header rows only: 33 tables of the corpus give their one
+            # header row's cells fusionVerticale="2", which would push the first body row's
+            # cells right ("Ressources ; Montant de base ; 69 309 € ou moins ; 131,95 €")
+            for c in from_header:
+                pending.pop(c, None)
+            from_header.clear()
         cells: list[str] = []
         col = 0
         cell_iter = iter(row.findall("Cellule"))
@@ -359,6 +367,8 @@ def _table_grid(el: Any) -> list[tuple[bool, list[str]]]:
                 cells.append(value)
                 if vspan > 1:
                     pending[col] = (value, vspan - 1)
+                    if is_header:
+                        from_header.add(col)
                 col += 1
         # Spans from above that reach past the last cell of this row.
         for c in sorted(k for k in pending if k >= col):

@@ -489,3 +489,43 @@ def _one_paragraph(inner: str) -> bytes:
 def test_words_cut_by_markup_are_rejoined(inner, expected):
     fiche = parse_fiche(_one_paragraph(inner), "snippet.xml")
     assert fiche.sections[-1].paragraphs == (expected,)
+
+
+def test_a_header_cell_spanning_rows_spans_the_header_rows_only():
+    # F13213 (2020) gives its one header row's cells fusionVerticale="2": the span ran into
+    # the first body row, whose cells were pushed right ("Ressources ; Montant de base ;
+    # 69 309 € ou moins ; 131,95 €"); a header spanning two header rows is still joined
+    header = "".join(
+        f'<Cellule fusionVerticale="2"><Paragraphe>{h}</Paragraphe></Cellule>'
+        for h in ("Ressources", "Montant de base")
+    )
+    body = "".join(
+        '<Rangée type="normal">'
+        f"<Cellule><Paragraphe>{a}</Paragraphe></Cellule>"
+        f"<Cellule><Paragraphe>{b}</Paragraphe></Cellule></Rangée>"
+        for a, b in (("69 309 € ou moins", "131,95 €"), ("Plus de 92 381 €", "32,99 €"))
+    )
+    table = (
+        "<Tableau><Titre>Montants des allocations familiales</Titre>"
+        '<Colonne type="normal"/><Colonne type="normal"/>'
+        f'<Rangée type="header">{header}</Rangée>{body}</Tableau>'
+    )
+    data = _one_paragraph("Les montants :").replace(
+        b"</Texte></Publication>", f"{table}</Texte></Publication>".encode()
+    )
+    rows = section(parse_fiche(data, "F1.xml"))[-1].splitlines()
+    assert rows[1:] == [
+        "Ressources : 69 309 € ou moins ; Montant de base : 131,95 €",
+        "Ressources : Plus de 92 381 € ; Montant de base : 32,99 €",
+    ]
+    stacked = table.replace(
+        f'<Rangée type="header">{header}</Rangée>',
+        '<Rangée type="header"><Cellule fusionVerticale="2"><Paragraphe>Ressources</Paragraphe>'
+        "</Cellule><Cellule><Paragraphe>Montant</Paragraphe></Cellule></Rangée>"
+        '<Rangée type="header"><Cellule><Paragraphe>de base</Paragraphe></Cellule></Rangée>',
+    )
+    data = _one_paragraph("Les montants :").replace(
+        b"</Texte></Publication>", f"{stacked}</Texte></Publication>".encode()
+    )
+    rows = section(parse_fiche(data, "F1.xml"))[-1].splitlines()
+    assert rows[1] == "Ressources : 69 309 € ou moins ; Montant – de base : 131,95 €"
