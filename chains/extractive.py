@@ -67,6 +67,7 @@ from chains.text import words as word_tokens
 from knowledge.text import (
     CUT_MARK,
     abroad_words,
+    children_told,
     sector,
     side_of_18,
     span_fit,
@@ -362,7 +363,7 @@ class Profile:
     needed: bool = False  # "il lui faut quoi ?": the list of what is needed, when the fiche has one
     employed: str | None = None  # the sector of employment told ("agente de la mairie": public)
     context: frozenset[str] = frozenset()
-    spans: tuple[tuple[float, str], ...] = ()  # the ages and durations it states (16, "ans")
+    spans: tuple[tuple[float, str], ...] = ()  # ages, durations, years, sums, children told
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
@@ -488,7 +489,10 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         for m in _COMBIEN_RE.finditer(folded)
     ]
     negated = _negated_stems(question)
-    spans = stated_spans(question)
+    stated = stated_spans(question)
+    # the ages and durations told, and how many children the family has ("ils ont 3
+    # enfants": "Famille nombreuse (3 enfants ou plus)" is their case, "1 enfant" is not)
+    spans = stated + children_told(question)
     ages = _ages_told(question)
     if "temps" in counted:
         # "combien de temps" asks for a duration: the fiches say "durée", and "temps" alone
@@ -525,7 +529,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or bool(_COUNT_RE.search(folded)),
         elsewhere=_special_places(stems | every, fold(question))
         | (frozenset({"abroad"}) if abroad_words(question) is not None else frozenset()),
-        words=_asked_words(asked, spans),
+        words=_asked_words(asked, stated),
         side=_side_told(question, ages),
         ages=ages,
         kin=kin_named(question),

@@ -153,6 +153,81 @@ _EURO_RANGE_RES = (
 )
 
 
+# Children: how many a question tells the family has ("ils ont 3 enfants", "maman avec un
+# enfant à charge", "monsieur 2 enfants", "pour son 2e enfant") and the counts cases state
+# ("1 enfant", "2 enfants à charge", "3 enfants ou plus", "À partir de 2 enfants", "Vous
+# êtes parent d'au moins 3 enfants"), as spans of unit "enfants": "Famille nombreuse (3
+# enfants ou plus)" is no case for a family of 2. A count of children born or adopted at
+# once ("Naissance de 2 enfants (ou plus)") is another thing.
+_COUNT_WORDS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6}
+_CHILDREN = r"enfants?(?:\(s\))?"
+_CHILDREN_TOLD_RES = (
+    # "3 enfants", "deux enfants", "un seul enfant", after a verb of having or a preposition
+    # when spelled out ("avec un enfant", not "inscrire un enfant")
+    re.compile(rf"(?<![\d,.])\b(\d{{1,2}})\s+(?:petits?\s+)?{_CHILDREN}\b"),
+    re.compile(
+        r"\b(?:a|ai|as|avons|avez|ont|avec|de|sommes|eu|eleve|ayant)\s+"
+        rf"(un|une|deux|trois|quatre|cinq|six)\s+(?:seul\s+|petits?\s+)?{_CHILDREN}\b"
+    ),
+    re.compile(rf"\b(un) seul {_CHILDREN}\b"),
+    # "son 2e enfant", "le troisième bébé": the family counts that many
+    re.compile(r"\b(\d)\s?(?:e|eme|ieme)\s+(?:enfant|bebe)\b"),
+    re.compile(r"\b(deuxieme|second|troisieme|quatrieme|cinquieme)\s+(?:enfant|bebe)\b"),
+)
+_ORDINALS = {"deuxieme": 2, "second": 2, "troisieme": 3, "quatrieme": 4, "cinquieme": 5}
+_AT_ONCE_RE = re.compile(r"(?:naissance|adoption|adopte[es]*|nes?|nees?)\s+(?:de\s+|d')?$")
+_CHILD_RANGE_RES = (
+    (re.compile(rf"\b(\d{{1,2}}) (?:ou|a|et) (\d{{1,2}}) {_CHILDREN}"), "both"),
+    (re.compile(rf"(?:a partir de|au moins|des|minimum) (\d{{1,2}}) {_CHILDREN}"), "from"),
+    (re.compile(rf"(?:plus de|\+ de) (\d{{1,2}}) {_CHILDREN}"), "above"),
+    (re.compile(rf"(?:moins de) (\d{{1,2}}) {_CHILDREN}"), "below"),
+    (
+        re.compile(
+            rf"\b(\d{{1,2}}) {_CHILDREN}(?: a charge| mineurs?(?:\(s\))?)?"
+            r" (?:ou plus|ou \+|et plus|et \+|\(ou plus\))"
+        ),
+        "from",
+    ),
+    (re.compile(rf"(?<![\d,.])\b(\d{{1,2}}) {_CHILDREN}\b"), "exactly"),
+)
+
+
+def children_told(text: str) -> tuple[Span, ...]:
+    """How many children the text tells a family has, as spans (2.0, "enfants")."""
+    folded = fold(text).replace("’", "'")
+    out: list[Span] = []
+    for pattern in _CHILDREN_TOLD_RES:
+        for m in pattern.finditer(folded):
+            before = folded[max(0, m.start() - 14) : m.start()]
+            if _is_bound(folded, m) or _AT_ONCE_RE.search(before):
+                continue
+            word = m.group(1)
+            n = int(word) if word.isdigit() else _COUNT_WORDS.get(word) or _ORDINALS[word]
+            if 0 < n < 20 and (float(n), "enfants") not in out:
+                out.append((float(n), "enfants"))
+    return tuple(out)
+
+
+def _child_ranges(folded: str) -> list[tuple[float, float, str]]:
+    """The counts of children a title states (`children_told`, above)."""
+    out: list[tuple[float, float, str]] = []
+    for kind, m in _matches(_CHILD_RANGE_RES, folded):
+        if _AT_ONCE_RE.search(folded[max(0, m.start() - 14) : m.start()]):
+            continue
+        a = float(m.group(1))
+        if kind == "both":
+            lo, hi = a, float(m.group(2))
+        else:
+            lo, hi = {
+                "from": (a, math.inf),
+                "above": (a + 1, math.inf),
+                "below": (0.0, a - 1),
+                "exactly": (a, a),
+            }[kind]
+        out.append((lo, hi, "enfants"))
+    return out
+
+
 def _euros(whole: str, cents: str | None) -> float:
     return float(re.sub(r"\D", "", whole)) + (float(f"0.{cents}") if cents else 0.0)
 
@@ -264,7 +339,7 @@ def span_ranges(title: str) -> tuple[tuple[float, float, str], ...]:
             out.append((lo, hi, _SPAN_UNIT[unit]))
         if out:
             break
-    return (*out, *_year_ranges(folded), *_euro_ranges(folded))
+    return (*out, *_year_ranges(folded), *_euro_ranges(folded), *_child_ranges(folded))
 
 
 # "mineur" and "majeur" name the two sides of 18 ("Passeport d'un majeur", "… d'un mineur").
@@ -313,7 +388,7 @@ def sector(text: str) -> str | None:
 
 
 def _family(unit: str) -> str:
-    return unit if unit in ("année", "€") else "time"
+    return unit if unit in ("année", "€", "enfants") else "time"
 
 
 def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
@@ -326,7 +401,7 @@ def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
     # a year meets only a period, a sum only a range of sums, an age or a duration only a
     # range of ages or durations
     fits = []
-    for family in ("time", "année", "€"):
+    for family in ("time", "année", "€", "enfants"):
         rs = [r for r in ranges if _family(r[2]) == family]
         ss = [s for s in spans if _family(s[1]) == family]
         if rs and ss:

@@ -3455,3 +3455,26 @@ def test_a_sentence_going_on_after_its_list_stays_with_it(text, last_item):
     assert unit.is_list
     assert unit.text.splitlines()[-1] == last_item
     assert unit.text.startswith(text.splitlines()[0])
+
+
+def test_the_case_for_the_number_of_children_told_leads_and_other_counts_give_way(settings):
+    # "allocations familiales avec 2 enfants" opened on "Famille nombreuse (3 enfants ou
+    # plus) › 3 enfants", the words "allocation" and "enfant" being everywhere
+    big = "Montant › Famille nombreuse (3 enfants ou plus) : allocation forfaitaire › 3 enfants"
+    ctx = _context(
+        "F13213",
+        "Allocations familiales",
+        [
+            (big, "L'allocation forfaitaire pour un enfant concerné est de 83,44 € par mois."),
+            ("Montant › 2 enfants", "L'allocation de base est de 131,95 € par mois."),
+        ],
+        cases=frozenset({"Famille nombreuse (3 enfants ou plus) : allocation forfaitaire"}),
+    )
+    quoted = _quoted(
+        compose("allocations familiales avec 2 enfants, combien ?", "question", [ctx], settings)
+    )
+    assert quoted[0].startswith("L'allocation de base")
+    assert not any("83,44 €" in q for q in quoted)
+    three = "ils ont trois enfants, les allocations c'est combien ?"
+    quoted = _quoted(compose(three, "question", [ctx], settings))
+    assert quoted[0].startswith("L'allocation forfaitaire")

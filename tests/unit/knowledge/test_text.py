@@ -5,6 +5,7 @@ from knowledge.text import (
     FRENCH_STOP_WORDS,
     QUESTION_WORDS,
     abroad_words,
+    children_told,
     fold,
     sector,
     span_fit,
@@ -187,3 +188,43 @@ def test_the_sector_of_employment_is_read_from_the_status_or_the_employer(text, 
 )
 def test_another_country_is_named_the_way_the_fiches_write_of_it(text, words):
     assert abroad_words(text) == words
+
+
+@pytest.mark.parametrize(
+    ("question", "told"),
+    [
+        ("complément familial : ils ont 3 enfants dont un de 2 ans", (3.0,)),
+        ("maman seule avec un enfant à charge", (1.0,)),
+        ("monsieur 2 enfants veut tout laisser a sa compagne", (2.0,)),  # no verb typed
+        ("en congé parental pour son 2eme enfant", (2.0,)),
+        ("mon père a quatre enfants", (4.0,)),
+        # no count of the family: a child's age, a child named, children born at once
+        ("inscrire un enfant de 2 ans en maternelle", ()),
+        ("crèche pour un enfant de 2 ans", ()),
+        ("aide pour les enfants de moins de 3 ans", ()),
+        ("prime pour la naissance de 2 enfants", ()),
+    ],
+)
+def test_the_number_of_children_a_family_has_is_read_as_told(question, told):
+    assert tuple(n for n, _ in children_told(question)) == told
+
+
+@pytest.mark.parametrize(
+    ("title", "children", "fits"),
+    [
+        ("Famille nombreuse (3 enfants ou plus) › 3 enfants", 2, False),
+        ("Famille nombreuse (3 enfants ou plus) › 3 enfants", 3, True),
+        ("Pour un couple › 1 enfant", 2, False),
+        ("À partir de 2 enfants", 2, True),
+        ("Vous êtes parent d'au moins 3 enfants", 4, True),
+        ("Si la famille compte encore 1 ou 2 enfant(s) mineur(s)", 3, False),
+        ("2 enfants à charge", 2, True),
+        # a count of children born at once, an age range: not the family's size
+        ("Naissance de 2 enfants (ou plus)", 3, None),
+        ("Enfant de moins de 25 ans", 2, None),
+    ],
+)
+def test_a_case_stating_a_number_of_children_fits_the_family_told(title, children, fits):
+    assert span_fit(title, ((float(children), "enfants"),)) is fits
+    # an age told is no number of children, and the other way round
+    assert span_fit("Pour un couple › 1 enfant", ((1.0, "ans"),)) is None
