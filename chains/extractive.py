@@ -942,15 +942,24 @@ _FOLLOWING_RE = re.compile(
 )
 _TABLE_ROW_RE = re.compile(r" : [^;]*; [^;:]+ : ")  # "Type : A ; Tarif : 46 €" (a table row)
 # A row of a table without column headers ("Vol simple ; 3 ans de prison 45 000 € d'amende"),
-# read as one only after the table's title line or another such row.
+# and a row of a two-column table named by its first cell ("2 – Nombre de parts : 2,5", "Par
+# enfant supplémentaire – Nombre de parts : 1"), read as one only after the table's title
+# line or another such row.
 _BARE_ROW_RE = re.compile(r"^[^:;]{1,200} ; [^:]+$")
+_NAMED_ROW_RE = re.compile(r"^[^–:;\n]{1,80} – [^–:;\n]{1,80} : [^;\n]+$")
+
+
+def _row_re(piece: str) -> re.Pattern[str] | None:
+    """The kind of table row `piece` is, when it may be one."""
+    for pattern in (_TABLE_ROW_RE, _BARE_ROW_RE, _NAMED_ROW_RE):
+        if pattern.search(piece):
+            return pattern
+    return None
 
 
 def _row_after(piece: str, nxt: str) -> bool:
     """Whether `nxt` is the first row of a table whose title line is `piece`."""
-    return piece.rstrip().endswith(":") and bool(
-        _TABLE_ROW_RE.search(nxt) or _BARE_ROW_RE.match(nxt)
-    )
+    return piece.rstrip().endswith(":") and _row_re(nxt) is not None
 
 
 def _heading_lines(text: str, cases: frozenset[str] = frozenset()) -> set[str]:
@@ -967,8 +976,7 @@ def _heading_lines(text: str, cases: frozenset[str] = frozenset()) -> set[str]:
             and len(line.split()) <= 14
             and nxt
             and not _is_item(nxt)
-            and not _TABLE_ROW_RE.search(nxt)
-            and not _BARE_ROW_RE.match(nxt)
+            and _row_re(nxt) is None
             and not _FOLLOWING_RE.search(fold(line))  # "le téléservice suivant :" introduces
             and not line.startswith(("- ", "• "))
         ):
@@ -1027,15 +1035,28 @@ def _units_of(
             fresh.add(order)
             i += 1
             continue
-        if _TABLE_ROW_RE.search(piece) or (
-            i + 1 < len(pieces) and _row_after(piece, pieces[i + 1])
+        # a sentence leading in the title line of a table whose rows are named by their first
+        # cell ("Vous avez droit à une majoration de parts si … :", "Nombre de parts de
+        # quotient familial :", "1 – Nombre de parts : 1,25"): the sentence says what the
+        # rows are of
+        leads_title = (
+            piece.rstrip().endswith(":")
+            and i + 2 < len(pieces)
+            and not _row_re(piece)
+            and pieces[i + 1].rstrip().endswith(":")
+            and _row_re(pieces[i + 2]) is _NAMED_ROW_RE
+        )
+        if (
+            _TABLE_ROW_RE.search(piece)
+            or (i + 1 < len(pieces) and _row_after(piece, pieces[i + 1]))
+            or leads_title
         ):
             # a table: its title line and its rows, one unit (a row alone lacks its header)
             lead = "" if _TABLE_ROW_RE.search(piece) else piece
+            if leads_title:
+                i += 1  # the title line
             j = i + (1 if lead else 0)
-            row_re = _TABLE_ROW_RE
-            if lead and not _TABLE_ROW_RE.search(pieces[j]):
-                row_re = _BARE_ROW_RE
+            row_re = _TABLE_ROW_RE if not lead else _row_re(pieces[j]) or _TABLE_ROW_RE
             items = []
             while j < len(pieces) and row_re.search(pieces[j]):
                 items.append("- " + pieces[j].strip())

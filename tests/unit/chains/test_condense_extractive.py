@@ -3478,3 +3478,38 @@ def test_the_case_for_the_number_of_children_told_leads_and_other_counts_give_wa
     three = "ils ont trois enfants, les allocations c'est combien ?"
     quoted = _quoted(compose(three, "question", [ctx], settings))
     assert quoted[0].startswith("L'allocation forfaitaire")
+
+
+def test_a_two_column_table_whose_rows_are_named_is_one_unit_with_its_lead(settings):
+    # a table whose first column names each row ("1 – Nombre de parts : 1,25") has no " ; ":
+    # its rows were loose sentences, its title line a heading over the paragraphs after it,
+    # and the sentence leading in the table was dropped
+    ctx = _context(
+        "F35120",
+        "Quotient familial : personne seule avec enfant",
+        [
+            (
+                "Enfant en garde exclusive",
+                "Vous avez droit à 1 part de quotient familial.\n"
+                "Si vous vivez seul avec un enfant à charge exclusive, vous pouvez bénéficier "
+                "d'une demi-part supplémentaire :\n"
+                "Nombre de parts de quotient familial :\n"
+                "1 – Nombre de parts : 2\n"
+                "2 – Nombre de parts : 2,5\n"
+                "Par enfant supplémentaire – Nombre de parts : 1\n"
+                "Vous pouvez aussi bénéficier d'une majoration dans certaines situations.",
+            )
+        ],
+    )
+    units = fiche_units(ctx)
+    table = next(u for u in units if "Nombre de parts : 2,5" in u.text)
+    assert table.is_list
+    assert table.text == (
+        "Si vous vivez seul avec un enfant à charge exclusive, vous pouvez bénéficier d'une "
+        "demi-part supplémentaire :\n"
+        "- 1 – Nombre de parts : 2\n"
+        "- 2 – Nombre de parts : 2,5\n"
+        "- Par enfant supplémentaire – Nombre de parts : 1"
+    )
+    after = next(u for u in units if u.text.startswith("Vous pouvez aussi"))
+    assert after.section == "Enfant en garde exclusive"  # not under the table's title
