@@ -1310,10 +1310,11 @@ def score(
         if not fits:
             return -1.0
         s += 1.0
-    elif p.ages and u.is_list:
-        # a table with a row for the person's age range answers as such a sentence does
+    elif (p.ages or _years(p)) and u.is_list:
+        # a table with a row for the person's age range or year answers as such a sentence
+        # does
         rows = (x[2:] for x in u.text.splitlines() if x.startswith("- "))
-        if any(_row_age_fit(row, p.ages) for row in rows):
+        if any(_row_fit(row, p.ages, _years(p)) for row in rows):
             s += 1.0
     elif p.ages:
         # a row or a sentence for the person's age range leads; a row for another age is left
@@ -1401,15 +1402,18 @@ def _trim_list(u: Unit, shown: set[str], max_items: int, min_items: int = 2) -> 
     return _unit(text, u.section, u.order, True) if text != u.text else u
 
 
-def _rows_for_ages(u: Unit, ages: tuple[tuple[float, str], ...]) -> Unit:
-    """A table's rows for the person's age as told: the rows stating an age range that
-    leaves it out are left out ("Âgé de moins de 18 ans ; … 130,34 €" for "jeune 19 ans",
-    which keeps "Âgé de 18 à 25 ans ; … 310,39 €"); rows stating no age stay, and a table
-    whose every row is for another age is kept whole (its rows are what there is)."""
-    if not ages or not u.is_list:
+def _rows_for_person(u: Unit, p: Profile) -> Unit:
+    """A table's rows for the person's age or year as told: the rows stating an age range
+    that leaves it out are left out ("Âgé de moins de 18 ans ; … 130,34 €" for "jeune 19
+    ans", which keeps "Âgé de 18 à 25 ans ; … 310,39 €"), and so are the rows named by
+    another year ("1973 ou après – Durée d'assurance (en trimestres) : 172" for someone born
+    in 1958); rows stating neither stay, and a table whose every row is for another age or
+    year is kept whole (its rows are what there is)."""
+    years = _years(p)
+    if not (p.ages or years) or not u.is_list:
         return u
     lines = u.text.splitlines()
-    fits = {x: _row_age_fit(x[2:], ages) for x in lines if x.startswith("- ")}
+    fits = {x: _row_fit(x[2:], p.ages, years) for x in lines if x.startswith("- ")}
     if False not in fits.values() or set(fits.values()) == {False}:
         return u
     kept = [x for x in lines if fits.get(x) is not False]
@@ -1428,6 +1432,35 @@ def _row_age_fit(item: str, ages: tuple[tuple[float, str], ...]) -> bool | None:
     return any(lo <= a <= hi for lo, hi, _ in ranges for a, unit in ages if unit == "ans")
 
 
+def _for_person(u: Unit, p: Profile) -> bool:
+    """Whether each of a table's rows, fewer than NARROWED_ROWS, is for the person's age or
+    year as told (rows stating neither are not)."""
+    rows = [x[2:] for x in u.text.splitlines() if x.startswith("- ")]
+    return 0 < len(rows) < NARROWED_ROWS and all(_row_fit(x, p.ages, _years(p)) for x in rows)
+
+
+def _years(p: Profile) -> tuple[tuple[float, str], ...]:
+    return tuple(s for s in p.spans if s[1] == "année")
+
+
+def _row_year_fit(item: str, years: tuple[tuple[float, str], ...]) -> bool | None:
+    """Whether the year or period a table's row is named by ("1958 – Durée d'assurance (en
+    trimestres) : 167", "2012 – Date de validité – Date inscrite sur la carte : 2022 ; …")
+    holds a year the question states; None when the row is named by none."""
+    row = _ROW_CELL_RE.match(item)
+    return span_fit(row.group(1), years) if row is not None and years else None
+
+
+def _row_fit(
+    item: str, ages: tuple[tuple[float, str], ...], years: tuple[tuple[float, str], ...]
+) -> bool | None:
+    """Whether a table's row is for the person's age and year as told (`_row_age_fit`,
+    `_row_year_fit`); None when it states neither."""
+    fits = [f for f in (_row_age_fit(item, ages), _row_year_fit(item, years)) if f is not None]
+    return all(fits) if fits else None
+
+
+NARROWED_ROWS = 3  # a table narrowed to fewer rows than this reads as a sentence
 MIN_CONTAINED_KEY = 40  # characters: shorter sentences may well be part of another
 
 
@@ -1568,11 +1601,14 @@ def pick(
             break
         if len(chosen) >= 4 and s < best_score * BEYOND_FOUR_SHARE:
             break
+        narrowed = False
         if u.is_list:
-            if lists >= max_lists:
+            rows = _rows_for_person(u, p)
+            # a table narrowed to its rows for the person's age or year comes in beside
+            # another list, as a sentence would; its one row is worth quoting alone
+            narrowed = rows is not u and _for_person(rows, p)
+            if lists >= max_lists and not narrowed:
                 continue
-            rows = _rows_for_ages(u, p.ages)
-            # a table's one row for the person's age is worth quoting alone
             trimmed = _trim_list(rows, mine.keys, max_items, 1 if rows is not u else 2)
             if trimmed is None:
                 continue

@@ -128,6 +128,10 @@ _YEAR_RANGE_RES = (
     (re.compile(rf"(?:avant|anterieure? a|anterieurs? a) ({_DATE}){_YEAR}"), "below"),
     (re.compile(rf"(?:jusqu'au|jusqu'en|jusqu'a) ({_DATE}){_YEAR}"), "upto"),
     (re.compile(rf"(?:apres|a partir d[eu]|depuis|des|a compter d[eu]) ({_DATE}){_YEAR}"), "from"),
+    # a table's first cell: "1953 - 1954", "1973 ou après", "1950 ou avant"
+    (re.compile(rf"{_YEAR} ?[-–] ?{_YEAR}"), "both"),
+    (re.compile(rf"{_YEAR} (?:ou|et) (?:apres|plus tard|suivantes?)\b"), "from"),
+    (re.compile(rf"{_YEAR} (?:ou|et) (?:avant|anterieures?)\b"), "upto"),
     (re.compile(_YEAR), "exactly"),
 )
 

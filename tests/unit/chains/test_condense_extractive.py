@@ -3513,3 +3513,35 @@ def test_a_two_column_table_whose_rows_are_named_is_one_unit_with_its_lead(setti
     )
     after = next(u for u in units if u.text.startswith("Vous pouvez aussi"))
     assert after.section == "Enfant en garde exclusive"  # not under the table's title
+
+
+def test_a_tables_row_for_the_year_told_is_quoted_beside_the_rule(settings):
+    # F32303 (2020): "CNI faite en 2012 … elle est encore valable ?" gave the rule of the
+    # automatic extension but not the table's row for a card issued in 2012 (its new date):
+    # the rule is a list, and one list per answer left the table out; rows named by another
+    # year are left out
+    row = "{} – Date inscrite sur la carte : {} ; Nouvelle date : {}"
+    ctx = _context(
+        "F32303",
+        "Carte d'identité : prolongation de 5 ans",
+        [
+            (
+                "",
+                "Votre carte d'identité est prolongée automatiquement et reste valable 5 ans "
+                "supplémentaires si vous remplissez les 2 conditions suivantes :\n"
+                "- Vous étiez majeur au moment de sa délivrance.\n"
+                "- La carte était encore valide le 1er janvier 2014.\n"
+                "Condition de prolongation automatique :\n"
+                + "\n".join(row.format(y, y + 10, y + 15) for y in range(2004, 2014)),
+            )
+        ],
+    )
+    question = "dame avec CNI faite en 2012, elle est encore valable ?"
+    text = compose(question, "question", [ctx], settings)
+    assert "prolongée automatiquement" in text
+    assert "- 2012 – Date inscrite sur la carte : 2022 ; Nouvelle date : 2027" in text
+    assert "2011 –" not in text
+    assert "2013 –" not in text
+    # no year told: one list, the rule's
+    text = compose("CNI périmée, elle est encore valable ?", "question", [ctx], settings)
+    assert "Nouvelle date" not in text

@@ -64,6 +64,12 @@ def test_the_age_or_duration_a_question_states_is_matched_to_ranges(question, ti
         ("titularisé en 2016", "Titularisé à partir de 2015", True),
         ("né en 1999", "Vous êtes né(e) entre 1998 et 2000", True),
         ("gazole acheté en 2018", "En 2020 ou après", False),
+        # a table's first cell names a year or a period the way tables do
+        ("né en 1958", "1973 ou après", False),
+        ("né en 1975", "1973 ou après", True),
+        ("né en 1948", "1950 ou avant", True),
+        ("né en 1958", "1958 - 1959 -1960", True),
+        ("né en 1954", "1953 - 1954", True),
         ("travaux faits en 2017", "Entre mars et juin 2017", True),
         ("recettes 2019", "Jusqu'au 31 décembre 2020", True),
         # a law's or a decree's date names a text, not a period; euros are no year
