@@ -888,8 +888,13 @@ _LEANS_RE = re.compile(
     r"|c'est (?:(?:notamment|egalement|aussi|donc|alors|encore|d'ailleurs) )?"
     r"(?:le cas(?!,? par exemple)|pourquoi|ce qu|ce que|la raison|lui|elle|eux)"
     r"|ce n'est (?:pas|plus) le cas|c'est-a-dire)\b"
-    # an impersonal "il" ("Il n'est plus obligatoire de…", "Il faut…") leans on nothing
-    r"(?!\s+(?:ne |n')?(?:est|faut|existe|y a|suffit|convient|appartient|importe)\b)"
+    # an impersonal "il" ("Il n'est plus obligatoire de…", "Il est possible que…", "Il
+    # faut…") leans on nothing; "Il est versé…", "Elle est délivrée…", "Il est de 13 503 €…"
+    # name what the sentence before is about
+    r"(?!\s+(?:ne |n')?(?:faut|existe|y a|suffit|convient|appartient|importe)\b)"
+    r"(?!\s+(?:ne |n')?est (?:(?:pas|plus|donc|toutefois|cependant|neanmoins|aussi|egalement"
+    r"|alors|notamment|parfois|souvent|generalement|desormais|toujours|en effet) ){0,2}"
+    r"[\w-]+ (?:de\b|d'|que\b|qu'))"
     r"|"
     + _REFERS_BACK
     # "Passé ce délai, …", "Pour ce faire, …", "Dans cette situation, …"

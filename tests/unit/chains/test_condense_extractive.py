@@ -774,6 +774,10 @@ def test_a_sentence_leaning_on_the_one_before_is_never_quoted_alone(settings):
         "C'est notamment le cas s'il y a déjà présenté une demande d'asile.",
         "C'est ce qu'on appelle la remballe.",
         "Ce n'est pas le cas des boissons alcoolisées.",
+        # and "il est" or "elle est" naming what it speaks of ("Elle est délivrée contre
+        # paiement d'une redevance de 30 €" was quoted alone)
+        "Elle est due par l'exploitant.",
+        "Il est de 5,5 % pour les produits alimentaires.",
     ],
 )
 def test_a_sentence_opening_on_et_or_alors_que_goes_on_with_the_one_before(leaning):
@@ -793,6 +797,10 @@ def test_a_sentence_opening_on_et_or_alors_que_goes_on_with_the_one_before(leani
         # an illustration is not joined to the rule (it would lengthen it): an example
         "C'est le cas par exemple des boissons servies en terrasse.",
         "C'est par exemple le cas des boissons servies en terrasse.",
+        # an impersonal "il est" leans on nothing
+        "Il est possible de demander un rescrit fiscal.",
+        "Il n'est cependant pas obligatoire d'afficher les prix.",
+        "Il est interdit de vendre de l'alcool aux mineurs.",
     ],
 )
 def test_a_sentence_opening_on_c_est_stands_alone_unless_it_names_the_one_before(sentence):
