@@ -342,6 +342,39 @@ def test_a_fiche_scored_nearly_as_high_as_the_first_is_kept_with_it(settings):
     assert "kept_for_rank" not in figures[2]
 
 
+def test_a_first_fiche_scored_far_above_the_second_passes_with_three_terms(settings):
+    # "Conciliateur de justice" for a retired lawyer who wants to become one: its chunk's
+    # cosine to the question is 0.31, below the bar, but the second stage put it 3.5 above
+    # the next fiche
+    terms = query_terms(
+        "retraité ancien juriste veut devenir conciliateur bénévole, il envoie sa candidature "
+        "à qui ? il touche quelque chose ?"
+    )
+
+    def scored(title: str, text: str, score: float) -> Document:
+        doc = _fiche(title, text, settings.gate_min_dense - 0.04)
+        doc.metadata["score"] = score
+        return doc
+
+    first = scored(
+        "Conciliateur de justice",
+        "Le conciliateur est un bénévole. Il adresse sa candidature au président de la cour "
+        "d'appel.",
+        7.3,
+    )
+    second = scored("Visiteur de prison", "Le visiteur est un bénévole.", 3.8)
+    assert not is_relevant(first, terms, settings, first=True)[0]
+    kept, figures = relevant([first, second], terms, settings)
+    assert kept == [first]
+    assert figures[0]["kept_for_margin"] is True
+    # not as far above the second, or holding fewer of the question's terms: declined
+    second.metadata["score"] = 5.0
+    assert relevant([first, second], terms, settings)[0] == []
+    second.metadata["score"] = 3.8
+    two_terms = scored("Conciliateur de justice", "Le conciliateur est un bénévole.", 7.3)
+    assert relevant([two_terms, second], terms, settings)[0] == []
+
+
 def test_no_title_or_description_of_the_sample_fiches_is_declined():
     """The kinds of requests declined before any search never include what a fiche is about
     (a 'bourse de lycée' is no stock advice, 'votre avis d'imposition' no opinion)."""
