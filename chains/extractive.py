@@ -364,6 +364,7 @@ class Profile:
     employed: str | None = None  # the sector of employment told ("agente de la mairie": public)
     context: frozenset[str] = frozenset()
     spans: tuple[tuple[float, str], ...] = ()  # ages, durations, years, sums, children told
+    things: tuple[tuple[float, str], ...] = ()  # counts of things told ("2 essieux")
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
@@ -519,6 +520,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         or (not requests and _asks_by_intonation(asked_folded)),
         context=every - stems,
         spans=spans,
+        things=things_told(question),
         negated=negated,
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
@@ -1315,11 +1317,11 @@ def score(
         if not fits:
             return -1.0
         s += 1.0
-    elif (p.ages or _years(p)) and u.is_list:
+    elif (p.ages or _years(p) or p.things) and u.is_list:
         # a table with a row for the person's age range or year answers as such a sentence
         # does
         rows = (x[2:] for x in u.text.splitlines() if x.startswith("- "))
-        if any(_row_fit(row, p.ages, _years(p)) for row in rows):
+        if any(_row_fit(row, p.ages, _years(p), p.things) for row in rows):
             s += 1.0
     elif p.ages:
         # a row or a sentence for the person's age range leads; a row for another age is left
@@ -1415,10 +1417,10 @@ def _rows_for_person(u: Unit, p: Profile) -> Unit:
     in 1958); rows stating neither stay, and a table whose every row is for another age or
     year is kept whole (its rows are what there is)."""
     years = _years(p)
-    if not (p.ages or years) or not u.is_list:
+    if not (p.ages or years or p.things) or not u.is_list:
         return u
     lines = u.text.splitlines()
-    fits = {x: _row_fit(x[2:], p.ages, years) for x in lines if x.startswith("- ")}
+    fits = {x: _row_fit(x[2:], p.ages, years, p.things) for x in lines if x.startswith("- ")}
     if False not in fits.values() or set(fits.values()) == {False}:
         return u
     kept = [x for x in lines if fits.get(x) is not False]
@@ -1441,7 +1443,9 @@ def _for_person(u: Unit, p: Profile) -> bool:
     """Whether each of a table's rows, fewer than NARROWED_ROWS, is for the person's age or
     year as told (rows stating neither are not)."""
     rows = [x[2:] for x in u.text.splitlines() if x.startswith("- ")]
-    return 0 < len(rows) < NARROWED_ROWS and all(_row_fit(x, p.ages, _years(p)) for x in rows)
+    return 0 < len(rows) < NARROWED_ROWS and all(
+        _row_fit(x, p.ages, _years(p), p.things) for x in rows
+    )
 
 
 def _years(p: Profile) -> tuple[tuple[float, str], ...]:
@@ -1456,12 +1460,93 @@ def _row_year_fit(item: str, years: tuple[tuple[float, str], ...]) -> bool | Non
     return span_fit(row.group(1), years) if row is not None and years else None
 
 
+# How many of a thing the question tells ("un porteur 2 essieux", "un bar avec 2 écrans", "PME
+# de 45 salariés") and the counts a table's rows state of the same thing ("Véhicule porteur à
+# 3 essieux", "À partir de 50 salariés", "4 essieux et plus"); units of time, money and
+# measure are read elsewhere or not at all
+_THING_RE = re.compile(r"(?<![\d,.])\b(\d{1,3}) ([a-z][a-z'-]{2,})\b")
+_NOT_THINGS = frozenset({
+    "an", "ans", "mois", "jour", "jours", "semaine", "semaines", "heure", "heures", "minute",
+    "minutes", "seconde", "secondes", "euro", "euros", "eur", "fois", "pour", "cent",
+    "points", "trimestre", "trimestres", "annee", "annees",
+})  # fmt: skip
+_THING_RANGE_RES = (
+    (re.compile(r"\bentre (\d{1,3}) et (\d{1,3}) ([a-z][a-z'-]{2,})"), "both"),
+    (re.compile(r"\b(\d{1,3}) (?:a|ou) (\d{1,3}) ([a-z][a-z'-]{2,})"), "both"),
+    (re.compile(r"(?:a partir de|au moins|des|minimum) (\d{1,3}) ([a-z][a-z'-]{2,})"), "from"),
+    (re.compile(r"(?:plus de|\+ de|au-dela de) (\d{1,3}) ([a-z][a-z'-]{2,})"), "above"),
+    (re.compile(r"(?:moins de|- de) (\d{1,3}) ([a-z][a-z'-]{2,})"), "below"),
+    (re.compile(r"\b(\d{1,3}) ([a-z][a-z'-]{2,}) (?:ou plus|et plus|ou \+|et \+)"), "from"),
+    (re.compile(r"(?<![\d,.])\b(\d{1,3}) ([a-z][a-z'-]{2,})\b"), "exactly"),
+)
+
+
+def _thing_key(word: str) -> str:
+    """A noun's key for counting ("essieux" and "essieu", "salariés" and "salarie")."""
+    key = word.rstrip("sx") if len(word) > 3 else word
+    return key[:-1] if key.endswith("e") and len(key) > 4 else key
+
+
+def things_told(question: str) -> tuple[tuple[float, str], ...]:
+    """The counts of things a question states, as (2.0, "essieu")."""
+    folded = fold(question.replace("’", "'"))
+    out = []
+    for m in _THING_RE.finditer(folded):
+        before = folded[max(0, m.start() - 14) : m.start()]
+        if m.group(2) in _NOT_THINGS or re.search(r"(?:moins de|plus de|entre|des|sous) $", before):
+            continue
+        out.append((float(m.group(1)), _thing_key(m.group(2))))
+    return tuple(dict.fromkeys(out))
+
+
+def _row_thing_fit(item: str, things: tuple[tuple[float, str], ...]) -> bool | None:
+    """Whether a table's row stating a count of a thing the question counts holds the
+    question's count ("Véhicule porteur à 2 essieux" for "porteur 2 essieux", not "… à 3
+    essieux"); None when the row counts none of them."""
+    if not things or not ((" ; " in item and " : " in item) or _ROW_CELL_RE.match(item)):
+        return None
+    folded = fold(item)
+    fits = []
+    for n, key in things:
+        taken: list[tuple[int, int]] = []
+        for pattern, kind in _THING_RANGE_RES:
+            for m in pattern.finditer(folded):
+                if any(a < m.end() and m.start() < b for a, b in taken):
+                    continue
+                *nums, word = m.groups()
+                if _thing_key(word) != key:
+                    continue
+                taken.append(m.span())
+                a = float(nums[0])
+                lo, hi = {
+                    "both": (a, float(nums[-1])),
+                    "from": (a, math.inf),
+                    "above": (a + 1, math.inf),
+                    "below": (0.0, a - 1),
+                    "exactly": (a, a),
+                }[kind]
+                fits.append(lo <= n <= hi)
+    return any(fits) if fits else None
+
+
 def _row_fit(
-    item: str, ages: tuple[tuple[float, str], ...], years: tuple[tuple[float, str], ...]
+    item: str,
+    ages: tuple[tuple[float, str], ...],
+    years: tuple[tuple[float, str], ...],
+    things: tuple[tuple[float, str], ...] = (),
 ) -> bool | None:
-    """Whether a table's row is for the person's age and year as told (`_row_age_fit`,
-    `_row_year_fit`); None when it states neither."""
-    fits = [f for f in (_row_age_fit(item, ages), _row_year_fit(item, years)) if f is not None]
+    """Whether a table's row is for the person's age and year as told, and for the count of
+    things the question states (`_row_age_fit`, `_row_year_fit`, `_row_thing_fit`); None when
+    it states none of them."""
+    fits = [
+        f
+        for f in (
+            _row_age_fit(item, ages),
+            _row_year_fit(item, years),
+            _row_thing_fit(item, things),
+        )
+        if f is not None
+    ]
     return all(fits) if fits else None
 
 
@@ -1600,7 +1685,7 @@ def pick(
     chosen: list[Unit] = []
     best_score = scored[0][0]
     floor = max(0.3, best_score * max(FLOOR_SHARE, floor_share))
-    words = lists = 0
+    words = lists = extra_lists = 0
     for s, u in scored:
         if chosen and (s < floor or len(chosen) >= max_units):
             break
@@ -1609,11 +1694,18 @@ def pick(
         narrowed = False
         if u.is_list:
             rows = _rows_for_person(u, p)
-            # a table narrowed to its rows for the person's age or year comes in beside
-            # another list, as a sentence would; its one row is worth quoting alone
-            narrowed = rows is not u and _for_person(rows, p)
-            if lists >= max_lists and not narrowed:
+            # one table narrowed to its rows for the person's age, year or count of things
+            # comes in beside another list, as a sentence would; its one row is worth
+            # quoting alone
+            # (a piece of a table already quoted is no other table: a long table's chunks)
+            narrowed = (
+                rows is not u
+                and _for_person(rows, p)
+                and not any(c.text.split("\n", 1)[0] == u.text.split("\n", 1)[0] for c in chosen)
+            )
+            if lists >= max_lists + (narrowed and not extra_lists):
                 continue
+            extra_lists += lists >= max_lists
             trimmed = _trim_list(rows, mine.keys, max_items, 1 if rows is not u else 2)
             if trimmed is None:
                 continue

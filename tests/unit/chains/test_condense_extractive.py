@@ -3553,3 +3553,31 @@ def test_a_tables_row_for_the_year_told_is_quoted_beside_the_rule(settings):
     # no year told: one list, the rule's
     text = compose("CNI périmée, elle est encore valable ?", "question", [ctx], settings)
     assert "Nouvelle date" not in text
+
+
+def test_a_tables_rows_for_another_count_of_what_the_question_counts_are_left_out(settings):
+    # F34470 (2020): "un porteur 2 essieux …, la taxe c'est combien par semestre ?" was given
+    # the rows of every vehicle; the row for 2 axles answers
+    row = "Catégorie : Porteur à {} essieux ; Tarif par semestre : {} €"
+    ctx = _context(
+        "F34470",
+        "Taxe à l'essieu",
+        [
+            (
+                "Montant",
+                "Tarifs de la taxe par semestre selon la catégorie du véhicule :\n"
+                + "\n".join(
+                    row.format(n, tarif)
+                    for n, tarif in (("2", "62"), ("3", "112"), ("à partir de 4", "74"))
+                ),
+            ),
+            ("Paiement", "La taxe est payée chaque semestre par télépaiement."),
+        ],
+    )
+    text = compose("porteur 2 essieux, la taxe c'est combien ?", "question", [ctx], settings)
+    assert "Porteur à 2 essieux ; Tarif par semestre : 62 €" in text
+    assert "112 €" not in text
+    assert "74 €" not in text
+    # a count the rows do not state, or no count: the table as it is
+    text = compose("camion de 19 tonnes, la taxe c'est combien ?", "question", [ctx], settings)
+    assert "112 €" in text
