@@ -693,7 +693,7 @@ NEAR_FIRST_SCORE = 1.0
 # this margin the first fiche is the one expected about 9 times in 10 on the development sets
 # ("retraité ancien juriste veut devenir conciliateur bénévole, il envoie sa candidature à
 # qui ?" and "Conciliateur de justice", cosine 0.31, margin 3.5); no out-of-scope request of
-# our sets reaching this gate has both
+# our sets that this gate declines has both
 FAR_FIRST_SCORE = 2.5
 FAR_FIRST_TERMS = 3
 
