@@ -73,6 +73,8 @@ from knowledge.text import (
     span_fit,
     span_ranges,
     stated_spans,
+    thing_ranges,
+    things_told,
 )
 
 NAME = "extractive"
@@ -1460,72 +1462,13 @@ def _row_year_fit(item: str, years: tuple[tuple[float, str], ...]) -> bool | Non
     return span_fit(row.group(1), years) if row is not None and years else None
 
 
-# How many of a thing the question tells ("un porteur 2 essieux", "un bar avec 2 écrans", "PME
-# de 45 salariés") and the counts a table's rows state of the same thing ("Véhicule porteur à
-# 3 essieux", "À partir de 50 salariés", "4 essieux et plus"); units of time, money and
-# measure are read elsewhere or not at all
-_THING_RE = re.compile(r"(?<![\d,.])\b(\d{1,3}) ([a-z][a-z'-]{2,})\b")
-_NOT_THINGS = frozenset({
-    "an", "ans", "mois", "jour", "jours", "semaine", "semaines", "heure", "heures", "minute",
-    "minutes", "seconde", "secondes", "euro", "euros", "eur", "fois", "pour", "cent",
-    "points", "trimestre", "trimestres", "annee", "annees",
-})  # fmt: skip
-_THING_RANGE_RES = (
-    (re.compile(r"\bentre (\d{1,3}) et (\d{1,3}) ([a-z][a-z'-]{2,})"), "both"),
-    (re.compile(r"\b(\d{1,3}) (?:a|ou) (\d{1,3}) ([a-z][a-z'-]{2,})"), "both"),
-    (re.compile(r"(?:a partir de|au moins|des|minimum) (\d{1,3}) ([a-z][a-z'-]{2,})"), "from"),
-    (re.compile(r"(?:plus de|\+ de|au-dela de) (\d{1,3}) ([a-z][a-z'-]{2,})"), "above"),
-    (re.compile(r"(?:moins de|- de) (\d{1,3}) ([a-z][a-z'-]{2,})"), "below"),
-    (re.compile(r"\b(\d{1,3}) ([a-z][a-z'-]{2,}) (?:ou plus|et plus|ou \+|et \+)"), "from"),
-    (re.compile(r"(?<![\d,.])\b(\d{1,3}) ([a-z][a-z'-]{2,})\b"), "exactly"),
-)
-
-
-def _thing_key(word: str) -> str:
-    """A noun's key for counting ("essieux" and "essieu", "salariés" and "salarie")."""
-    key = word.rstrip("sx") if len(word) > 3 else word
-    return key[:-1] if key.endswith("e") and len(key) > 4 else key
-
-
-def things_told(question: str) -> tuple[tuple[float, str], ...]:
-    """The counts of things a question states, as (2.0, "essieu")."""
-    folded = fold(question.replace("’", "'"))
-    out = []
-    for m in _THING_RE.finditer(folded):
-        before = folded[max(0, m.start() - 14) : m.start()]
-        if m.group(2) in _NOT_THINGS or re.search(r"(?:moins de|plus de|entre|des|sous) $", before):
-            continue
-        out.append((float(m.group(1)), _thing_key(m.group(2))))
-    return tuple(dict.fromkeys(out))
-
-
 def _row_thing_fit(item: str, things: tuple[tuple[float, str], ...]) -> bool | None:
     """Whether a table's row stating a count of a thing the question counts holds the
     question's count ("Véhicule porteur à 2 essieux" for "porteur 2 essieux", not "… à 3
     essieux"); None when the row counts none of them."""
     if not things or not ((" ; " in item and " : " in item) or _ROW_CELL_RE.match(item)):
         return None
-    folded = fold(item)
-    fits = []
-    for n, key in things:
-        taken: list[tuple[int, int]] = []
-        for pattern, kind in _THING_RANGE_RES:
-            for m in pattern.finditer(folded):
-                if any(a < m.end() and m.start() < b for a, b in taken):
-                    continue
-                *nums, word = m.groups()
-                if _thing_key(word) != key:
-                    continue
-                taken.append(m.span())
-                a = float(nums[0])
-                lo, hi = {
-                    "both": (a, float(nums[-1])),
-                    "from": (a, math.inf),
-                    "above": (a + 1, math.inf),
-                    "below": (0.0, a - 1),
-                    "exactly": (a, a),
-                }[kind]
-                fits.append(lo <= n <= hi)
+    fits = [lo <= n <= hi for lo, hi, key in thing_ranges(item) for n, k in things if k == key]
     return any(fits) if fits else None
 
 

@@ -196,6 +196,20 @@ _CHILD_RANGE_RES = (
 )
 
 
+def range_bounds(kind: str, a: float, b: float = 0.0, step: float = 0.01) -> tuple[float, float]:
+    """The inclusive bounds of a range a text states: "both" (a to b), "below" (less than a),
+    "upto" (a at most), "from" (a at least), "above" (more than a) or "exactly" (a); `step`
+    is the smallest difference (1 for counts)."""
+    return {
+        "both": (a, b),
+        "below": (0.0, a - step),
+        "upto": (0.0, a),
+        "from": (a, math.inf),
+        "above": (a + step, math.inf),
+        "exactly": (a, a),
+    }[kind]
+
+
 def children_told(text: str) -> tuple[Span, ...]:
     """How many children the text tells a family has, as spans (2.0, "enfants")."""
     folded = fold(text).replace("’", "'")
@@ -218,18 +232,58 @@ def _child_ranges(folded: str) -> list[tuple[float, float, str]]:
     for kind, m in _matches(_CHILD_RANGE_RES, folded):
         if _AT_ONCE_RE.search(folded[max(0, m.start() - 14) : m.start()]):
             continue
-        a = float(m.group(1))
-        if kind == "both":
-            lo, hi = a, float(m.group(2))
-        else:
-            lo, hi = {
-                "from": (a, math.inf),
-                "above": (a + 1, math.inf),
-                "below": (0.0, a - 1),
-                "exactly": (a, a),
-            }[kind]
-        out.append((lo, hi, "enfants"))
+        b = float(m.group(2)) if kind == "both" else 0.0
+        out.append((*range_bounds(kind, float(m.group(1)), b, step=1), "enfants"))
     return out
+
+
+# How many of a thing a question tells ("un porteur 2 essieux", "un bar avec 2 écrans", "PME
+# de 45 salariés") and the counts a table's rows state of the same thing ("Véhicule porteur à
+# 3 essieux", "À partir de 50 salariés", "4 essieux et plus"); units of time, money and
+# measure are read elsewhere or not at all. A thing is its noun's key ("essieux" and
+# "essieu", "salariés" and "salarie" typed without accent).
+_THING = r"([a-z][a-z'-]{2,})"
+_THING_RE = re.compile(rf"(?<![\d,.])\b(\d{{1,3}}) {_THING}\b")
+_NOT_THINGS = frozenset({
+    "an", "ans", "mois", "jour", "jours", "semaine", "semaines", "heure", "heures", "minute",
+    "minutes", "seconde", "secondes", "euro", "euros", "eur", "fois", "pour", "cent",
+    "points", "trimestre", "trimestres", "annee", "annees",
+})  # fmt: skip
+_THING_RANGE_RES = (
+    (re.compile(rf"\bentre (\d{{1,3}}) et (\d{{1,3}}) {_THING}"), "both"),
+    (re.compile(rf"\b(\d{{1,3}}) (?:a|ou) (\d{{1,3}}) {_THING}"), "both"),
+    (re.compile(rf"(?:a partir de|au moins|des|minimum) (\d{{1,3}}) {_THING}"), "from"),
+    (re.compile(rf"(?:plus de|\+ de|au-dela de) (\d{{1,3}}) {_THING}"), "above"),
+    (re.compile(rf"(?:moins de|- de) (\d{{1,3}}) {_THING}"), "below"),
+    (re.compile(rf"\b(\d{{1,3}}) {_THING} (?:ou plus|et plus|ou \+|et \+)"), "from"),
+    (_THING_RE, "exactly"),
+)
+
+
+def _thing_key(word: str) -> str:
+    key = word.rstrip("sx") if len(word) > 3 else word
+    return key[:-1] if key.endswith("e") and len(key) > 4 else key
+
+
+def things_told(question: str) -> tuple[Span, ...]:
+    """The counts of things a question states, as (2.0, "essieu")."""
+    folded = fold(question).replace("’", "'")
+    out = []
+    for m in _THING_RE.finditer(folded):
+        if m.group(2) in _NOT_THINGS or _is_bound(folded, m):
+            continue
+        out.append((float(m.group(1)), _thing_key(m.group(2))))
+    return tuple(dict.fromkeys(out))
+
+
+def thing_ranges(text: str) -> tuple[tuple[float, float, str], ...]:
+    """The counts of things a text states, as ranges with the thing's key ((3.0, inf,
+    "essieu") for "à partir de 3 essieux")."""
+    return tuple(
+        (*range_bounds(kind, float(nums[0]), float(nums[-1]), step=1), _thing_key(word))
+        for kind, m in _matches(_THING_RANGE_RES, fold(text))
+        for *nums, word in [m.groups()]
+    )
 
 
 def _euros(whole: str, cents: str | None) -> float:
@@ -331,16 +385,7 @@ def span_ranges(title: str) -> tuple[tuple[float, float, str], ...]:
     for pattern, kind in _RANGE_RES:
         for m in pattern.finditer(folded):
             *nums, unit = m.groups()
-            a = float(nums[0])
-            lo, hi = {
-                "both": (a, float(nums[-1])),
-                "below": (0.0, a - 0.01),
-                "upto": (0.0, a),
-                "from": (a, math.inf),
-                "above": (a + 0.01, math.inf),
-                "exactly": (a, a),
-            }[kind]
-            out.append((lo, hi, _SPAN_UNIT[unit]))
+            out.append((*range_bounds(kind, float(nums[0]), float(nums[-1])), _SPAN_UNIT[unit]))
         if out:
             break
     return (*out, *_year_ranges(folded), *_euro_ranges(folded), *_child_ranges(folded))
