@@ -41,7 +41,7 @@ from knowledge.ranking import (
     features,
     person_fit_first,
 )
-from knowledge.text import abroad_words
+from knowledge.text import abroad_words, keep_sense
 
 if TYPE_CHECKING:  # the store builds retrievers: it imports this module, not the reverse
     from knowledge.store import ChunkRow, KnowledgeBase
@@ -365,6 +365,8 @@ class HybridRetriever(BaseRetriever):
             if a is None:
                 continue
             for q in a.queries:
+                # "je garde mes allocations" is no childcare: the fiches say "conserver"
+                q = keep_sense(q)
                 # the embedders read the accents an agent left out ("decede"); BM25 folds them
                 q = vocabulary.accented(q) if vocabulary is not None else q
                 searches.append(

@@ -458,6 +458,49 @@ def span_fit(title: str, spans: tuple[Span, ...]) -> bool | None:
     return any(fits) if fits else None
 
 
+# "garder" meaning to keep ("est-ce que je garde mes allocations ?", "il peut garder son
+# RSA", "elle a gardé le livret de famille", "garder les factures combien de temps ?"): the
+# fiches say "conserver", "maintien"; read as typed, it meets the fiches on childcare ("faire
+# garder ses enfants", "mode de garde", "garde alternée"). The noun ("la garde", "de garde",
+# "garde à vue") and minding a child or an animal ("je garde mon petit-fils") stay.
+_KEPT_THING = (
+    r"(?!(?:\s+\S+){0,2}?\s+(?:enfants?|fils|filles?|petite?s?-\w+|bebes?|chiens?|chats?"
+    r"|animal|animaux|neveux?|nieces?)\b)"
+)
+_KEEP_RES = (
+    # after its subject: "je garde", "elle ne la garde", "on gardera"
+    re.compile(
+        r"\b(?:je|j'|tu|il|elle|on|nous|vous|ils|elles)\s+(?:(?:ne|n')\s*)?"
+        r"(?:(?:le|la|les|l'|lui|leur|en)\s*)?"
+        r"(gard(?:e|es|ent|ons|ez|era|erai|erait|eront|erons|erez))\b" + _KEPT_THING
+    ),
+    # its infinitive after a verb or "pour", "de": "peut garder", "pour le garder"
+    re.compile(
+        r"\b(?:peut|peux|pouvez|peuvent|pourra|pourrai|pourrait|veut|veux|voudrait|doit|dois"
+        r"|devra|faut|va|vais|vont|pour|de|a|d'abord|encore)\s+(?:(?:le|la|les|l')\s*)?"
+        r"(garder)\b" + _KEPT_THING
+    ),
+    # its participle after "avoir": "a gardé", "a garde" typed without accent
+    re.compile(r"\b(?:a|ai|as|avons|avez|ont|avait|avais)\s+(gard(?:e|ee|es|ees))\b" + _KEPT_THING),
+    # a question opening on it: "garder les factures combien de temps ?"
+    re.compile(r"^\s*(garder)\b" + _KEPT_THING),
+)
+
+
+def keep_sense(text: str) -> str:
+    """The text with "garder" meaning to keep written "conserver" (see above); else as is."""
+    folded = fold(text)
+    spans = sorted({m.span(1) for pattern in _KEEP_RES for m in pattern.finditer(folded)})
+    if not spans:
+        return text
+    base = text if len(folded) == len(text) else folded  # a ligature unfolded shifts places
+    out, last = [], 0
+    for a, b in spans:
+        out += [base[last:a], "conserver"]
+        last = b
+    return "".join(out) + base[last:]
+
+
 # Another country named: the fiches write of it as "l'étranger", "hors Europe" or "l'Union
 # européenne" ("Français expatrié : vivre à l'étranger (hors Europe)", "Vol dans un autre pays
 # de l'UE"), never by its name; an agent writes "il part s'installer au Canada". The member

@@ -7,6 +7,7 @@ from knowledge.text import (
     abroad_words,
     children_told,
     fold,
+    keep_sense,
     sector,
     span_fit,
     stated_spans,
@@ -234,3 +235,28 @@ def test_a_case_stating_a_number_of_children_fits_the_family_told(title, childre
     assert span_fit(title, ((float(children), "enfants"),)) is fits
     # an age told is no number of children, and the other way round
     assert span_fit("Pour un couple › 1 enfant", ((1.0, "ans"),)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        # "garder" meaning to keep is searched as the fiches say it
+        (
+            "si je la fais, est-ce que je garde mes allocations ?",
+            "si je la fais, est-ce que je conserver mes allocations ?",
+        ),
+        ("il peut garder son RSA ?", "il peut conserver son RSA ?"),
+        ("elle garde l'ASF ou pas", "elle conserver l'ASF ou pas"),
+        ("son ex a gardé le livret de famille", "son ex a conserver le livret de famille"),
+        ("factures à garder combien de temps ?", "factures à conserver combien de temps ?"),
+        # the noun, and minding a child or an animal, stay
+        ("garde alternée : qui touche les allocations ?", None),
+        ("elle a la garde des enfants", None),
+        ("faire garder mes enfants le mercredi", None),
+        ("je garde mon petit-fils le mercredi", None),
+        ("qui garde les enfants pendant les vacances ?", None),
+        ("fils sorti de garde à vue", None),
+    ],
+)
+def test_garder_meaning_to_keep_is_read_as_conserver(text, read):
+    assert keep_sense(text) == (read if read is not None else text)
