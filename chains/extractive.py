@@ -1323,7 +1323,7 @@ def score(
         # a table with a row for the person's age range or year answers as such a sentence
         # does
         rows = (x[2:] for x in u.text.splitlines() if x.startswith("- "))
-        if any(_row_fit(row, p.ages, _years(p), p.things) for row in rows):
+        if any(_row_fit(row, p) for row in rows):
             s += 1.0
     elif p.ages:
         # a row or a sentence for the person's age range leads; a row for another age is left
@@ -1418,11 +1418,10 @@ def _rows_for_person(u: Unit, p: Profile) -> Unit:
     another year ("1973 ou après – Durée d'assurance (en trimestres) : 172" for someone born
     in 1958); rows stating neither stay, and a table whose every row is for another age or
     year is kept whole (its rows are what there is)."""
-    years = _years(p)
-    if not (p.ages or years or p.things) or not u.is_list:
+    if not (p.ages or _years(p) or p.things) or not u.is_list:
         return u
     lines = u.text.splitlines()
-    fits = {x: _row_fit(x[2:], p.ages, years, p.things) for x in lines if x.startswith("- ")}
+    fits = {x: _row_fit(x[2:], p) for x in lines if x.startswith("- ")}
     if False not in fits.values() or set(fits.values()) == {False}:
         return u
     kept = [x for x in lines if fits.get(x) is not False]
@@ -1445,9 +1444,7 @@ def _for_person(u: Unit, p: Profile) -> bool:
     """Whether each of a table's rows, fewer than NARROWED_ROWS, is for the person's age or
     year as told (rows stating neither are not)."""
     rows = [x[2:] for x in u.text.splitlines() if x.startswith("- ")]
-    return 0 < len(rows) < NARROWED_ROWS and all(
-        _row_fit(x, p.ages, _years(p), p.things) for x in rows
-    )
+    return 0 < len(rows) < NARROWED_ROWS and all(_row_fit(x, p) for x in rows)
 
 
 def _years(p: Profile) -> tuple[tuple[float, str], ...]:
@@ -1472,25 +1469,17 @@ def _row_thing_fit(item: str, things: tuple[tuple[float, str], ...]) -> bool | N
     return any(fits) if fits else None
 
 
-def _row_fit(
-    item: str,
-    ages: tuple[tuple[float, str], ...],
-    years: tuple[tuple[float, str], ...],
-    things: tuple[tuple[float, str], ...] = (),
-) -> bool | None:
+def _row_fit(item: str, p: Profile) -> bool | None:
     """Whether a table's row is for the person's age and year as told, and for the count of
     things the question states (`_row_age_fit`, `_row_year_fit`, `_row_thing_fit`); None when
     it states none of them."""
-    fits = [
-        f
-        for f in (
-            _row_age_fit(item, ages),
-            _row_year_fit(item, years),
-            _row_thing_fit(item, things),
-        )
-        if f is not None
-    ]
-    return all(fits) if fits else None
+    fits = (
+        _row_age_fit(item, p.ages),
+        _row_year_fit(item, _years(p)),
+        _row_thing_fit(item, p.things),
+    )
+    known = [f for f in fits if f is not None]
+    return all(known) if known else None
 
 
 NARROWED_ROWS = 3  # a table narrowed to fewer rows than this reads as a sentence

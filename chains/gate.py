@@ -716,19 +716,20 @@ def relevant(
     second (FAR_FIRST_SCORE) and it holds FAR_FIRST_TERMS of the question's terms."""
     verdicts = [is_relevant(doc, terms, settings, first=i == 0) for i, doc in enumerate(docs)]
     kept = [ok for ok, _ in verdicts]
-    if len(docs) > 1 and not kept[0] and verdicts[0][1]["matched"] >= FAR_FIRST_TERMS:
-        margin = float(docs[0].metadata.get("score") or 0.0) - float(
-            docs[1].metadata.get("score") or 0.0
-        )
-        if margin >= FAR_FIRST_SCORE:
-            kept[0] = verdicts[0][1]["kept_for_margin"] = True
+    scores = [float(doc.metadata.get("score") or 0.0) for doc in docs]
+    if (
+        len(docs) > 1
+        and not kept[0]
+        and verdicts[0][1]["matched"] >= FAR_FIRST_TERMS
+        and scores[0] - scores[1] >= FAR_FIRST_SCORE
+    ):
+        kept[0] = verdicts[0][1]["kept_for_margin"] = True
     holds_terms = [figures["matched"] >= KEPT_BY_RANK_TERMS for _, figures in verdicts]
     if docs and not kept[0] and any(kept[1:]):
         kept[0] = verdicts[0][1]["kept_for_rank"] = holds_terms[0]
     if docs and kept[0]:
-        top = float(docs[0].metadata.get("score") or 0.0)
-        for i, doc in enumerate(docs[1:], start=1):
-            near = top - float(doc.metadata.get("score") or 0.0) <= NEAR_FIRST_SCORE
+        for i in range(1, len(docs)):
+            near = scores[0] - scores[i] <= NEAR_FIRST_SCORE
             if not kept[i] and near and holds_terms[i]:
                 kept[i] = verdicts[i][1]["kept_for_rank"] = True
     return [d for d, ok in zip(docs, kept, strict=True) if ok], [f for _, f in verdicts]
