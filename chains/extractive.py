@@ -56,6 +56,7 @@ from chains.prompts import (
 )
 from chains.text import (
     NUMBERED_ITEM_RE,
+    compounds,
     content_stems,
     fold,
     is_content_word,
@@ -457,7 +458,7 @@ _TOGETHER_RE = re.compile(
 def _stems_with_synonyms(text: str) -> frozenset[str]:
     """Content stems of the text and of the fiches' words for its everyday ones."""
     words = [fold(w).strip("?!.,;:()'\"") for w in text.replace("'", " ").split()]
-    extra = " ".join(_SYNONYMS[w] for w in words if w in _SYNONYMS)
+    extra = " ".join(_SYNONYMS[w] for w in words if w in _SYNONYMS) + " " + compounds(text)
     if _TOGETHER_RE.search(fold(text)):
         extra += " cumul cumulable"
     return stem_set(f"{text} {extra}")
@@ -569,7 +570,7 @@ def _negated_stems(text: str) -> frozenset[str]:
             if word in _CLAUSE_END:
                 break
             governed.append(word)
-        stems |= stem_set(" ".join(governed))
+        stems |= stem_set(" ".join(governed) + " " + compounds(" ".join(governed)))
     return frozenset(stems)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 
 import Stemmer
 
@@ -31,6 +32,14 @@ def words(text: str) -> list[str]:
     """Word tokens, apostrophes and inverted pronouns split off ("d'identité" -> ["d",
     "identité"], "peut-elle" -> ["peut"])."""
     return _WORD_RE.findall(_INVERSION_RE.sub(" ", text.replace("’", "'")))
+
+
+def compounds(text: str) -> str:
+    """The text's adjacent content words joined by a hyphen ("auto ecole" -> "auto-ecole",
+    "pole emploi" -> "pole-emploi"): the fiches write such compounds with their hyphen, a
+    single word to the stemmer, and an agent often types them without."""
+    pairs = pairwise(w if "-" not in w and _key(w) is not None else None for w in words(text))
+    return " ".join(f"{a}-{b}" for a, b in pairs if a and b)
 
 
 @lru_cache(maxsize=131072)

@@ -1608,10 +1608,29 @@ def test_the_case_of_what_the_person_lacks_is_not_the_answer(settings):
         ("en l'absence de testament, qui hérite ?", {"test"}),
         # a verb ends what is lacked: the rest is what the person does
         ("femme sans enfant veut donner ses ovocytes", {"enfant"}),
+        # a compound typed without its hyphen is also the fiches' word ("auto-école")
+        ("passer le code sans auto ecole", {"auto", "ecol", "auto-ecol"}),
     ],
 )
 def test_what_a_question_says_the_person_lacks(question, lacks):
     assert profile(question).negated == lacks
+
+
+def test_a_compound_typed_without_its_hyphen_meets_the_fiches_word(settings):
+    # "auto ecole" is two words to the stemmer, "auto-école" one: the question's pair is read
+    # as the compound too, so that "sans auto ecole" makes "En auto-école" the other case
+    ctx = _context(
+        "F9009",
+        "Code de la route",
+        [
+            ("En auto-école › Prix", "L'inscription coûte 30 € et l'auto-école facture ses frais."),
+            ("En candidat libre › Prix", "L'inscription coûte 30 €."),
+        ],
+    )
+    text = compose("code sans auto ecole, ça coûte combien ?", "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("L'inscription coûte 30 €.")
+    assert "facture ses frais" not in text
+    assert "auto-ecol" in profile("inscrit en auto ecole").stems
 
 
 def test_the_case_the_person_is_in_is_theirs_below_its_title_too(settings):
