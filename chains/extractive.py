@@ -118,6 +118,24 @@ _YEARS_RE = re.compile(r"\b\d{1,3} ans\b(?! ?(?:d'|de )(?!plus|moins))")
 _LASTS_BEFORE_RE = re.compile(r"(?:valable|valide|renouvelable|tous les|prison|emprisonnement)\s+$")
 
 
+# A measure told or stated, by its dimension: a surface ("12m2", "9 m²", "400 mètres
+# carrés"), a length ("55 km", "2m20", "150 mètres"), a speed ("25 km/h")
+_MEASURE_RE = re.compile(
+    r"\b\d+(?:[,.]\d+)?\s*(?:(km ?/ ?h|kilometres? ?(?:/|par) ?heure)"
+    r"|(m2(?!\d)|m²|m 2\b|metres? carres?)"
+    r"|(km|kilometres?|metres?|cm|centimetres?|m(?=\d|\b))(?![a-z]))"
+)
+
+
+def _measures(folded: str) -> frozenset[str]:
+    """The dimensions of the measures a text states (`_MEASURE_RE`)."""
+    dims = ("speed", "surface", "length")
+    return frozenset(
+        dims[next(i for i, g in enumerate(m.groups()) if g is not None)]
+        for m in _MEASURE_RE.finditer(folded)
+    )
+
+
 def _says_age(folded: str) -> bool:
     if _AGE_WORD_RE.search(folded):
         return True
@@ -165,6 +183,7 @@ COUNT_BONUS = 1.0
 # A sentence stating an amount or a rate the question states ("153 000 €": the threshold
 # whose rule it asks about)
 FIGURE_BONUS = 1.0
+MEASURE_BONUS = 0.8  # a sentence stating a measure of the dimension the question tells one of
 # "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
 # "à qui ?", "ça passe par qui ?", "il peut voir qui avant … ?", "et vers qui me tourner ?"
@@ -387,6 +406,7 @@ class Profile:
     # what the question asks whether one may or must do ("il peut contester ?": contest)
     modal_verbs: frozenset[str] = frozenset()
     age: bool = False  # it asks an age (`_AGE_ASKED_RE`)
+    measures: frozenset[str] = frozenset()  # the dimensions of the measures it tells
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -541,6 +561,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         figures=frozenset(k for k in figure_keys([question]) if not k.startswith("date:")),
         modal_verbs=frozenset() if requests else modal_verbs(asked),
         age=bool(_AGE_ASKED_RE.search(asked_folded)),
+        measures=_measures(folded),
     )
 
 
@@ -763,6 +784,7 @@ class Unit:
     penalty: bool  # states a fine or a prison term ("… une amende de 750 €")
     has_number: bool  # states a number ("au moins 7 personnes", "2 parts")
     states_age: bool  # states an age ("de 12 à 25 ans", `_says_age`)
+    measures: frozenset[str]  # the dimensions of the measures it states (`_measures`)
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
     # its first OPENING_WORDS words ("" when shorter): a fiche that says a rule twice, in
@@ -827,6 +849,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         penalty=bool(_PENALTY_RE.search(folded)),
         has_number=bool(_DIGIT_RE.search(text)),
         states_age=_says_age(folded),
+        measures=_measures(folded),
         key=re.sub(r"\W+", " ", folded).strip(),
         sig=stems | frozenset(_NUMBER_RE.findall(text)),
         opening=_opening(folded),
@@ -1286,6 +1309,8 @@ def score(
         s += COUNT_BONUS
     if p.figures and p.figures & figure_keys([u.text]):
         s += FIGURE_BONUS
+    if p.measures & u.measures:
+        s += MEASURE_BONUS
     if p.where and (u.is_where or u.has_place):
         s += 1.2 if u.is_where else 0.9
     if p.yes_no and not u.is_list:

@@ -1616,6 +1616,41 @@ def test_what_a_question_says_the_person_lacks(question, lacks):
     assert profile(question).negated == lacks
 
 
+def test_a_measure_told_points_at_the_sentence_stating_one(settings):
+    # "55 km" is a length: the rule stated in kilometres answers first, not the one that
+    # names the "gérant" as the question does
+    ctx = _context(
+        "F9010",
+        "Frais de déplacement déductibles",
+        [
+            ("Conditions", "Les frais de trajet du gérant sont déductibles s'ils sont justifiés."),
+            (
+                "Distance",
+                "Les frais de trajet sont déductibles lorsque la distance n'excède pas 40 km.",
+            ),
+        ],
+    )
+    question = "gérant qui fait 55 km pour aller au travail, ses frais de trajet sont déductibles ?"
+    text = compose(question, "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("Les frais de trajet sont déductibles lorsque la distance")
+
+
+@pytest.mark.parametrize(
+    ("text", "dimensions"),
+    [
+        ("abri de jardin de 12m2", {"surface"}),
+        ("une surface habitable de 9 m²", {"surface"}),
+        ("un mur de 2m20", {"length"}),
+        ("un semi-rigide de 5,50 m", {"length"}),
+        ("vélo 25 km/h", {"speed"}),
+        ("dans les 3 mois", set()),
+        ("inférieure à 331 kWh/m²", set()),
+    ],
+)
+def test_the_measures_a_text_states(text, dimensions):
+    assert profile(text).measures == dimensions
+
+
 def test_a_compound_typed_without_its_hyphen_meets_the_fiches_word(settings):
     # "auto ecole" is two words to the stemmer, "auto-école" one: the question's pair is read
     # as the compound too, so that "sans auto ecole" makes "En auto-école" the other case
