@@ -113,6 +113,11 @@ def _chunks_from(doc: Document, key: str, limit: int | None = None) -> list[Used
     ]
 
 
+def _score(doc: Document) -> float | None:
+    score = doc.metadata.get("score")
+    return float(score) if isinstance(score, int | float) else None
+
+
 def _meta_chunks(doc: Document, limit: int) -> list[UsedChunk]:
     """The fiche's best chunks (its page content when the retriever gave none)."""
     md = doc.metadata
@@ -371,6 +376,7 @@ class AnswerChain:
                     cases=frozenset(str(c) for c in doc.metadata.get("cases") or ()),
                     request=int(doc.metadata.get("request", -1)),
                     rank=next(r for r, d in enumerate(state.docs) if d is doc),
+                    score=_score(doc),
                 )
             )
         state.contexts = contexts

@@ -2095,6 +2095,10 @@ def _select(
     # speaking of its matter (two words of it): a sentence scoring well on one shared word
     # ("employeur") is no reason
     to_citizen = reply or bool(requests)
+    # an agent's question that retrieval was unsure of names the other fiche too
+    tie = not reply and _near_tie(contexts)
+    if left <= 0 and tie:
+        left = 1
     if left > 0:
         for ctx in others:
             if any(pk.ctx is ctx for pk in picked):
@@ -2124,11 +2128,26 @@ def _select(
             # the retriever's second fiche needs a sentence half as good as the first
             # fiche's best (it is often the more specific fiche of the two); any other, one
             # as good
-            share = RUNNER_UP_SHARE if runner_up else 1.0
+            share = (NEAR_TIE_SHARE if tie else RUNNER_UP_SHARE) if runner_up else 1.0
             if cand is not None and cand.best >= max(share * first.best, REQUEST_MIN):
                 picked.append(cand)
                 break
     return picked
+
+
+NEAR_TIE_SCORE = 0.5
+NEAR_TIE_SHARE = 0.3
+
+
+def _near_tie(contexts: Sequence[SourceContext]) -> bool:
+    """Whether the retriever's second fiche scored nearly as high as its first (within
+    NEAR_TIE_SCORE): retrieval was unsure, and the draft names the other fiche too, in one
+    sentence, even when the first filled the answer."""
+    if len(contexts) < 2 or contexts[0].rank != 0:
+        return False
+    runner_up = next((c for c in contexts[1:] if c.rank == 1), None)
+    a, b = contexts[0].score, runner_up.score if runner_up else None
+    return a is not None and b is not None and a - b <= NEAR_TIE_SCORE
 
 
 def _matter_words(ctx: SourceContext) -> frozenset[str]:

@@ -39,6 +39,8 @@ class SourceContext:
     request: int = -1
     # Its place in the retriever's ranking, before the relevance gate (0: the first).
     rank: int = 0
+    # Its second-stage score (`knowledge.ranking`), when the retriever gave one.
+    score: float | None = None
     # The abbreviations the fiche marks up, with their long forms (("JOAFE", "Journal
     # officiel des associations…"), …).
     abbreviations: tuple[tuple[str, str], ...] = ()

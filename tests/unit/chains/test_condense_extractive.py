@@ -3635,3 +3635,30 @@ def test_a_tables_rows_for_another_count_of_what_the_question_counts_are_left_ou
     # a count the rows do not state, or no count: the table as it is
     text = compose("camion de 19 tonnes, la taxe c'est combien ?", "question", [ctx], settings)
     assert "112 €" in text
+
+
+@pytest.mark.parametrize(("runner_up_score", "named"), [(4.8, True), (3.0, False)])
+def test_a_near_tie_names_the_other_fiche_even_when_the_first_fills_the_answer(
+    settings, runner_up_score, named
+):
+    # the first fiche fills the answer (two sentences at most); the retriever's second
+    # fiche, scored nearly as high, is named in one sentence: retrieval was unsure which
+    # one the agent means ("passeport abîmé" beside "renouvellement du passeport")
+    few = settings.model_copy(update={"extractive_max_sentences": 2})
+    first = _context(
+        "F9011",
+        "Passeport : renouvellement",
+        [
+            ("", "Le renouvellement du passeport se fait en mairie. Il coûte 86 € en France."),
+            ("Délai", "Le délai de fabrication du passeport est de quelques semaines."),
+        ],
+    )
+    second = _context(
+        "F9012",
+        "Comment remplacer un passeport abîmé ?",
+        [("", "Un passeport abîmé se remplace comme on renouvelle un passeport.")],
+        n=2,
+    )
+    contexts = [replace(first, score=5.0), replace(second, rank=1, score=runner_up_score)]
+    text = compose("passeport abîmé : renouvellement ?", "question", contexts, few)
+    assert ("Un passeport abîmé se remplace" in text) is named
