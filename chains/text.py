@@ -36,10 +36,17 @@ def words(text: str) -> list[str]:
 
 def compounds(text: str) -> str:
     """The text's adjacent content words joined by a hyphen ("auto ecole" -> "auto-ecole",
-    "pole emploi" -> "pole-emploi"): the fiches write such compounds with their hyphen, a
-    single word to the stemmer, and an agent often types them without."""
-    pairs = pairwise(w if "-" not in w and _key(w) is not None else None for w in words(text))
-    return " ".join(f"{a}-{b}" for a, b in pairs if a and b)
+    "pole emploi" -> "pole-emploi"), never across punctuation: the fiches write such
+    compounds with their hyphen, a single word to the stemmer, and an agent often types
+    them without."""
+    out = []
+    for clause in _CLAUSE_SPLIT_RE.split(text):
+        tokens = (w if "-" not in w and _key(w) is not None else None for w in words(clause))
+        out.extend(f"{a}-{b}" for a, b in pairwise(tokens) if a and b)
+    return " ".join(out)
+
+
+_CLAUSE_SPLIT_RE = re.compile(r"[,;:.!?()«»\"/]")
 
 
 @lru_cache(maxsize=131072)

@@ -29,7 +29,7 @@ from chains.extractive import (
 )
 from chains.models import AnswerRequest, Source, Turn, UsedChunk
 from chains.prompts import SourceContext
-from chains.text import split_sentences, stem_set
+from chains.text import compounds, split_sentences, stem_set
 from tests.unit.chains.memory import source_context
 
 PASSPORT = [Turn(question="Quelles pièces pour un passeport d'un majeur ?", answer="…")]
@@ -1666,6 +1666,8 @@ def test_a_compound_typed_without_its_hyphen_meets_the_fiches_word(settings):
     assert _quoted(text)[0].startswith("L'inscription coûte 30 €.")
     assert "facture ses frais" not in text
     assert "auto-ecol" in profile("inscrit en auto ecole").stems
+    # never across punctuation: "d'hote, env 20 000 €" holds no compound
+    assert compounds("2 chambres d'hote, env 20 000 €, en micro bic") == "micro-bic"
 
 
 def test_the_case_the_person_is_in_is_theirs_below_its_title_too(settings):
