@@ -114,6 +114,7 @@ def _chunks_from(doc: Document, key: str, limit: int | None = None) -> list[Used
 
 
 def _score(doc: Document) -> float | None:
+    """The fiche's second-stage score, when the retriever gave one."""
     score = doc.metadata.get("score")
     return float(score) if isinstance(score, int | float) else None
 

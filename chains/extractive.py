@@ -183,7 +183,10 @@ COUNT_BONUS = 1.0
 # A sentence stating an amount or a rate the question states ("153 000 €": the threshold
 # whose rule it asks about)
 FIGURE_BONUS = 1.0
-MEASURE_BONUS = 0.8  # a sentence stating a measure of the dimension the question tells one of
+# A sentence stating a measure of a dimension the question tells one of ("55 km" for "lorsque
+# la distance n'excède pas 40 km", "un semi-rigide de 5,50 m" for "longueur de coque
+# supérieure ou égale à 7 mètres")
+MEASURE_BONUS = 0.8
 # "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
 # "à qui ?", "ça passe par qui ?", "il peut voir qui avant … ?", "et vers qui me tourner ?"
@@ -1982,6 +1985,12 @@ SECOND_UNIT_SHARE = 0.85
 # question, and its next sentence is the condition or the figure ("Le montant du RSA sera
 # réduit du montant de l'Aspa", "Elle ne peut toutefois pas excéder 2 ans")
 QR_SECOND_UNIT_SHARE = 0.5
+# When the second stage scored the retriever's second fiche within NEAR_TIE_SCORE of its
+# first, an agent's question names it too, with a sentence scoring NEAR_TIE_SHARE of the
+# first fiche's best, even when the first filled the answer: retrieval was unsure which one
+# is meant ("Comment remplacer un passeport abîmé ?" beside the passport's renewal)
+NEAR_TIE_SCORE = 0.5
+NEAR_TIE_SHARE = 0.3
 
 
 def _select(
@@ -2135,14 +2144,9 @@ def _select(
     return picked
 
 
-NEAR_TIE_SCORE = 0.5
-NEAR_TIE_SHARE = 0.3
-
-
 def _near_tie(contexts: Sequence[SourceContext]) -> bool:
-    """Whether the retriever's second fiche scored nearly as high as its first (within
-    NEAR_TIE_SCORE): retrieval was unsure, and the draft names the other fiche too, in one
-    sentence, even when the first filled the answer."""
+    """Whether the second stage scored the retriever's second fiche within NEAR_TIE_SCORE of
+    its first (both given to the generator, in that order)."""
     if len(contexts) < 2 or contexts[0].rank != 0:
         return False
     runner_up = next((c for c in contexts[1:] if c.rank == 1), None)
