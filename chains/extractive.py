@@ -136,6 +136,12 @@ def _measures(folded: str) -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=8192)
+def _text_measures(text: str) -> frozenset[str]:
+    """`_measures` of a unit's text, read only for a question that tells a measure."""
+    return _measures(fold(text))
+
+
 def _says_age(folded: str) -> bool:
     if _AGE_WORD_RE.search(folded):
         return True
@@ -787,7 +793,6 @@ class Unit:
     penalty: bool  # states a fine or a prison term ("… une amende de 750 €")
     has_number: bool  # states a number ("au moins 7 personnes", "2 parts")
     states_age: bool  # states an age ("de 12 à 25 ans", `_says_age`)
-    measures: frozenset[str]  # the dimensions of the measures it states (`_measures`)
     key: str
     sig: frozenset[str]  # content stems and figures: two units alike in both say the same
     # its first OPENING_WORDS words ("" when shorter): a fiche that says a rule twice, in
@@ -852,7 +857,6 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         penalty=bool(_PENALTY_RE.search(folded)),
         has_number=bool(_DIGIT_RE.search(text)),
         states_age=_says_age(folded),
-        measures=_measures(folded),
         key=re.sub(r"\W+", " ", folded).strip(),
         sig=stems | frozenset(_NUMBER_RE.findall(text)),
         opening=_opening(folded),
@@ -1312,7 +1316,7 @@ def score(
         s += COUNT_BONUS
     if p.figures and p.figures & figure_keys([u.text]):
         s += FIGURE_BONUS
-    if p.measures & u.measures:
+    if p.measures and p.measures & _text_measures(u.text):
         s += MEASURE_BONUS
     if p.where and (u.is_where or u.has_place):
         s += 1.2 if u.is_where else 0.9
