@@ -142,6 +142,32 @@ def _text_measures(text: str) -> frozenset[str]:
     return _measures(fold(text))
 
 
+# The thing whose amount a question asks, named right before "c'est combien" ("l'abattement
+# c'est combien ?", "le forfait journalier c'est combien ?", "la rente : combien ?")
+_AMOUNT_OF_RE = re.compile(
+    r"\b(?:l'|le |la |les |son |sa |ses |leur |du |des )(\w+)(?: \w+)? ?(?:,|:)? "
+    r"(?:c'est|c est|ca coute|coute|ca fait)? ?combien\b(?! ?(?:de|d')\b)"
+)
+
+
+def _noun_key(word: str) -> str | None:
+    return stem(word) if is_content_word(word) else None
+
+
+_FIGURE_RE = re.compile(r"\d[\d  ,.]*\s?(?:%|€|euros?\b)")
+AMOUNT_OF_REACH = 8  # words before a figure where what it is the amount of is named
+
+
+def _names_figure_of(text: str, stems: frozenset[str]) -> bool:
+    """Whether a figure of the text (a sum, a rate) comes within AMOUNT_OF_REACH words after
+    a word of `stems` ("un abattement forfaitaire pour frais de 71 %")."""
+    for m in _FIGURE_RE.finditer(text):
+        before = word_tokens(text[: m.start()])[-AMOUNT_OF_REACH:]
+        if stems & {stem(w) for w in before}:
+            return True
+    return False
+
+
 def _says_age(folded: str) -> bool:
     if _AGE_WORD_RE.search(folded):
         return True
@@ -189,6 +215,7 @@ COUNT_BONUS = 1.0
 # A sentence stating an amount or a rate the question states ("153 000 €": the threshold
 # whose rule it asks about)
 FIGURE_BONUS = 1.0
+AMOUNT_OF_BONUS = 0.8  # an amount of what the question asks the amount of
 # A sentence stating a measure of a dimension the question tells one of ("55 km" for "lorsque
 # la distance n'excède pas 40 km", "un semi-rigide de 5,50 m" for "longueur de coque
 # supérieure ou égale à 7 mètres")
@@ -416,6 +443,8 @@ class Profile:
     modal_verbs: frozenset[str] = frozenset()
     age: bool = False  # it asks an age (`_AGE_ASKED_RE`)
     measures: frozenset[str] = frozenset()  # the dimensions of the measures it tells
+    # what it asks the amount of ("l'abattement c'est combien ?": abattement)
+    amount_of: frozenset[str] = frozenset()
 
 
 # A question answered by yes or no ("peut-on", "a-t-il le droit", "est-ce obligatoire").
@@ -571,6 +600,9 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         modal_verbs=frozenset() if requests else modal_verbs(asked),
         age=bool(_AGE_ASKED_RE.search(asked_folded)),
         measures=_measures(folded),
+        amount_of=frozenset(
+            k for m in _AMOUNT_OF_RE.finditer(asked_folded) if (k := _noun_key(m.group(1)))
+        ),
     )
 
 
@@ -785,6 +817,7 @@ class Unit:
     n_words: int
     is_list: bool
     has_amount: bool
+    has_rate: bool  # states a percentage
     has_delay: bool
     is_where: bool
     is_service: bool
@@ -849,6 +882,7 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         n_words=n_words,
         is_list=is_list,
         has_amount="amount" in kinds or "gratuit" in folded,
+        has_rate="percent" in kinds,
         has_delay="date" in kinds or _says_duration(text),
         is_where=head.startswith(_WHERE_PREFIXES),
         is_service=head.startswith(_SERVICE_PREFIXES),
@@ -1302,8 +1336,11 @@ def score(
     s += 0.7 * section_overlap
     # a fine's amount or a prison term answers no "combien ?" but "il risque quoi ?"
     kind_fits = not u.penalty or p.penalty
-    if p.amount and u.has_amount and kind_fits:
-        s += 1.6
+    # a rate answers the amount of what the question asks it of ("l'abattement c'est combien
+    # ?": "un abattement forfaitaire pour frais de 71 %")
+    named = bool(p.amount_of & u.stems) and _names_figure_of(u.text, p.amount_of)
+    if p.amount and (u.has_amount or (named and u.has_rate)) and kind_fits:
+        s += 1.6 + (AMOUNT_OF_BONUS if named else 0.0)
     if p.delay and u.has_delay and kind_fits:
         s += 1.0
     if p.age and u.states_age and not u.is_list:

@@ -3664,3 +3664,39 @@ def test_a_near_tie_names_the_other_fiche_even_when_the_first_fills_the_answer(
     contexts = [replace(first, score=5.0), replace(second, rank=1, score=runner_up_score)]
     text = compose("passeport abîmé : renouvellement ?", "question", contexts, few)
     assert ("Un passeport abîmé se remplace" in text) is named
+
+
+@pytest.mark.parametrize(
+    ("question", "of"),
+    [
+        ("en micro bic l'abattement c'est combien ?", {"abatt"}),
+        ("le forfait journalier c'est combien par jour ?", {"forf"}),
+        ("la rente : combien ?", {"rent"}),
+        ("l'agrément : combien d'ancienneté ?", set()),  # "combien de" counts something else
+    ],
+)
+def test_what_a_question_asks_the_amount_of(question, of):
+    assert profile(question).amount_of == of
+
+
+def test_a_rate_answers_the_amount_of_what_is_asked(settings):
+    # "l'abattement c'est combien ?": the rate of the abattement answers, not the sentence
+    # sharing most of the question's other words
+    ctx = _context(
+        "F9013",
+        "Location d'une chambre d'hôte : imposition",
+        [
+            (
+                "Régime micro-BIC",
+                "Si vous louez une chambre d'hôte, le régime micro-BIC s'applique à vos recettes.",
+            ),
+            (
+                "Régime micro-BIC",
+                "Le bénéfice imposable est égal aux recettes diminuées d'un abattement "
+                "forfaitaire pour frais de 71 %.",
+            ),
+        ],
+    )
+    question = "chambre d'hôte en micro-BIC : l'abattement c'est combien ?"
+    text = compose(question, "question", [ctx], settings)
+    assert _quoted(text)[0].startswith("Le bénéfice imposable est égal aux recettes diminuées")
