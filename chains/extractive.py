@@ -1338,7 +1338,7 @@ def score(
     kind_fits = not u.penalty or p.penalty
     # a rate answers the amount of what the question asks it of ("l'abattement c'est combien
     # ?": "un abattement forfaitaire pour frais de 71 %")
-    named = bool(p.amount_of & u.stems) and _names_figure_of(u.text, p.amount_of)
+    named = bool(p.amount_of & u.stems) and not u.example and _names_figure_of(u.text, p.amount_of)
     if p.amount and (u.has_amount or (named and u.has_rate)) and kind_fits:
         s += 1.6 + (AMOUNT_OF_BONUS if named else 0.0)
     if p.delay and u.has_delay and kind_fits:
