@@ -69,6 +69,8 @@ from knowledge.text import (
     CUT_MARK,
     abroad_words,
     children_told,
+    measure_ranges,
+    measures_told,
     sector,
     side_of_18,
     span_fit,
@@ -423,6 +425,7 @@ class Profile:
     context: frozenset[str] = frozenset()
     spans: tuple[tuple[float, str], ...] = ()  # ages, durations, years, sums, children told
     things: tuple[tuple[float, str], ...] = ()  # counts of things told ("2 essieux")
+    measured: tuple[tuple[float, str], ...] = ()  # measures told ("un bateau de 8 m")
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
@@ -582,6 +585,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         context=every - stems,
         spans=spans,
         things=things_told(question),
+        measured=measures_told(question),
         negated=negated,
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
@@ -1389,7 +1393,7 @@ def score(
         if not fits:
             return -1.0
         s += 1.0
-    elif (p.ages or _years(p) or p.things) and u.is_list:
+    elif (p.ages or _years(p) or p.things or p.measured) and u.is_list:
         # a table with a row for the person's age range or year answers as such a sentence
         # does
         rows = (x[2:] for x in u.text.splitlines() if x.startswith("- "))
@@ -1488,7 +1492,7 @@ def _rows_for_person(u: Unit, p: Profile) -> Unit:
     another year ("1973 ou après – Durée d'assurance (en trimestres) : 172" for someone born
     in 1958); rows stating neither stay, and a table whose every row is for another age or
     year is kept whole (its rows are what there is)."""
-    if not (p.ages or _years(p) or p.things) or not u.is_list:
+    if not (p.ages or _years(p) or p.things or p.measured) or not u.is_list:
         return u
     lines = u.text.splitlines()
     fits = {x: _row_fit(x[2:], p) for x in lines if x.startswith("- ")}
@@ -1539,14 +1543,38 @@ def _row_thing_fit(item: str, things: tuple[tuple[float, str], ...]) -> bool | N
     return any(fits) if fits else None
 
 
+_ENDS_ON_UNIT_RE = re.compile(r"\d\s?(?:km ?/ ?h|km|m2|m²|cm|m)$")
+
+
+def _row_measure_fit(item: str, measured: tuple[tuple[float, str], ...]) -> bool | None:
+    """Whether a table's row stating a range of a measure the question states holds it ("De
+    8 m à moins de 9 m – Droit : 105 €" for "un bateau de 8 m", not "De 9 m à moins de 10
+    m"); None when the row measures none of them."""
+    if not measured or not ((" ; " in item and " : " in item) or _ROW_CELL_RE.match(item)):
+        return None
+    # the row's first cell names it by the range it ends on ("Longueur en mètre (m) : De 8 m
+    # à moins de 9 m", "Surface de plancher ou emprise au sol supérieure à 20 m²"); a measure
+    # within a description is no name ("Salle … de moins de 1 200 m² ou d'une hauteur sous
+    # plafond de plus de 6,50 m")
+    first = re.split(r" ; | – ", item, maxsplit=1)[0].rstrip(" .")
+    last = first.split(" ou ")[-1]
+    if not _ENDS_ON_UNIT_RE.search(last):
+        return None
+    fits = [
+        lo <= v <= hi for lo, hi, unit in measure_ranges(last) for v, u in measured if u == unit
+    ]
+    return any(fits) if fits else None
+
+
 def _row_fit(item: str, p: Profile) -> bool | None:
     """Whether a table's row is for the person's age and year as told, and for the count of
-    things the question states (`_row_age_fit`, `_row_year_fit`, `_row_thing_fit`); None when
-    it states none of them."""
+    things and the measures the question states (`_row_age_fit`, `_row_year_fit`,
+    `_row_thing_fit`, `_row_measure_fit`); None when it states none of them."""
     fits = (
         _row_age_fit(item, p.ages),
         _row_year_fit(item, _years(p)),
         _row_thing_fit(item, p.things),
+        _row_measure_fit(item, p.measured),
     )
     known = [f for f in fits if f is not None]
     return all(known) if known else None

@@ -286,6 +286,72 @@ def thing_ranges(text: str) -> tuple[tuple[float, float, str], ...]:
     )
 
 
+# A measure: a length, a surface, a distance, a speed ("un bateau de 8 m", "abri de 12m2",
+# "8 000 km par an", "un mur de 2m20"), and the ranges a table's row states of one ("De 8 m à
+# moins de 9 m", "Supérieure à 50 m² et jusqu'à 150 m²", "Jusqu'à 5 000 km", "Plus de 150
+# m²"); the units as the fiches write them
+_MEASURE_N = r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})*(?:[,.]\d+)?)"
+_MEASURE_U = r"(km ?/ ?h|km|m2(?!\d)|m²|cm|m)(?![a-z0-9²])"
+_MEASURE_TOLD_RE = re.compile(rf"(?<![\d,.])\b{_MEASURE_N} ?(?:{_MEASURE_U}|m(\d\d)\b)")
+_MEASURE_RANGE_RES = (
+    (re.compile(rf"\bde {_MEASURE_N} ?(?:{_MEASURE_U} )?a moins de {_MEASURE_N} ?{_MEASURE_U}"),
+     "below"),
+    (re.compile(rf"\b(?:de|entre) {_MEASURE_N} ?(?:{_MEASURE_U} )?(?:a|et) {_MEASURE_N} ?"
+                rf"{_MEASURE_U}"), "both"),
+    (re.compile(rf"\b(?:superieure?s? a|plus de|>) ?{_MEASURE_N} ?(?:{_MEASURE_U} )?"
+                rf"(?:et jusqu'a|et ≤|a|et) ?{_MEASURE_N} ?{_MEASURE_U}"), "above"),
+    (re.compile(rf"(?:\bjusqu'a|≤|\bau maximum) ?{_MEASURE_N} ?{_MEASURE_U}"), "upto"),
+    (re.compile(rf"(?:\bmoins de|\binferieure?s? a|<) ?{_MEASURE_N} ?{_MEASURE_U}"), "under"),
+    (re.compile(rf"(?:\bplus de|\bsuperieure?s? a|\bau-dela de|>) ?{_MEASURE_N} ?"
+                rf"{_MEASURE_U}"), "over"),
+    (re.compile(rf"(?:\ba partir de|≥|⩾) ?{_MEASURE_N} ?{_MEASURE_U}"), "from"),
+    (re.compile(rf"\b{_MEASURE_N} ?{_MEASURE_U} (?:et plus|ou plus)"), "from"),
+    (re.compile(rf"(?<![\d,.])\b{_MEASURE_N} ?{_MEASURE_U}"), "exactly"),
+)  # fmt: skip
+
+
+def _measure(number: str) -> float:
+    return float(re.sub(r"[\s\u00a0\u202f]", "", number).replace(",", "."))
+
+
+def _measure_unit(unit: str) -> str:
+    unit = unit.replace(" ", "")
+    return "m²" if unit == "m2" else unit
+
+
+def measures_told(text: str) -> tuple[Span, ...]:
+    """The measures a question states, as (8.0, "m"), (12.0, "m²"), (2.2, "m") for "2m20"."""
+    out = []
+    for m in _MEASURE_TOLD_RE.finditer(fold(text)):
+        if m.group(3):  # "2m20"
+            out.append((_measure(m.group(1)) + float(m.group(3)) / 100, "m"))
+        else:
+            out.append((_measure(m.group(1)), _measure_unit(m.group(2))))
+    return tuple(dict.fromkeys(out))
+
+
+def measure_ranges(text: str) -> tuple[tuple[float, float, str], ...]:
+    """The ranges of measures a text states, bounds inclusive, with their unit ((8.0, 8.99,
+    "m") for "De 8 m à moins de 9 m")."""
+    out = []
+    for kind, m in _matches(_MEASURE_RANGE_RES, fold(text)):
+        nums = [g for i, g in enumerate(m.groups()) if g and i % 2 == 0]
+        unit = _measure_unit([g for i, g in enumerate(m.groups()) if g and i % 2 == 1][-1])
+        a, b = _measure(nums[0]), _measure(nums[-1])
+        lo, hi = {
+            "below": (a, b - 0.01),
+            "both": (a, b),
+            "above": (a + 0.01, b),
+            "upto": (0.0, a),
+            "under": (0.0, a - 0.01),
+            "over": (a + 0.01, math.inf),
+            "from": (a, math.inf),
+            "exactly": (a, a),
+        }[kind]
+        out.append((lo, hi, unit))
+    return tuple(out)
+
+
 def _euros(whole: str, cents: str | None) -> float:
     return float(re.sub(r"\D", "", whole)) + (float(f"0.{cents}") if cents else 0.0)
 

@@ -3700,3 +3700,33 @@ def test_a_rate_answers_the_amount_of_what_is_asked(settings):
     question = "chambre d'hôte en micro-BIC : l'abattement c'est combien ?"
     text = compose(question, "question", [ctx], settings)
     assert _quoted(text)[0].startswith("Le bénéfice imposable est égal aux recettes diminuées")
+
+
+def test_a_tables_rows_for_another_measure_than_the_one_told_are_left_out(settings):
+    # F833 (2020): "un bateau à moteur de 8 m, taxe annuelle coque ?" was given the rule on
+    # which boats are concerned; the row for 8 m answers, and the rows for other lengths go
+    row = "Longueur en mètre (m) : {} ; Droit : {}"
+    ctx = _context(
+        "F833",
+        "Navigation maritime : achat d'un bateau de plaisance",
+        [
+            (
+                "Droit sur la longueur de la coque du bateau",
+                "Droit selon la longueur de la coque :\n"
+                + "\n".join(
+                    row.format(length, tax)
+                    for length, tax in (
+                        ("Moins de 7 m", "Exonération"),
+                        ("De 7 m à moins de 8 m", "92 €"),
+                        ("De 8 m à moins de 9 m", "105 €"),
+                    )
+                ),
+            ),
+        ],
+    )
+    text = compose(
+        "bateau à moteur de 8 m, la taxe coque c'est combien ?", "question", [ctx], settings
+    )
+    assert "De 8 m à moins de 9 m ; Droit : 105 €" in text
+    assert "92 €" not in text
+    assert "Exonération" not in text

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from knowledge.lexical import FrenchAnalyzer
@@ -8,6 +10,8 @@ from knowledge.text import (
     children_told,
     fold,
     keep_sense,
+    measure_ranges,
+    measures_told,
     sector,
     span_fit,
     stated_spans,
@@ -260,3 +264,32 @@ def test_a_case_stating_a_number_of_children_fits_the_family_told(title, childre
 )
 def test_garder_meaning_to_keep_is_read_as_conserver(text, read):
     assert keep_sense(text) == (read if read is not None else text)
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("un bateau à moteur de 8 m d'occasion", ((8.0, "m"),)),
+        ("abri de jardin de 12m2", ((12.0, "m²"),)),
+        ("un mur de 2m20", ((2.2, "m"),)),
+        ("il fait 8 000 km par an", ((8000.0, "km"),)),
+        ("dans 3 mois", ()),
+    ],
+)
+def test_the_measures_a_question_states(text, told):
+    assert measures_told(text) == told
+
+
+@pytest.mark.parametrize(
+    ("text", "ranges"),
+    [
+        ("De 8 m à moins de 9 m", ((8.0, 8.99, "m"),)),
+        ("Supérieure à 50 m² et jusqu'à 150 m²", ((50.01, 150.0, "m²"),)),
+        ("Jusqu'à 5 000 km", ((0.0, 5000.0, "km"),)),
+        ("Plus de 150 m²", ((150.01, math.inf, "m²"),)),
+        ("De 70 m et plus", ((70.0, math.inf, "m"),)),
+        ("14 m²", ((14.0, 14.0, "m²"),)),
+    ],
+)
+def test_the_ranges_of_measures_a_row_states(text, ranges):
+    assert measure_ranges(text) == ranges
