@@ -156,17 +156,17 @@ def _noun_key(word: str) -> str | None:
     return stem(word) if is_content_word(word) else None
 
 
-_FIGURE_RE = re.compile(r"\d[\d  ,.]*\s?(?:%|€|euros?\b)")
 AMOUNT_OF_REACH = 8  # words before a figure where what it is the amount of is named
 
 
 def _names_figure_of(text: str, stems: frozenset[str]) -> bool:
     """Whether a figure of the text (a sum, a rate) comes within AMOUNT_OF_REACH words after
     a word of `stems` ("un abattement forfaitaire pour frais de 71 %")."""
-    for m in _FIGURE_RE.finditer(text):
-        before = word_tokens(text[: m.start()])[-AMOUNT_OF_REACH:]
-        if stems & {stem(w) for w in before}:
-            return True
+    for f in find_figures(text):
+        if f.kind in ("amount", "percent"):
+            before = word_tokens(text[: f.start])[-AMOUNT_OF_REACH:]
+            if stems & {stem(w) for w in before}:
+                return True
     return False
 
 

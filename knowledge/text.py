@@ -197,11 +197,14 @@ _CHILD_RANGE_RES = (
 
 
 def range_bounds(kind: str, a: float, b: float = 0.0, step: float = 0.01) -> tuple[float, float]:
-    """The inclusive bounds of a range a text states: "both" (a to b), "below" (less than a),
-    "upto" (a at most), "from" (a at least), "above" (more than a) or "exactly" (a); `step`
-    is the smallest difference (1 for counts)."""
+    """The inclusive bounds of a range a text states: "both" (a to b), "both_below" (a to less
+    than b), "above_upto" (more than a, b at most), "below" (less than a), "upto" (a at most),
+    "from" (a at least), "above" (more than a) or "exactly" (a); `step` is the smallest
+    difference (1 for counts)."""
     return {
         "both": (a, b),
+        "both_below": (a, b - step),
+        "above_upto": (a + step, b),
         "below": (0.0, a - step),
         "upto": (0.0, a),
         "from": (a, math.inf),
@@ -295,15 +298,15 @@ _MEASURE_U = r"(km ?/ ?h|km|m2(?!\d)|m²|cm|m)(?![a-z0-9²])"
 _MEASURE_TOLD_RE = re.compile(rf"(?<![\d,.])\b{_MEASURE_N} ?(?:{_MEASURE_U}|m(\d\d)\b)")
 _MEASURE_RANGE_RES = (
     (re.compile(rf"\bde {_MEASURE_N} ?(?:{_MEASURE_U} )?a moins de {_MEASURE_N} ?{_MEASURE_U}"),
-     "below"),
+     "both_below"),
     (re.compile(rf"\b(?:de|entre) {_MEASURE_N} ?(?:{_MEASURE_U} )?(?:a|et) {_MEASURE_N} ?"
                 rf"{_MEASURE_U}"), "both"),
     (re.compile(rf"\b(?:superieure?s? a|plus de|>) ?{_MEASURE_N} ?(?:{_MEASURE_U} )?"
-                rf"(?:et jusqu'a|et ≤|a|et) ?{_MEASURE_N} ?{_MEASURE_U}"), "above"),
+                rf"(?:et jusqu'a|et ≤|a|et) ?{_MEASURE_N} ?{_MEASURE_U}"), "above_upto"),
     (re.compile(rf"(?:\bjusqu'a|≤|\bau maximum) ?{_MEASURE_N} ?{_MEASURE_U}"), "upto"),
-    (re.compile(rf"(?:\bmoins de|\binferieure?s? a|<) ?{_MEASURE_N} ?{_MEASURE_U}"), "under"),
+    (re.compile(rf"(?:\bmoins de|\binferieure?s? a|<) ?{_MEASURE_N} ?{_MEASURE_U}"), "below"),
     (re.compile(rf"(?:\bplus de|\bsuperieure?s? a|\bau-dela de|>) ?{_MEASURE_N} ?"
-                rf"{_MEASURE_U}"), "over"),
+                rf"{_MEASURE_U}"), "above"),
     (re.compile(rf"(?:\ba partir de|≥|⩾) ?{_MEASURE_N} ?{_MEASURE_U}"), "from"),
     (re.compile(rf"\b{_MEASURE_N} ?{_MEASURE_U} (?:et plus|ou plus)"), "from"),
     (re.compile(rf"(?<![\d,.])\b{_MEASURE_N} ?{_MEASURE_U}"), "exactly"),
@@ -337,18 +340,7 @@ def measure_ranges(text: str) -> tuple[tuple[float, float, str], ...]:
     for kind, m in _matches(_MEASURE_RANGE_RES, fold(text)):
         nums = [g for i, g in enumerate(m.groups()) if g and i % 2 == 0]
         unit = _measure_unit([g for i, g in enumerate(m.groups()) if g and i % 2 == 1][-1])
-        a, b = _measure(nums[0]), _measure(nums[-1])
-        lo, hi = {
-            "below": (a, b - 0.01),
-            "both": (a, b),
-            "above": (a + 0.01, b),
-            "upto": (0.0, a),
-            "under": (0.0, a - 0.01),
-            "over": (a + 0.01, math.inf),
-            "from": (a, math.inf),
-            "exactly": (a, a),
-        }[kind]
-        out.append((lo, hi, unit))
+        out.append((*range_bounds(kind, _measure(nums[0]), _measure(nums[-1])), unit))
     return tuple(out)
 
 
