@@ -69,6 +69,7 @@ from knowledge.text import (
     CUT_MARK,
     abroad_words,
     children_told,
+    measure_dimensions,
     measure_ranges,
     measures_told,
     sector,
@@ -120,28 +121,10 @@ _YEARS_RE = re.compile(r"\b\d{1,3} ans\b(?! ?(?:d'|de )(?!plus|moins))")
 _LASTS_BEFORE_RE = re.compile(r"(?:valable|valide|renouvelable|tous les|prison|emprisonnement)\s+$")
 
 
-# A measure told or stated, by its dimension: a surface ("12m2", "9 m²", "400 mètres
-# carrés"), a length ("55 km", "2m20", "150 mètres"), a speed ("25 km/h")
-_MEASURE_RE = re.compile(
-    r"\b\d+(?:[,.]\d+)?\s*(?:(km ?/ ?h|kilometres? ?(?:/|par) ?heure)"
-    r"|(m2(?!\d)|m²|m 2\b|metres? carres?)"
-    r"|(km|kilometres?|metres?|cm|centimetres?|m(?=\d|\b))(?![a-z]))"
-)
-
-
-def _measures(folded: str) -> frozenset[str]:
-    """The dimensions of the measures a text states (`_MEASURE_RE`)."""
-    dims = ("speed", "surface", "length")
-    return frozenset(
-        dims[next(i for i, g in enumerate(m.groups()) if g is not None)]
-        for m in _MEASURE_RE.finditer(folded)
-    )
-
-
 @lru_cache(maxsize=8192)
 def _text_measures(text: str) -> frozenset[str]:
-    """`_measures` of a unit's text, read only for a question that tells a measure."""
-    return _measures(fold(text))
+    """`measure_dimensions` of a unit's text, read only for a question that tells a measure."""
+    return measure_dimensions(text)
 
 
 # The thing whose amount a question asks, named right before "c'est combien" ("l'abattement
@@ -603,7 +586,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         figures=frozenset(k for k in figure_keys([question]) if not k.startswith("date:")),
         modal_verbs=frozenset() if requests else modal_verbs(asked),
         age=bool(_AGE_ASKED_RE.search(asked_folded)),
-        measures=_measures(folded),
+        measures=measure_dimensions(folded),
         amount_of=frozenset(
             k for m in _AMOUNT_OF_RE.finditer(asked_folded) if (k := _noun_key(m.group(1)))
         ),

@@ -294,7 +294,10 @@ def thing_ranges(text: str) -> tuple[tuple[float, float, str], ...]:
 # moins de 9 m", "Supérieure à 50 m² et jusqu'à 150 m²", "Jusqu'à 5 000 km", "Plus de 150
 # m²"); the units as the fiches write them
 _MEASURE_N = r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})*(?:[,.]\d+)?)"
-_MEASURE_U = r"(km ?/ ?h|km|m2(?!\d)|m²|cm|m)(?![a-z0-9²])"
+_MEASURE_U = (
+    r"(km ?/ ?h|kilometres? ?(?:/|par) ?heure|km|kilometres?|m2(?!\d)|m²|m 2\b"
+    r"|metres? carres?|cm|centimetres?|metres?|m)(?![a-z0-9²])"
+)
 _MEASURE_TOLD_RE = re.compile(rf"(?<![\d,.])\b{_MEASURE_N} ?(?:{_MEASURE_U}|m(\d\d)\b)")
 _MEASURE_RANGE_RES = (
     (re.compile(rf"\bde {_MEASURE_N} ?(?:{_MEASURE_U} )?a moins de {_MEASURE_N} ?{_MEASURE_U}"),
@@ -318,8 +321,23 @@ def _measure(number: str) -> float:
 
 
 def _measure_unit(unit: str) -> str:
-    unit = unit.replace(" ", "")
-    return "m²" if unit == "m2" else unit
+    """The unit as written short: "km/h", "m²", "km", "cm" or "m"."""
+    if "h" in unit:
+        return "km/h"
+    if "2" in unit or "²" in unit or "carre" in unit:
+        return "m²"
+    for short in ("km", "kilo", "cm", "centi"):
+        if unit.startswith(short):
+            return "km" if short.startswith("k") else "cm"
+    return "m"
+
+
+_DIMENSION = {"km/h": "speed", "m²": "surface"}  # any other unit measures a length
+
+
+def measure_dimensions(text: str) -> frozenset[str]:
+    """What the measures a text states measure: "speed", "surface" or "length"."""
+    return frozenset(_DIMENSION.get(unit, "length") for _, unit in measures_told(text))
 
 
 def measures_told(text: str) -> tuple[Span, ...]:
