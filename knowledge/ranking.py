@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.text import sector, side_of_18, span_fit, stated_spans
+from knowledge.text import names_public_employer, sector, side_of_18, span_fit, stated_spans
 
 RRF_K = 5.0
 LISTS = ("chunk_dense", "chunk_lex", "title_lex", "card_lex", "card_dense", "body_lex")
@@ -174,12 +174,15 @@ def person_fit_first(order: list[int], ids: list[str], fiche_index, question: st
     demandeur de 25 ans et plus" first), a title for the other side of 18 ("passeport
     mineur": not "Renouvellement du passeport d'un majeur" first), or for the other sector
     of employment ("agente de la mairie veut donner des jours": not "Don de jours de repos à
-    un salarié…" first). Only ages in years count, and only stated ones ("moins de 25 ans",
-    "-26 ans" are bounds, no age)."""
+    un salarié…" first). A question that tells no sector and names no public employer is
+    read as the private sector's, the fiches' default reader: a title for the public sector
+    is the variant ("congé proche aidant : indemnisé ?": "Congé de proche aidant", not
+    "… dans la fonction publique" first). Only ages in years count, and only stated ones
+    ("moins de 25 ans", "-26 ans" are bounds, no age)."""
     ages = tuple(span for span in stated_spans(question) if span[1] == "ans")
     side = side_of_18(question)
-    employed = sector(question)
-    if not (ages or side or employed) or not order:
+    employed = sector(question) or (None if names_public_employer(question) else "privé")
+    if not order:
         return order
 
     def misfits(t: int) -> bool:

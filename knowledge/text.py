@@ -494,6 +494,7 @@ _PUBLIC_RE = re.compile(
     r"\bfonctionnaires?\b|fonction publique|secteur public|\bfp[eth]\b"
     r"|\bagente?s? (?:public|publique|publics|territoria\w*|hospitali\w*|titulaires?)\b"
     r"|\bagents? (?:contractuels?|non titulaires?)\b|\bterritoriale?s?\b|\btitularis\w*"
+    r"|\b(?:polici\w*|agente?s?|gardes?|employee?s?) municipa\w*"
     rf"|\b{_STATUSES}\b(?:\W+\w+){{0,4}}?\W+(?:en|a la|au|a l'|de la|de l'|du|dans une?|d'une?)\W*"
     rf"{_EMPLOYERS}\b"
     rf"|\b{_EMPLOYERS}\b(?:\W+\w+){{0,4}}?\W+(?:un|une|des|le|la|ses|son|sa)\s+{_STATUSES}\b"
@@ -502,6 +503,15 @@ _PRIVATE_RE = re.compile(
     r"(?<!non )\bsalariee?s?\b|\bpatron(?:ne)?s?\b|secteur prive|convention collective"
     r"|\bprud'?hom\w*"
 )
+
+
+_EMPLOYER_RE = re.compile(rf"\b{_EMPLOYERS}\b")
+
+
+def names_public_employer(text: str) -> bool:
+    """Whether the text names a public employer ("à l'hôpital", "la mairie"), even without a
+    status that would tell the sector ("aide-soignante à l'hôpital")."""
+    return bool(_EMPLOYER_RE.search(fold(text)))
 
 
 def sector(text: str) -> str | None:

@@ -161,6 +161,28 @@ def test_a_first_fiche_for_the_other_sector_of_employment_gives_way():
     assert _ordered(titles, "don de jours de repos : combien ?") == [0, 1, 2]
 
 
+def test_a_question_that_tells_no_sector_is_read_as_the_private_sectors():
+    # service-public.fr writes for the private sector's employee by default; the public
+    # sector's fiche is the variant, titled so
+    titles = [
+        "Congé de proche aidant dans la fonction publique",
+        "Congé de proche aidant",
+        "Allocation journalière du proche aidant",
+    ]
+    assert _ordered(titles, "congé proche aidant : indemnisé ?") == [1, 0, 2]
+    # the public sector told, or a public employer named without a status: the order stays
+    assert _ordered(titles, "fonctionnaire en congé proche aidant : indemnisé ?") == [0, 1, 2]
+    assert _ordered(titles, "aide-soignante à l'hôpital, congé proche aidant ?") == [0, 1, 2]
+    # no fiche but the public sector's near the top: the order stays
+    public = [
+        "Congé de proche aidant dans la fonction publique",
+        "Fonction publique : congé de solidarité familiale",
+        "Disponibilité d'un fonctionnaire pour convenances personnelles",
+        "Congé de proche aidant",
+    ]
+    assert _ordered(public, "congé proche aidant : indemnisé ?") == [0, 1, 2, 3]
+
+
 @pytest.mark.parametrize(
     ("text", "told"),
     [
@@ -169,6 +191,7 @@ def test_a_first_fiche_for_the_other_sector_of_employment_gives_way():
         ("un ministère veut prendre un contractuel pour un surcroit de travail", "public"),
         ("fonctionnaire territoriale inapte", "public"),
         ("je suis contractuelle à l'hôpital depuis 3 ans", "public"),
+        ("policier municipal, il peut partir plus tot a la retraite ?", "public"),
         ("Arrêt maladie d'un agent contractuel de la fonction publique", "public"),
         ("son patron veut lui changer ses horaires", "privé"),
         ("Don de jours de repos à un salarié", "privé"),
@@ -177,6 +200,7 @@ def test_a_first_fiche_for_the_other_sector_of_employment_gives_way():
         ("ancien salarié devenu fonctionnaire", None),
         ("la mairie refuse de délivrer l'acte", None),
         ("mon père est à l'hôpital depuis dix jours", None),
+        ("inscription pour les élections municipales", None),
     ],
 )
 def test_the_sector_of_employment_is_read_from_the_status_or_the_employer(text, told):
