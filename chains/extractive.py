@@ -2123,7 +2123,20 @@ def _select(
                 shown=shown,
                 naming=naming,
             )
-            adds = [u for u in more.units if _answers(u, pr, lenient=True)] if more else []
+            # a list asked of one thing is answered by the fiche's heading for that thing,
+            # list or not: "conditions d'âge ?" by "Conditions liées au veuf › Âge : Vous
+            # devez avoir moins de 55 ans."
+            headed = replace(pr, listing=False) if naming is not None and pr.listing else None
+            adds = (
+                [
+                    u
+                    for u in more.units
+                    if _answers(u, pr, lenient=True)
+                    or (headed and naming in u.section_stems and _answers(u, headed, lenient=True))
+                ]
+                if more
+                else []
+            )
             if adds:
                 break
         if adds:

@@ -1887,6 +1887,64 @@ def test_a_part_left_unanswered_takes_the_sentence_naming_its_least_common_word(
     assert [u.text for u in only.units] == [sending]
 
 
+def test_a_list_asked_of_one_thing_is_answered_by_the_heading_for_that_thing(settings):
+    # "conditions d'âge ?": the conditions are headed one by one, and the one headed "Âge"
+    # answers, though it is no list; the family situation's list did
+    age = "Vous devez avoir moins de 55 ans."
+    family = (
+        "Vous devez être :\n- veuf ou veuve\n- et ne pas vivre en couple (remariage, "
+        "concubinage, Pacs)"
+    )
+    widow = "Conditions liées au veuf (ou veuve)"
+    paid = "Versement de l'allocation"
+    ctx = _context(
+        "F9015",
+        "Allocation veuvage",
+        [
+            (
+                "",
+                "Au décès de votre époux, vous pouvez bénéficier d'une allocation de veuvage "
+                "sous certaines conditions liées notamment à votre âge et à vos ressources.",
+            ),
+            (
+                "Conditions liées à l'époux décédé",
+                "Votre époux doit avoir été affilié à l'assurance vieillesse au moins 3 mois "
+                "durant l'année précédant le décès.",
+            ),
+            (f"{widow} › Situation familiale", family),
+            (f"{widow} › Âge", age),
+            (
+                f"{widow} › Âge",
+                "À savoir : si vous avez 55 ans ou plus, vous pouvez demander une pension de "
+                "réversion.",
+            ),
+            (f"{widow} › Résidence", "Vous devez résider en France."),
+            (
+                f"{paid} › Montant",
+                "Le montant net de l'allocation veuvage est de 622,82 € par mois.",
+            ),
+            (
+                f"{paid} › Point de départ",
+                "Le point de départ de votre allocation dépend de la date à laquelle vous en "
+                "faites la demande :\n- au 1er jour du mois du décès si vous faites votre "
+                "demande dans les 12 mois suivant le décès,\n- au 1er jour du mois de votre "
+                "demande au-delà.",
+            ),
+            (
+                f"{paid} › Durée",
+                "Vous percevez l'allocation veuvage :\n- tant que vous remplissez les "
+                "conditions,\n- au maximum pendant 2 ans (ou jusqu'à vos 55 ans si vous aviez "
+                "50 ans à la date du décès).",
+            ),
+        ],
+    )
+    question = "allocation veuvage : conditions d'âge ? montant 2020 ?"
+    text = compose(question, "question", [ctx], settings)
+    assert "622,82 €" in text
+    assert age in text
+    assert "veuf ou veuve\n" not in text
+
+
 def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settings):
     ctx = _context(
         "F9012",
