@@ -205,6 +205,9 @@ AMOUNT_OF_BONUS = 0.8  # an amount of what the question asks the amount of
 # la distance n'excède pas 40 km", "un semi-rigide de 5,50 m" for "longueur de coque
 # supérieure ou égale à 7 mètres")
 MEASURE_BONUS = 0.8
+# A sentence stating a fine or a prison term, when the question asks what one risks ("il
+# risque quoi ?", "amende si absente ?")
+PENALTY_BONUS = 0.6
 # "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
 # "à qui ?", "ça passe par qui ?", "il peut voir qui avant … ?", "et vers qui me tourner ?"
@@ -326,6 +329,7 @@ SILENCE_BONUS = 1.4
 # amount or the duration of a penalty, which answers only a question on what one risks.
 _PENALTY_RE = re.compile(
     r"\bamendes?\b|emprisonnement|\bpassible|\bpunie?s?\b|\bsanctionnee?s? par\b|\bencour"
+    r"|\bsous peine\b|\bcontraventions? de \d"
 )
 _PENALTY_Q_RE = re.compile(
     r"\bamendes?\b|emprisonnement|prison|\brisqu|sanction|penalit|\bpunie?s?\b|\bpv\b"
@@ -1330,6 +1334,8 @@ def score(
         s += 1.6 + (AMOUNT_OF_BONUS if named else 0.0)
     if p.delay and u.has_delay and kind_fits:
         s += 1.0
+    if p.penalty and u.penalty:
+        s += PENALTY_BONUS
     if p.age and u.states_age and not u.is_list:
         s += AGE_BONUS
     if u.is_list and (p.listing or (p.needed and section_overlap and _lists_needs(u))):

@@ -1945,6 +1945,48 @@ def test_a_list_asked_of_one_thing_is_answered_by_the_heading_for_that_thing(set
     assert "veuf ou veuve\n" not in text
 
 
+def test_what_one_risks_is_answered_by_the_sentence_stating_the_penalty():
+    # "il risque quoi ?", "amende si oubli ?": the sentence stating the fine scores above
+    # the rule's other sentences naming the same things
+    fine = "Louer sans déclaration de mise en location est puni d'une amende de 5 000 €."
+    ctx = _context(
+        "F9016",
+        "Déclaration de mise en location",
+        [
+            (
+                "",
+                "Dans certaines communes, le propriétaire doit faire une déclaration de mise "
+                "en location.",
+            ),
+            (
+                "Démarche",
+                "La déclaration de mise en location se fait en mairie dans les 15 jours "
+                "suivant la signature du bail.",
+            ),
+            ("Sanction", fine),
+        ],
+    )
+    units = fiche_units(ctx)
+    p = profile("proprio qui loue sans faire la déclaration de mise en location, il risque quoi ?")
+    assert p.penalty
+    best = max(units, key=lambda u: score(u, p, u.section_stems))
+    assert best.text == fine
+    # a fine stated "sous peine de", or as a contravention's sum, is one; a contravention's
+    # class is not
+    read = fiche_units(
+        _context(
+            "F9017",
+            "Vapotage",
+            [
+                ("", "Il est interdit d'en vendre aux mineurs, sous peine d'une contravention."),
+                ("", "L'infraction est une contravention de 750 €."),
+                ("", "S'il s'agit d'une contravention de la 4e classe, le juge est saisi."),
+            ],
+        )
+    )
+    assert [u.penalty for u in read] == [True, True, False]
+
+
 def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settings):
     ctx = _context(
         "F9012",
