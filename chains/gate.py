@@ -508,6 +508,9 @@ class QueryTerms:
     # an abbreviation's stem with its long form's stems, as the retriever searched it ("cni":
     # carte, national, identit): a fiche that spells it out holds it
     spelled: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # what an agent's question is about, when it names it before a colon ("abri de jardin de
+    # 12m2 : déclaration préalable ou permis ?": abri, jardin, 12m2)
+    topic: frozenset[str] = frozenset()
 
 
 # When the question's story happens ("aucune suite depuis 5 semaines", "il y a 3 mois",
@@ -527,7 +530,8 @@ def query_terms(query: str, spelled: Sequence[tuple[str, str]] = ()) -> QueryTer
     acronyms = frozenset(stem_set(" ".join(_ACRONYM_RE.findall(query))))
     words = _ACRONYM_RE.sub(" ", query)
     main = stem_set(words) - acronyms
-    if len(main) <= MESSAGE_TERMS:
+    question = len(main) <= MESSAGE_TERMS
+    if question:
         main = stem_set(_TOLD_TIME_RE.sub(" ", words)) - acronyms
     numbers = frozenset(n for n in _NUMBER_RE.findall(query) if not 1900 <= int(n) <= 2100)
     longs = tuple(
@@ -536,7 +540,21 @@ def query_terms(query: str, spelled: Sequence[tuple[str, str]] = ()) -> QueryTer
         for short in stem_set(typed)
         if short in main | acronyms
     )
-    return QueryTerms(main, acronyms, numbers, longs)
+    return QueryTerms(main, acronyms, numbers, longs, _topic(query) if question else frozenset())
+
+
+# An agent's question naming its topic before a colon, in a few words
+_TOPIC_RE = re.compile(r"^\s*([^:?!.]{3,60}?)\s*:\s*\S")
+TOPIC_WORDS = 6
+
+
+def _topic(query: str) -> frozenset[str]:
+    """The stems of what a short question names before its colon ("abri de jardin de 12m2 :
+    déclaration préalable ou permis ?": abri, jardin, 12m2), else none."""
+    m = _TOPIC_RE.match(query)
+    if not m or len(m.group(1).split()) > TOPIC_WORDS:
+        return frozenset()
+    return frozenset(stem_set(m.group(1)))
 
 
 def _doc_text(doc: Document) -> str:
@@ -581,6 +599,30 @@ def number_match(doc: Document, terms: QueryTerms) -> bool:
     return any(n in text for n in terms.numbers)
 
 
+def _found(t: str, text: str, longs: dict[str, tuple[str, ...]]) -> bool:
+    """Whether the fiche's text holds the term: as a word prefix, or, for an abbreviation
+    the fiche spells out ("carte d'identité" for "CNI"), its long form's first word (the
+    noun) and all its other words but one."""
+    if _stem_re(t).search(text):
+        return True
+    long = longs.get(t)
+    if not long:
+        return False
+    head, *rest = long
+    held = sum(1 for w in rest if _stem_re(w).search(text))
+    return bool(_stem_re(head).search(text)) and held >= len(rest) - (len(rest) >= 2)
+
+
+def holds_topic(doc: Document, terms: QueryTerms) -> bool:
+    """Whether the fiche holds a word of the topic the question names before its colon (or
+    the question names none)."""
+    if not terms.topic:
+        return True
+    text = _doc_text(doc)
+    longs = dict(terms.spelled)
+    return any(_found(t, text, longs) for t in terms.topic)
+
+
 def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, int]:
     """(dense score or None, share of the query's terms found in the fiche, terms matched).
 
@@ -591,16 +633,7 @@ def relevance(doc: Document, terms: QueryTerms) -> tuple[float | None, float, in
     longs = dict(terms.spelled)
 
     def found(t: str) -> bool:
-        if _stem_re(t).search(text):
-            return True
-        # an abbreviation the fiche spells out ("carte d'identité" for "CNI"): its long
-        # form's first word (the noun) and all its other words but one
-        long = longs.get(t)
-        if not long:
-            return False
-        head, *rest = long
-        held = sum(1 for w in rest if _stem_re(w).search(text))
-        return bool(_stem_re(head).search(text)) and held >= len(rest) - (len(rest) >= 2)
+        return _found(t, text, longs)
 
     matched_main = sum(1 for t in terms.main if found(t))
     matched_acr = sum(1 for t in terms.acronyms if found(t))
@@ -732,4 +765,12 @@ def relevant(
             near = scores[0] - scores[i] <= NEAR_FIRST_SCORE
             if not kept[i] and near and holds_terms[i]:
                 kept[i] = verdicts[i][1]["kept_for_rank"] = True
+    for i, doc in enumerate(docs):
+        # a fiche holding no word of the topic an agent's question names before its colon is
+        # about something else, whatever else it shares ("abri de jardin : déclaration
+        # préalable ou permis ?" and "Peut-on annuler sa déclaration de perte si on retrouve
+        # son permis ?")
+        if kept[i] and not holds_topic(doc, terms):
+            kept[i] = False
+            verdicts[i][1]["off_topic"] = True
     return [d for d, ok in zip(docs, kept, strict=True) if ok], [f for _, f in verdicts]

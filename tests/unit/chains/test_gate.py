@@ -324,6 +324,34 @@ def test_the_first_fiche_is_kept_when_one_below_it_passes(settings):
     assert relevant([one_word, below], terms, settings)[0] == [below]
 
 
+def test_a_fiche_holding_no_word_of_the_topic_named_before_the_colon_is_left_out(settings):
+    # the demo's sample corpus has no fiche on garden sheds: the lost driving licence's,
+    # sharing "déclaration" and "permis", answered with a cosine above the floor
+    question = "abri de jardin de 12m2 : déclaration préalable ou permis ?"
+    terms = query_terms(question)
+    assert terms.topic == frozenset({"abri", "jardin", "12m2"})
+    lost = _fiche(
+        "Peut-on annuler sa déclaration de perte si on retrouve son permis de conduire ?",
+        "Non, vous ne pouvez pas annuler votre déclaration de perte du permis.",
+        dense=settings.gate_min_dense + 0.04,
+    )
+    assert is_relevant(lost, terms, settings, first=True)[0]
+    kept, figures = relevant([lost], terms, settings)
+    assert kept == []
+    assert figures[0]["off_topic"] is True
+    # the fiche on it holds a word of the topic: it passes
+    shed = _fiche(
+        "Abri de jardin : quelle autorisation d'urbanisme ?",
+        "Une déclaration préalable est exigée pour un abri de jardin de plus de 5 m².",
+        dense=settings.gate_min_dense + 0.04,
+    )
+    assert relevant([shed, lost], terms, settings)[0] == [shed]
+    # no colon, or a long telling before it: no topic
+    assert query_terms("déclaration préalable ou permis pour un abri ?").topic == frozenset()
+    long = "monsieur qui veut construire un abri dans son jardin de ville : déclaration ?"
+    assert query_terms(long).topic == frozenset()
+
+
 def test_a_fiche_scored_nearly_as_high_as_the_first_is_kept_with_it(settings):
     terms = query_terms("redevance télé pour un bar avec deux écrans")
 
