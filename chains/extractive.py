@@ -2128,6 +2128,9 @@ def _select(
                 max_units=2,
                 shown=shown,
                 naming=naming,
+                # a special place's case (abroad, overseas, Paris) answers a part only when
+                # the question names that place
+                asked_places_only=True,
             )
             # a list asked of one thing is answered by the fiche's heading for that thing,
             # list or not: "conditions d'âge ?" by "Conditions liées au veuf › Âge : Vous

@@ -1987,6 +1987,44 @@ def test_what_one_risks_is_answered_by_the_sentence_stating_the_penalty():
     assert [u.penalty for u in read] == [True, True, False]
 
 
+def test_a_part_is_not_answered_by_the_case_of_a_place_the_question_does_not_name(settings):
+    # "il le refait où ?": the consulate abroad is no answer for someone in France
+    abroad = "Vous devez faire la demande auprès de l'ambassade ou au consulat compétent."
+    how = "Comment demander un nouveau livret de famille ?"
+    ctx = _context(
+        "F9018",
+        "Livret de famille : duplicata",
+        [
+            (
+                "",
+                "Si vous avez perdu votre livret de famille original ou si on vous l'a volé, "
+                "vous pouvez demander un second livret de famille (on l'appelle duplicata).",
+            ),
+            ("", "La démarche est gratuite."),
+            (
+                f"{how} › En France",
+                "Vous devez demander le duplicata du livret de famille à la mairie du lieu de "
+                "votre domicile.",
+            ),
+            (f"{how} › À l'étranger", abroad),
+            (
+                "Remise du livret",
+                "Le retrait par un des titulaires du premier livret est effectué, sur "
+                "présentation d'une pièce d'identité, auprès de la mairie du lieu du domicile.",
+            ),
+            ("Coût", "Le second livret de famille est gratuit."),
+        ],
+        cases=frozenset({f"{how} › En France", f"{how} › À l'étranger"}),
+    )
+    question = "usager a perdu son livret de famille lors d'un déménagement, il le refait {}où ?"
+    text = compose(question.format("") + " c'est payant ?", "question", [ctx], settings)
+    assert "mairie du lieu de votre domicile" in text
+    assert abroad not in text
+    # named, the place's case answers
+    there = question.format("à l'étranger, ") + " c'est payant ?"
+    assert abroad in compose(there, "question", [ctx], settings)
+
+
 def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settings):
     ctx = _context(
         "F9012",
