@@ -20,6 +20,7 @@ query expansion adds would pair with their neighbours into pairs nobody wrote).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -167,7 +168,19 @@ def default_ranker(e5: bool = True) -> LinearRanker:
 PERSON_FIT_WINDOW = 3  # how far down a fiche for the question's person is looked for
 
 
-def person_fit_first(order: list[int], ids: list[str], fiche_index, question: str) -> list[int]:
+# A question that tells no sector moves a public sector's first fiche down only when the
+# second stage scored it less than this above the fiche that takes its place: far above, the
+# matter is the public sector's own ("Qu'est-ce que le transfert primes/points ?")
+DEFAULT_SECTOR_MARGIN = 2.5
+
+
+def person_fit_first(
+    order: list[int],
+    ids: list[str],
+    fiche_index,
+    question: str,
+    scores: Sequence[float] | None = None,
+) -> list[int]:
     """The order, with the first fiche moved down when its title is for another person than
     the question's and one of the next PERSON_FIT_WINDOW - 1 fiches' is not: a title's age
     range that excludes the age the question states ("RSA pour un jeune de 23 ans": not "RSA
@@ -177,15 +190,17 @@ def person_fit_first(order: list[int], ids: list[str], fiche_index, question: st
     un salarié…" first). A question that tells no sector and names no public employer is
     read as the private sector's, the fiches' default reader: a title for the public sector
     is the variant ("congé proche aidant : indemnisé ?": "Congé de proche aidant", not
-    "… dans la fonction publique" first). Only ages in years count, and only stated ones
-    ("moins de 25 ans", "-26 ans" are bounds, no age)."""
+    "… dans la fonction publique" first), unless the second stage (`scores`, by pool index)
+    put it DEFAULT_SECTOR_MARGIN above the other. Only ages in years count, and only stated
+    ones ("moins de 25 ans", "-26 ans" are bounds, no age)."""
     ages = tuple(span for span in stated_spans(question) if span[1] == "ans")
     side = side_of_18(question)
-    employed = sector(question) or (None if names_public_employer(question) else "privé")
+    told = sector(question)
+    default = None if told or names_public_employer(question) else "privé"
     if not order:
         return order
 
-    def misfits(t: int) -> bool:
+    def misfits(t: int, employed: str | None) -> bool:
         pos = fiche_index.position.get(ids[t])
         if pos is None:
             return False
@@ -197,9 +212,10 @@ def person_fit_first(order: list[int], ids: list[str], fiche_index, question: st
         titled = side_of_18(title) if side else None
         return titled is not None and titled != side
 
-    if not misfits(order[0]):
-        return order
+    first = order[0]
     for j in range(1, min(len(order), PERSON_FIT_WINDOW)):
-        if not misfits(order[j]):
+        near = scores is None or scores[first] - scores[order[j]] < DEFAULT_SECTOR_MARGIN
+        employed = told or (default if near else None)
+        if misfits(first, employed) and not misfits(order[j], employed):
             return [order[j], *order[:j], *order[j + 1 :]]
     return order

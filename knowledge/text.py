@@ -495,6 +495,10 @@ _PUBLIC_RE = re.compile(
     r"|\bagente?s? (?:public|publique|publics|territoria\w*|hospitali\w*|titulaires?)\b"
     r"|\bagents? (?:contractuels?|non titulaires?)\b|\bterritoriale?s?\b|\btitularis\w*"
     r"|\b(?:polici\w*|agente?s?|gardes?|employee?s?) municipa\w*"
+    # "un contractuel", "une vacataire": the public sector's words for its non-titular staff
+    # (the private sector's are "salarié en CDD", "intérimaire"; "contractuel" as an
+    # adjective, "une clause contractuelle", tells nothing)
+    r"|\b(?:un|une|des|les|le|la|ce|cette|ces) (?:contractuel(?:le)?s?|vacataires?)\b"
     rf"|\b{_STATUSES}\b(?:\W+\w+){{0,4}}?\W+(?:en|a la|au|a l'|de la|de l'|du|dans une?|d'une?)\W*"
     rf"{_EMPLOYERS}\b"
     rf"|\b{_EMPLOYERS}\b(?:\W+\w+){{0,4}}?\W+(?:un|une|des|le|la|ses|son|sa)\s+{_STATUSES}\b"

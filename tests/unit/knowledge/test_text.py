@@ -112,15 +112,16 @@ def test_the_sum_a_question_states_is_matched_to_ranges_of_sums(question, title,
     assert span_fit(title, stated_spans(question)) is fits
 
 
-def _ordered(titles: list[str], question: str) -> list[int]:
-    """`person_fit_first` over fiches F0, F1… in this order, titled `titles`."""
+def _ordered(titles: list[str], question: str, scores: list[float] | None = None) -> list[int]:
+    """`person_fit_first` over fiches F0, F1… in this order, titled `titles` (`scores`: the
+    second stage's)."""
     from types import SimpleNamespace
 
     from knowledge.ranking import person_fit_first
 
     ids = [f"F{i}" for i in range(len(titles))]
     index = SimpleNamespace(position={f: i for i, f in enumerate(ids)}, titles=titles)
-    return person_fit_first(list(range(len(titles))), ids, index, question)
+    return person_fit_first(list(range(len(titles))), ids, index, question, scores)
 
 
 def test_a_first_fiche_titled_for_another_age_gives_way_to_the_next_that_fits():
@@ -181,6 +182,9 @@ def test_a_question_that_tells_no_sector_is_read_as_the_private_sectors():
         "Congé de proche aidant",
     ]
     assert _ordered(public, "congé proche aidant : indemnisé ?") == [0, 1, 2, 3]
+    # the second stage far surer of the public sector's fiche: the matter is its own
+    assert _ordered(titles, "congé proche aidant : indemnisé ?", [9.0, 6.4, 2.0]) == [0, 1, 2]
+    assert _ordered(titles, "congé proche aidant : indemnisé ?", [9.0, 7.0, 2.0]) == [1, 0, 2]
 
 
 @pytest.mark.parametrize(
@@ -192,6 +196,9 @@ def test_a_question_that_tells_no_sector_is_read_as_the_private_sectors():
         ("fonctionnaire territoriale inapte", "public"),
         ("je suis contractuelle à l'hôpital depuis 3 ans", "public"),
         ("policier municipal, il peut partir plus tot a la retraite ?", "public"),
+        ("Un contractuel peut-il avoir un CDI ?", "public"),
+        ("Qu'est-ce qu'un vacataire ?", "public"),
+        ("une clause contractuelle du bail", None),
         ("Arrêt maladie d'un agent contractuel de la fonction publique", "public"),
         ("son patron veut lui changer ses horaires", "privé"),
         ("Don de jours de repos à un salarié", "privé"),
