@@ -208,6 +208,18 @@ MEASURE_BONUS = 0.8
 # A sentence stating a fine or a prison term, when the question asks what one risks ("il
 # risque quoi ?", "amende si absente ?")
 PENALTY_BONUS = 0.6
+# A rate asked ("quel taux ?", "c'est quel pourcentage ?": the word a few words from one
+# asking), unless the question states one ("carte d'invalidité, taux de 80 %"; "son taux
+# AT/MP c'est collectif ou individuel ?" asks no figure): the sentences stating a percentage
+_RATE = r"(?:taux|pourcentages?)"
+_RATE_Q_RE = re.compile(
+    rf"\b(?:quel|quelle|quels|quelles|combien)\W+(?:\w+\W+){{0,2}}?{_RATE}\b"
+    rf"|\b{_RATE}\W+(?:\w+\W+){{0,2}}?(?:quel|quelle|combien)\b|\b{_RATE}(?:\W+[\w']+){{0,2}}\s*\?"
+)
+_PERCENT_TOLD_RE = re.compile(r"\d\s*%|\bpour ?cent\b")
+RATE_BONUS = 0.8
+# an alcoholic strength ("2,8 % vol.") is no rate
+_ALCOHOL_RE = re.compile(r"%\s*vol\b")
 # "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
 # "à qui ?", "ça passe par qui ?", "il peut voir qui avant … ?", "et vers qui me tourner ?"
@@ -416,6 +428,7 @@ class Profile:
     negated: frozenset[str] = frozenset()  # what it says the person has not ("pas de facture")
     silence: bool = False  # it tells of a request left unanswered ("toujours rien")
     penalty: bool = False  # it asks what one risks ("il risque quoi ?", "amende ?")
+    rate: bool = False  # it asks a rate ("quel taux ?", "c'est quel pourcentage ?")
     # it asks how many of a thing ("combien de membres minimum ?", "nombre de parts ?")
     count: bool = False
     # the kinds of special place it names ("en Guyane", "à l'étranger", "hors de France", "au
@@ -576,6 +589,7 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
         negated=negated,
         silence=bool(_SILENCE_Q_RE.search(folded)),
         penalty=bool(_PENALTY_Q_RE.search(folded)),
+        rate=bool(_RATE_Q_RE.search(asked_folded)) and not _PERCENT_TOLD_RE.search(asked_folded),
         count=any(
             u is not None and u != "temps" and u not in _TIME_UNITS and u not in _MONEY_UNITS
             for u in counted
@@ -1336,6 +1350,8 @@ def score(
         s += 1.0
     if p.penalty and u.penalty:
         s += PENALTY_BONUS
+    if p.rate and u.has_rate and not _ALCOHOL_RE.search(u.text):
+        s += RATE_BONUS
     if p.age and u.states_age and not u.is_list:
         s += AGE_BONUS
     if u.is_list and (p.listing or (p.needed and section_overlap and _lists_needs(u))):

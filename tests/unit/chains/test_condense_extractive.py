@@ -2025,6 +2025,38 @@ def test_a_part_is_not_answered_by_the_case_of_a_place_the_question_does_not_nam
     assert abroad in compose(there, "question", [ctx], settings)
 
 
+@pytest.mark.parametrize(
+    ("question", "rate"),
+    [
+        ("contribution sur le chiffre d'affaires, quel taux ? a declarer avant quand", True),
+        ("C'est quel pourcentage, et est-ce que les producteurs en paient une partie ?", True),
+        ("taux de TVA ?", True),
+        # the rate named, no figure asked of it
+        ("son taux AT/MP c'est collectif, mixte ou individuel ? qui le fixe", False),
+        ("taux de cotisations réduit pendant combien de temps ?", False),
+        # the rate told: it is the situation
+        ("carte d'invalidité taux de 80 %, quel taux pour la carte de priorité ?", False),
+    ],
+)
+def test_a_rate_asked_points_at_the_sentences_stating_a_percentage(question, rate):
+    p = profile(question)
+    assert p.rate is rate
+    ctx = _context(
+        "F9019",
+        "Contribution sociale de solidarité des sociétés (C3S)",
+        [
+            ("", "La C3S est due par les entreprises dont le chiffre d'affaires dépasse 19 M€."),
+            ("Taux de la C3S", "Le taux de la C3S est de 0,16 % du chiffre d'affaires."),
+        ],
+    )
+    rated, plain = fiche_units(ctx)[1], fiche_units(ctx)[0]
+    gap = score(rated, p, rated.section_stems) - score(plain, p, plain.section_stems)
+    without = score(rated, replace(p, rate=False), rated.section_stems) - score(
+        plain, replace(p, rate=False), plain.section_stems
+    )
+    assert (gap > without) is rate
+
+
 def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settings):
     ctx = _context(
         "F9012",
