@@ -39,6 +39,7 @@ from knowledge.ranking import (
     LinearRanker,
     default_ranker,
     features,
+    guides_down,
     person_fit_first,
 )
 from knowledge.text import abroad_words, keep_sense
@@ -545,9 +546,9 @@ class HybridRetriever(BaseRetriever):
             )
             order = sorted(range(len(pool)), key=lambda t: (-scores[t], pool[t].fiche_id))
             if fiche_index is not None:
-                order = person_fit_first(
-                    order, [c.fiche_id for c in pool], fiche_index, a.main, scores
-                )
+                ids = [c.fiche_id for c in pool]
+                order = guides_down(order, ids, types, a.wants_overview)
+                order = person_fit_first(order, ids, fiche_index, a.main, scores)
             if self.kb.reranker is not None:
                 order = self._rerank(a.main, pool, order, chunk_scores.get(i, {}), rows)
             k = requests[i].k or self.k

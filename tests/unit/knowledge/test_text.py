@@ -124,6 +124,29 @@ def _ordered(titles: list[str], question: str, scores: list[float] | None = None
     return person_fit_first(list(range(len(titles))), ids, index, question, scores)
 
 
+def test_a_guide_through_a_life_event_leaves_the_first_places_to_the_fiches_that_answer():
+    from knowledge.ranking import GUIDE_WINDOW, guides_down
+
+    ids = ["F17556", "F1638", "F13765", "F1", "F2", "F3", "F4"]
+    types = {"F17556": "Fiche Comment faire si", "F2": "Fiche Comment faire si - simulateur"}
+    order = list(range(len(ids)))
+    # "J'ai été radié de Pôle emploi… comment contester ?": not "Je recherche un emploi" first
+    moved = guides_down(order, ids, types, wants_overview=False)
+    assert moved[:GUIDE_WINDOW] == [1, 2, 3, 5, 6]
+    assert moved[GUIDE_WINDOW:] == [0, 4]
+    # an overview asked for ("tout savoir sur…"), or no guide near the top: the order stays
+    assert guides_down(order, ids, types, wants_overview=True) == order
+    assert guides_down(order, ids, {"F4": "Fiche Comment faire si"}, wants_overview=False) == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
+
+
 def test_a_first_fiche_titled_for_another_age_gives_way_to_the_next_that_fits():
     titles = ["RSA demandeur de 25 ans et plus", "RSA jeune actif", "Prime d'activité"]
     assert _ordered(titles, "RSA pour un jeune de 23 ans ?") == [1, 0, 2]
