@@ -238,6 +238,14 @@ _WHERE_ASK_RE = re.compile(
 )
 _TEMPS = stem_set("temps")
 _DUREE = stem_set("durée")
+_DELAI = stem_set("délai")
+# "il a combien de temps pour contester ?", "j'ai combien de temps ?", "la DDT a combien de
+# temps ?": the time one has to act is a deadline ("délai"), not how long something lasts
+# ("combien de temps dure la radiation ?") (folded text)
+_TIME_HAD_RE = re.compile(
+    r"\b(?:ai|as|a|avons|avez|ont|aura|aurai|aurons|aurez|auront)(?:-t)?(?:-(?:il|elle|on))?"
+    r"\s+combien de temps\b"
+)
 _LIST_WORDS = (
     "pièces documents justificatifs papiers conditions démarches étapes procédures dossiers "
     "formalités listes"
@@ -561,8 +569,8 @@ def profile(question: str, requests: Sequence[str] = (), *, one_request: bool = 
     ages = _ages_told(question)
     if "temps" in counted:
         # "combien de temps" asks for a duration: the fiches say "durée", and "temps" alone
-        # would match "en même temps"
-        stems = (stems - _TEMPS) | _DUREE
+        # would match "en même temps"; the time one has to act, a deadline
+        stems = (stems - _TEMPS) | (_DELAI if _TIME_HAD_RE.search(folded) else _DUREE)
     return Profile(
         stems=stems,
         # "sans ressources", "pas de salaire" tell the situation, they ask no amount

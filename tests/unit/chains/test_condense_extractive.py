@@ -2057,6 +2057,24 @@ def test_a_rate_asked_points_at_the_sentences_stating_a_percentage(question, rat
     assert (gap > without) is rate
 
 
+@pytest.mark.parametrize(
+    ("question", "deadline"),
+    [
+        ("Comment je fais pour contester, et j'ai combien de temps ?", True),
+        ("recours gracieux contre un refus de la mairie, il a combien de temps ?", True),
+        ("la DDT a combien de temps pour répondre ?", True),
+        ("a-t-il combien de temps pour faire appel ?", True),
+        # how long something lasts
+        ("la radiation, ça dure combien de temps ?", False),
+        ("arrêt maladie : plein traitement pendant combien de temps ?", False),
+    ],
+)
+def test_the_time_one_has_to_act_is_a_deadline_not_a_duration(question, deadline):
+    stems = profile(question).stems
+    assert ("del" in stems) is deadline
+    assert ("dur" in stems) is not deadline
+
+
 def test_a_sentence_naming_what_the_one_before_said_is_never_quoted_alone(settings):
     ctx = _context(
         "F9012",
