@@ -491,7 +491,14 @@ class AnswerChain:
             query = query[:160].rsplit(" ", 1)[0] + "…"
         suggestions = []
         floor = self.settings.gate_suggestion_min_dense
-        close = [d for d in docs if (d.metadata.get("dense_score") or 0.0) >= floor]
+        # a fiche holding no word of the topic the question names before its colon is not
+        # offered either ("abri de jardin : …" and the lost driving licence's fiche)
+        terms = query_terms(state.asked or state.standalone, _spelled(docs))
+        close = [
+            d
+            for d in docs
+            if (d.metadata.get("dense_score") or 0.0) >= floor and gate.holds_topic(d, terms)
+        ]
         for n, doc in enumerate(close[: self.settings.gate_suggestions], start=1):
             chunks = _meta_chunks(doc, 1)
             suggestions.append(_source(n, doc, chunks).model_copy(update={"cited": False}))

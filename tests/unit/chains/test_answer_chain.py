@@ -395,6 +395,43 @@ async def test_observing_the_runs_does_not_change_the_answer(memory_retriever, s
     assert set(direct.timings_ms) == set(traced.timings_ms) == set(STEPS)
 
 
+async def test_a_fiche_off_the_topic_named_before_the_colon_is_no_suggestion(settings):
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    def fiche(fid: str, title: str, text: str, dense: float) -> Document:
+        md = {
+            "fiche_id": fid,
+            "title": title,
+            "url": f"https://www.service-public.fr/particuliers/vosdroits/{fid}",
+            "dense_score": dense,
+            "chunks": [{"id": f"{fid}#0", "section": "", "text": text, "score": 1.0}],
+        }
+        return Document(page_content=text, metadata=md)
+
+    lost = fiche(
+        "F34773",
+        "Peut-on annuler sa déclaration de perte si on retrouve son permis de conduire ?",
+        "Non, vous ne pouvez pas annuler votre déclaration de perte du permis.",
+        0.39,
+    )
+    garden = fiche(
+        "F9020", "Jardins familiaux", "Un jardin familial est loué par la commune.", 0.30
+    )
+
+    class Two(BaseRetriever):
+        def _get_relevant_documents(self, query, *, run_manager):
+            return [lost, garden]
+
+    answer = await build_answer_chain(Two(), None, settings).ainvoke(
+        AnswerRequest(question="abri de jardin de 12m2 : déclaration préalable ou permis ?")
+    )
+    assert answer.status == "no_source"
+    # the lost licence's fiche is neither the answer nor "peut-être utile"; the garden's is
+    assert [s.fiche_id for s in answer.suggestions] == ["F9020"]
+    assert "F34773" not in answer.text
+
+
 async def test_form_number_passes_the_gate(settings):
     from langchain_core.documents import Document
     from langchain_core.retrievers import BaseRetriever
