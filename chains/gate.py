@@ -546,15 +546,23 @@ def query_terms(query: str, spelled: Sequence[tuple[str, str]] = ()) -> QueryTer
 # An agent's question naming its topic before a colon, in a few words
 _TOPIC_RE = re.compile(r"^\s*([^:?!.]{3,60}?)\s*:\s*\S")
 TOPIC_WORDS = 6
+# Words before a colon that label the message rather than name its topic ("Urgent :",
+# "Question d'un usager :", "Objet :", "Rappel :"): no topic of their own
+_LABEL_WORDS = stem_set(
+    "question questions urgent urgence info infos information demande usager usagère dame "
+    "monsieur madame bonjour rappel objet svp important aide besoin cas situation problème "
+    "sujet précision note message re fwd tr"
+)
 
 
 def _topic(query: str) -> frozenset[str]:
     """The stems of what a short question names before its colon ("abri de jardin de 12m2 :
-    déclaration préalable ou permis ?": abri, jardin, 12m2), else none."""
+    déclaration préalable ou permis ?": abri, jardin, 12m2), its labels aside ("Urgent :",
+    "Question d'un usager :"), else none."""
     m = _TOPIC_RE.match(query)
     if not m or len(m.group(1).split()) > TOPIC_WORDS:
         return frozenset()
-    return frozenset(stem_set(m.group(1)))
+    return frozenset(stem_set(m.group(1)) - _LABEL_WORDS)
 
 
 def _doc_text(doc: Document) -> str:

@@ -348,6 +348,12 @@ def test_a_fiche_holding_no_word_of_the_topic_named_before_the_colon_is_left_out
     assert relevant([shed, lost], terms, settings)[0] == [shed]
     # no colon, or a long telling before it: no topic
     assert query_terms("déclaration préalable ou permis pour un abri ?").topic == frozenset()
+    # a label before the colon is no topic: "Urgent : passeport perdu" is not declined for
+    # a passport fiche that never says "urgent"
+    urgent = query_terms("Urgent : passeport perdu à l'étranger, que faire ?")
+    assert urgent.topic == frozenset()
+    labelled = query_terms("Question d'un usager sur l'APL : montant pour un étudiant ?")
+    assert labelled.topic == frozenset({"apl"})
     long = "monsieur qui veut construire un abri dans son jardin de ville : déclaration ?"
     assert query_terms(long).topic == frozenset()
 
