@@ -25,7 +25,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, R
 from chains import extractive, gate, prompts
 from chains.condense import condense_deterministic
 from chains.errors import GenerationFailed
-from chains.gate import query_terms, scope
+from chains.gate import QueryTerms, query_terms, scope
 from chains.llm import classify_llm_error, overall_deadline
 from chains.models import Answer, AnswerRequest, Source, UsedChunk
 from chains.postcheck import postcheck, says_nothing
@@ -359,7 +359,7 @@ class AnswerChain:
         state.checks["gate_passed"] = len(relevant)
         state.checks["gate_rejected"] = len(docs) - len(relevant)
         if not relevant:
-            state.final = self._no_source(state, docs)
+            state.final = self._no_source(state, docs, terms)
         state.relevant = relevant
         return state
 
@@ -484,7 +484,7 @@ class AnswerChain:
             error=kind,
         )
 
-    def _no_source(self, state: State, docs: list[Document]) -> Answer:
+    def _no_source(self, state: State, docs: list[Document], terms: QueryTerms) -> Answer:
         req: AnswerRequest = state.request
         query = " ".join(state.standalone.split())
         if len(query) > 160:
@@ -493,7 +493,6 @@ class AnswerChain:
         floor = self.settings.gate_suggestion_min_dense
         # a fiche holding no word of the topic the question names before its colon is not
         # offered either ("abri de jardin : …" and the lost driving licence's fiche)
-        terms = query_terms(state.asked or state.standalone, _spelled(docs))
         close = [
             d
             for d in docs

@@ -69,6 +69,7 @@ from knowledge.text import (
     CUT_MARK,
     abroad_words,
     children_told,
+    ends_on_measure,
     measure_dimensions,
     measure_ranges,
     measures_told,
@@ -218,7 +219,6 @@ _RATE_Q_RE = re.compile(
 )
 _PERCENT_TOLD_RE = re.compile(r"\d\s*%|\bpour ?cent\b")
 RATE_BONUS = 0.8
-# an alcoholic strength ("2,8 % vol.") is no rate
 _ALCOHOL_RE = re.compile(r"%\s*vol\b")
 # "où", and "ou" typed without its accent where it can only be "où" ("demande ou ?")
 _WHERE_RE = re.compile(r"(?<!\w)où(?!\w)|(?<!\w)ou\s*\?")
@@ -895,7 +895,8 @@ def _unit(text: str, section: str, order: int, is_list: bool) -> Unit:
         n_words=n_words,
         is_list=is_list,
         has_amount="amount" in kinds or "gratuit" in folded,
-        has_rate="percent" in kinds,
+        # an alcoholic strength ("2,8 % vol.") is no rate
+        has_rate="percent" in kinds and not _ALCOHOL_RE.search(folded),
         has_delay="date" in kinds or _says_duration(text),
         is_where=head.startswith(_WHERE_PREFIXES),
         is_service=head.startswith(_SERVICE_PREFIXES),
@@ -1358,7 +1359,7 @@ def score(
         s += 1.0
     if p.penalty and u.penalty:
         s += PENALTY_BONUS
-    if p.rate and u.has_rate and not _ALCOHOL_RE.search(u.text):
+    if p.rate and u.has_rate:
         s += RATE_BONUS
     if p.age and u.states_age and not u.is_list:
         s += AGE_BONUS
@@ -1556,9 +1557,6 @@ def _row_thing_fit(item: str, things: tuple[tuple[float, str], ...]) -> bool | N
     return any(fits) if fits else None
 
 
-_ENDS_ON_UNIT_RE = re.compile(r"\d\s?(?:km ?/ ?h|km|m2|m²|cm|m)$")
-
-
 def _row_measure_fit(item: str, measured: tuple[tuple[float, str], ...]) -> bool | None:
     """Whether a table's row stating a range of a measure the question states holds it ("De
     8 m à moins de 9 m – Droit : 105 €" for "un bateau de 8 m", not "De 9 m à moins de 10
@@ -1571,7 +1569,7 @@ def _row_measure_fit(item: str, measured: tuple[tuple[float, str], ...]) -> bool
     # plafond de plus de 6,50 m")
     first = re.split(r" ; | – ", item, maxsplit=1)[0].rstrip(" .")
     last = first.split(" ou ")[-1]
-    if not _ENDS_ON_UNIT_RE.search(last):
+    if not ends_on_measure(last):
         return None
     fits = [
         lo <= v <= hi for lo, hi, unit in measure_ranges(last) for v, u in measured if u == unit

@@ -351,6 +351,15 @@ def measures_told(text: str) -> tuple[Span, ...]:
     return tuple(dict.fromkeys(out))
 
 
+_MEASURE_END_RE = re.compile(rf"\d\s?{_MEASURE_U}$")
+
+
+def ends_on_measure(text: str) -> bool:
+    """Whether the text ends on a measure ("Longueur : De 8 m à moins de 9 m"), as a table's
+    row names itself by the range it ends on."""
+    return bool(_MEASURE_END_RE.search(fold(text)))
+
+
 def measure_ranges(text: str) -> tuple[tuple[float, float, str], ...]:
     """The ranges of measures a text states, bounds inclusive, with their unit ((8.0, 8.99,
     "m") for "De 8 m à moins de 9 m")."""
